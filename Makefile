@@ -1,0 +1,34 @@
+# The two commands of the quick start: `make demo` and `make test`. Both set up .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: .venv demo test lint serve synth clean
+
+.venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/lambda-deployer local demo
+
+test: $(STAMP) lint
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+serve: $(STAMP)
+	$(BIN)/lambda-deployer local serve
+
+synth: $(STAMP)
+	$(BIN)/python app.py
+
+clean:
+	rm -rf $(VENV) cdk.out .pytest_cache .ruff_cache .hypothesis
