@@ -1,0 +1,68 @@
+"""Where a deployment is in its plan: the cursor the bake loop advances, no AWS calls.
+
+The state machine's ``NextStep`` choice routes on ``next``: ``shift`` (ShiftTraffic to the step's
+weight), ``bake`` (Wait ``waitSeconds`` then CheckHealth) or ``promote``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from handlers.strategy import Plan, check_schedule
+
+SHIFT, BAKE, PROMOTE = "shift", "bake", "promote"
+
+
+@dataclass(frozen=True)
+class Progress:
+    next: str
+    step: int = 0  # index of the plan step being (or about to be) served
+    weight: float = 0.0  # percent of traffic on the new version now
+    checks_left: int = 0  # health checks left in this step's bake
+    wait_seconds: int = 0  # pause before the next health check
+    alias_revision_id: str | None = None  # last alias revision this deployment wrote or saw
+
+    def to_json(self) -> dict:
+        return {
+            "next": self.next,
+            "step": self.step,
+            "weight": self.weight,
+            "checksLeft": self.checks_left,
+            "waitSeconds": self.wait_seconds,
+            "aliasRevisionId": self.alias_revision_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Progress:
+        return cls(data["next"], data["step"], data["weight"], data["checksLeft"], data["waitSeconds"],
+                   data.get("aliasRevisionId"))
+
+
+def start(plan: Plan, alias_revision_id: str | None) -> Progress:
+    return Progress(next=SHIFT if plan.steps else PROMOTE, alias_revision_id=alias_revision_id)
+
+
+def shifted(plan: Plan, progress: Progress, interval: int, alias_revision_id: str | None) -> Progress:
+    """After the alias took the current step's weight: bake it, or move on when it has no bake."""
+    step = plan.steps[progress.step]
+    schedule = check_schedule(step, interval)
+    moved = replace(progress, weight=step.weight, alias_revision_id=alias_revision_id)
+    if not schedule:
+        return _advance(plan, moved)
+    return replace(moved, next=BAKE, checks_left=len(schedule), wait_seconds=schedule[0])
+
+
+def checked(plan: Plan, progress: Progress, interval: int) -> Progress:
+    """After a healthy check: another wait in this bake, or the next step, or promotion."""
+    schedule = check_schedule(plan.steps[progress.step], interval)
+    left = progress.checks_left - 1
+    if left > 0:
+        return replace(progress, next=BAKE, checks_left=left, wait_seconds=schedule[len(schedule) - left])
+    return _advance(plan, progress)
+
+
+def _advance(plan: Plan, progress: Progress) -> Progress:
+    following = progress.step + 1
+    if following < len(plan.steps):
+        return replace(progress, next=SHIFT, step=following, checks_left=0, wait_seconds=0)
+    return replace(progress, next=PROMOTE, checks_left=0, wait_seconds=0)

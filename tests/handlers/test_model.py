@@ -1,0 +1,70 @@
+"""The deploy request contract: validation before anything else happens."""
+
+import pytest
+
+from handlers.errors import InvalidDeploymentRequest
+from handlers.images import parse_image_uri
+from handlers.model import Deployment, FunctionRef, Release, parse_request
+from handlers.strategy import parse_strategy
+
+IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:" + "cd" * 32
+
+
+def test_minimal_request_gets_the_documented_defaults():
+    request = parse_request({"function": "orders", "image": IMAGE})
+    assert request.alias == "live" and request.plan.name == "AllAtOnce"
+    assert request.check_interval_seconds == 60 and request.alarms == () and not request.allow_firing_alarms
+
+
+def test_function_by_arn_remembers_region_and_account():
+    request = parse_request({"function": "arn:aws:lambda:eu-west-1:123456789012:function:orders", "image": IMAGE})
+    assert request.function == FunctionRef("orders", "eu-west-1", "123456789012")
+
+
+def test_strategy_may_arrive_as_json_text():
+    strategy = '{"steps": [{"weight": 5, "bakeSeconds": 9}]}'
+    request = parse_request({"function": "f", "image": IMAGE, "strategy": strategy})
+    assert request.plan.steps[0].weight == 5
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(InvalidDeploymentRequest) as refused:
+        parse_request({"image": "nope", "alias": "7", "checkIntervalSeconds": 0, "alarm": ["x"]})
+    message = str(refused.value)
+    for expected in ("unknown key(s) alarm", "'function' is required", "'image' 'nope'", "'alias' '7'",
+                     "'checkIntervalSeconds' 0"):
+        assert expected in message
+
+
+@pytest.mark.parametrize("request_", [
+    None, [], "deploy",
+    {"function": "orders"},
+    {"function": "bad name!", "image": IMAGE},
+    {"function": "arn:aws:lambda:eu-west-1:123456789012:function:orders:live", "image": IMAGE},
+    {"function": "f", "image": IMAGE, "alias": "$LATEST"},
+    {"function": "f", "image": IMAGE, "alarms": [1]},
+    {"function": "f", "image": IMAGE, "alarms": ["a"] * 101},
+    {"function": "f", "image": IMAGE, "checkIntervalSeconds": "60"},
+    {"function": "f", "image": IMAGE, "checkIntervalSeconds": 3601},
+    {"function": "f", "image": IMAGE, "allowFiringAlarms": "yes"},
+    {"function": "f", "image": IMAGE, "strategy": "{not json"},
+    {"function": "f", "image": IMAGE, "strategy": "Linear10PercentEvery10Minutes", "checkIntervalSeconds": 1},
+])
+def test_malformed_requests_are_refused(request_):
+    with pytest.raises(InvalidDeploymentRequest):
+        parse_request(request_)
+
+
+def test_duplicate_alarms_are_watched_once():
+    assert parse_request({"function": "f", "image": IMAGE, "alarms": ["a", "b", "a"]}).alarms == ("a", "b")
+
+
+def test_deployment_round_trips_through_json():
+    deployment = Deployment(
+        function_name="orders", function_arn="arn:aws:lambda:eu-west-1:123456789012:function:orders",
+        alias="live", alias_exists=True, target=parse_image_uri(IMAGE),
+        stable=Release("3", IMAGE.replace("cd", "ef"), "sha256:" + "ef" * 32), latest_image=None,
+        plan=parse_strategy("Linear50PercentEvery1Second"), check_interval_seconds=1, alarms=("a",),
+        ignored_alarms=("b",), requested_by="ci",
+    )
+    assert Deployment.from_json(deployment.to_json()) == deployment

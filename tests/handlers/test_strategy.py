@@ -1,0 +1,99 @@
+"""Strategy parsing and the bake schedule: pure, no AWS."""
+
+import pytest
+
+from handlers.errors import InvalidDeploymentRequest
+from handlers.strategy import (
+    EVENTS_PER_CHECK,
+    MAX_HISTORY_EVENTS,
+    Plan,
+    Step,
+    check_history_budget,
+    check_schedule,
+    history_events,
+    parse_strategy,
+)
+
+CODEDEPLOY_CANARIES = {
+    "Canary10Percent5Minutes": 300,
+    "Canary10Percent10Minutes": 600,
+    "Canary10Percent15Minutes": 900,
+    "Canary10Percent30Minutes": 1800,
+}
+CODEDEPLOY_LINEARS = {
+    "Linear10PercentEvery1Minute": 60,
+    "Linear10PercentEvery2Minutes": 120,
+    "Linear10PercentEvery3Minutes": 180,
+    "Linear10PercentEvery10Minutes": 600,
+}
+
+
+@pytest.mark.parametrize("name", [None, "AllAtOnce", "CodeDeployDefault.LambdaAllAtOnce"])
+def test_all_at_once_is_the_empty_plan(name):
+    assert parse_strategy(name) == Plan("AllAtOnce", ())
+
+
+@pytest.mark.parametrize(("name", "bake"), CODEDEPLOY_CANARIES.items())
+def test_every_codedeploy_canary_is_one_ten_percent_step(name, bake):
+    assert parse_strategy(name).steps == (Step(10.0, bake),)
+    assert parse_strategy(f"CodeDeployDefault.Lambda{name}").steps == (Step(10.0, bake),)
+
+
+@pytest.mark.parametrize(("name", "bake"), CODEDEPLOY_LINEARS.items())
+def test_every_codedeploy_linear_climbs_to_ninety_then_promotes(name, bake):
+    plan = parse_strategy(name)
+    assert [s.weight for s in plan.steps] == [10, 20, 30, 40, 50, 60, 70, 80, 90]
+    assert {s.bake_seconds for s in plan.steps} == {bake}
+
+
+@pytest.mark.parametrize(("name", "steps"), [
+    ("Canary25Percent45Seconds", (Step(25, 45),)),
+    ("Canary1Percent2Hours", (Step(1, 7200),)),
+    ("Canary50Percent1Second", (Step(50, 1),)),
+    ("Linear30PercentEvery1Second", (Step(30, 1), Step(60, 1), Step(90, 1))),
+    ("Linear50PercentEvery2Hours", (Step(50, 7200),)),
+    ("Linear100PercentEvery1Minute", ()),
+])
+def test_general_forms(name, steps):
+    assert parse_strategy(name).steps == steps
+
+
+def test_explicit_steps_keep_their_order_and_bakes():
+    plan = parse_strategy({"steps": [{"weight": 5, "bakeSeconds": 60}, {"weight": 50.5, "bakeSeconds": 0}]})
+    assert plan.steps == (Step(5.0, 60), Step(50.5, 0))
+
+
+@pytest.mark.parametrize("strategy", [
+    "Canary0Percent5Minutes", "Canary101Percent5Minutes", "Canary10Percent0Minutes", "Linear0PercentEvery1Minute",
+    "Blue/Green", "canary10percent5minutes", "Canary10Percent5Days", 42,
+    {"steps": []}, {"steps": [{"weight": 0, "bakeSeconds": 5}]}, {"steps": [{"weight": 100.5}]},
+    {"steps": [{"weight": -1}]}, {"steps": [{"weight": True}]}, {"steps": [{"weight": 5, "bakeSeconds": -1}]},
+    {"steps": [{"weight": 5, "bakeSeconds": 1.5}]}, {"steps": [{"weight": 5, "bake": 60}]},
+    {"steps": [{"weight": 5}], "extra": 1}, {"steps": "10,20"},
+])
+def test_invalid_strategies_are_refused(strategy):
+    with pytest.raises(InvalidDeploymentRequest):
+        parse_strategy(strategy)
+
+
+def test_unknown_strategy_message_shows_the_accepted_forms():
+    with pytest.raises(InvalidDeploymentRequest, match=r"Canary10Percent5Minutes.*Linear10PercentEvery1"):
+        parse_strategy("Fast")
+
+
+@pytest.mark.parametrize(("bake", "interval", "waits"), [
+    (300, 60, [60] * 5), (5, 2, [2, 2, 1]), (1, 60, [1]), (0, 60, []), (10, 1, [1] * 10),
+])
+def test_bake_is_checked_every_interval_and_at_its_end(bake, interval, waits):
+    assert check_schedule(Step(10, bake), interval) == waits
+
+
+def test_history_estimate_grows_with_checks_and_refuses_what_step_functions_cannot_record():
+    plan = parse_strategy("Linear10PercentEvery10Minutes")
+    assert history_events(plan, 1) - history_events(plan, 2) == EVENTS_PER_CHECK * 9 * 300
+    check_history_budget(plan, 60)  # 90 checks: fine
+    with pytest.raises(InvalidDeploymentRequest, match=r"checkIntervalSeconds >= (\d+)") as refused:
+        check_history_budget(plan, 1)  # 5,400 checks: ~49,000 events
+    suggested = int(refused.value.args[0].rsplit(">= ", 1)[1].split()[0])
+    assert history_events(plan, suggested) <= MAX_HISTORY_EVENTS
+    assert history_events(plan, suggested - 1) > MAX_HISTORY_EVENTS or suggested == 1
