@@ -1,0 +1,46 @@
+"""Promote: the new version becomes the alias' primary version, with empty routing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from botocore.exceptions import ClientError
+
+from handlers import alias, progress
+from handlers.aws import client, error_code
+from handlers.errors import ConcurrentModification
+from handlers.model import Deployment, NewVersion
+from handlers.task import logger, task
+
+
+@task
+def handler(event: dict) -> dict:
+    deployment = Deployment.from_json(event["deployment"])
+    release = NewVersion.from_json(event["release"])
+    traffic = progress.Progress.from_json(event["traffic"])
+    if deployment.alias_exists:
+        revision = alias.write(deployment.function_arn, deployment.alias, version=release.version, weights={},
+                               revision_id=traffic.alias_revision_id)
+    else:
+        revision = _create(deployment, release.version)
+    logger.info("promoted", version=release.version, alias=deployment.alias)
+    return {"traffic": replace(traffic, next="done", weight=100.0, alias_revision_id=revision).to_json()}
+
+
+def _create(deployment: Deployment, version: str) -> str | None:
+    """First deployment: the alias is born on the new version (a lost answer is found on retry)."""
+    try:
+        return client("lambda").create_alias(
+            FunctionName=deployment.function_arn, Name=deployment.alias, FunctionVersion=version,
+            Description="managed by lambda-deployer",
+        ).get("RevisionId")
+    except ClientError as exc:
+        if error_code(exc) != "ResourceConflictException":
+            raise
+    current = alias.get(deployment.function_arn, deployment.alias)
+    if current and current["FunctionVersion"] == version and not alias.weights_of(current):
+        return current.get("RevisionId")
+    raise ConcurrentModification(
+        f"alias {deployment.alias} was created outside this deployment "
+        f"({alias.describe(current) if current else 'and deleted again'}); it was left as it is"
+    )

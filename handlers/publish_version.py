@@ -1,0 +1,39 @@
+"""PublishVersion: publish exactly the code this deployment uploaded."""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from handlers import progress
+from handlers.aws import client, error_code
+from handlers.errors import ConcurrentModification
+from handlers.model import Deployment, NewVersion
+from handlers.task import logger, task
+
+
+@task
+def handler(event: dict) -> dict:
+    deployment = Deployment.from_json(event["deployment"])
+    release = NewVersion.from_json(event["release"])
+    params = {"FunctionName": deployment.function_arn, "CodeSha256": release.code_sha256,
+              "Description": f"lambda-deployer {deployment.target.digest}"}
+    if release.revision_id:
+        params["RevisionId"] = release.revision_id
+    try:
+        published = client("lambda").publish_version(**params)
+    except ClientError as exc:
+        if error_code(exc) == "PreconditionFailedException":
+            raise ConcurrentModification(
+                f"{deployment.function_name} changed (code or configuration) between the update and the "
+                "publish; nothing was published"
+            ) from None
+        raise
+    version = published["Version"]
+    logger.info("version published", version=version)
+    update = {"release": release.published(version).to_json()}
+    if deployment.stable and version == deployment.stable.version:
+        # Lambda publishes nothing new when code and configuration match the latest version: there is
+        # no second version to shift traffic to, only the alias to settle.
+        traffic = progress.Progress.from_json(event["traffic"])
+        update["traffic"] = progress.Progress(progress.PROMOTE, alias_revision_id=traffic.alias_revision_id).to_json()
+    return update

@@ -1,0 +1,208 @@
+"""Resolve: validate a deploy request against AWS and record the stable version and the plan.
+
+Only reads. Everything that can make a deployment fail for a reason known up front is refused here,
+before the first mutation, with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+
+from botocore.exceptions import ClientError
+
+from handlers import progress
+from handlers.alarms import alarm_states
+from handlers.aws import client, error_code
+from handlers.errors import InvalidDeploymentRequest
+from handlers.health import already_firing
+from handlers.images import ImageRef, digest_of, parse_image_uri, pinned_image
+from handlers.model import Deployment, DeployRequest, Release, parse_request
+from handlers.strategy import Plan
+from handlers.task import count, logger, task
+
+_NOT_FOUND = {"ResourceNotFoundException", "AccessDeniedException", "AccessDeniedFault"}
+
+
+@task
+def handler(event: dict) -> dict:
+    request = parse_request(event.get("request"))
+    deployment, alias_revision_id = resolve(request)
+    count("DeploymentStarted")
+    logger.info("deployment resolved", deployment=deployment.to_json())
+    return {
+        "deployment": deployment.to_json(),
+        "traffic": progress.start(deployment.plan, alias_revision_id).to_json(),
+    }
+
+
+def resolve(request: DeployRequest) -> tuple[Deployment, str | None]:
+    """The deployment to run and the alias revision it starts from."""
+    region = os.environ["AWS_REGION"]
+    function = request.function
+    if function.region and function.region != region:
+        raise InvalidDeploymentRequest(
+            f"function {function.name} is in {function.region}; this deployer manages functions in {region}"
+        )
+    if request.image.region != region:
+        raise InvalidDeploymentRequest(
+            f"image {request.image.uri} is in {request.image.region} but function {function.name} is in "
+            f"{region}; Lambda pulls images only from the function's own region"
+        )
+
+    latest = _get_function(function.name, None)
+    config = latest["Configuration"]
+    if config.get("PackageType") != "Image":
+        raise InvalidDeploymentRequest(
+            f"function {function.name} is zip-packaged; lambda-deployer deploys container images"
+        )
+    function_arn = config["FunctionArn"]
+    latest_image = pinned_image(latest.get("Code", {}))
+    _check_same_repository(function.name, latest_image, request.image)
+
+    target = _resolve_image(request.image, function.name)
+    alias = _get_alias(function_arn, request.alias)
+    stable = None
+    plan = request.plan
+    if alias:
+        stable_function = _get_function(function_arn, alias["FunctionVersion"])
+        stable_image = pinned_image(stable_function.get("Code", {}))
+        stable = Release(version=alias["FunctionVersion"], image=stable_image, digest=digest_of(stable_image))
+        if plan.steps:
+            _check_weighted_alias_possible(function.name, stable_function["Configuration"], config, stable.version)
+    elif plan.steps:
+        logger.info("no alias yet: first deployment goes all at once", alias=request.alias)
+        plan = Plan(f"AllAtOnce (first deployment, {plan.name} needs a live version)", ())
+
+    ignored = _check_alarms(request)
+    deployment = Deployment(
+        function_name=config["FunctionName"],
+        function_arn=function_arn,
+        alias=request.alias,
+        alias_exists=alias is not None,
+        target=target,
+        stable=stable,
+        latest_image=latest_image,
+        plan=plan,
+        check_interval_seconds=request.check_interval_seconds,
+        alarms=request.alarms,
+        ignored_alarms=ignored,
+        noop=stable is not None and stable.digest == target.digest,
+        requested_by=request.requested_by,
+    )
+    return deployment, alias.get("RevisionId") if alias else None
+
+
+def _get_function(name: str, qualifier: str | None) -> dict:
+    try:
+        if qualifier:
+            return client("lambda").get_function(FunctionName=name, Qualifier=qualifier)
+        return client("lambda").get_function(FunctionName=name)
+    except ClientError as exc:
+        if error_code(exc) in _NOT_FOUND:
+            raise InvalidDeploymentRequest(
+                f"function {name} was not found (or this deployer may not manage it) in "
+                f"{os.environ['AWS_REGION']}"
+            ) from None
+        raise
+
+
+def _get_alias(function_arn: str, alias: str) -> dict | None:
+    try:
+        found = client("lambda").get_alias(FunctionName=function_arn, Name=alias)
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            return None  # first deployment: Promote creates it
+        raise
+    if found["FunctionVersion"] == "$LATEST":
+        raise InvalidDeploymentRequest(
+            f"alias {alias} points at $LATEST, so every code update would take all traffic at once; "
+            "point it at a published version first"
+        )
+    weights = (found.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    if weights:
+        split = ", ".join(f"{w * 100:g}% to version {v}" for v, w in weights.items())
+        raise InvalidDeploymentRequest(
+            f"alias {alias} is already weighted ({split}): another deployment is running or one did not "
+            "finish; wait for it or roll back first"
+        )
+    return found
+
+
+def _check_same_repository(function: str, latest_image: str | None, image: ImageRef) -> None:
+    """The drift-free convention: the function's IaC names ``repo:<function>``; the tag moves in that repo."""
+    if not latest_image:
+        return
+    try:
+        current = parse_image_uri(latest_image)
+    except InvalidDeploymentRequest:
+        return  # not an ECR URI we understand; nothing to compare
+    if (current.account, current.repository) != (image.account, image.repository):
+        raise InvalidDeploymentRequest(
+            f"function {function} runs images from {current.repository_uri} but the request's image is in "
+            f"{image.repository_uri}; change the repository through the function's IaC first"
+        )
+
+
+def _resolve_image(image: ImageRef, function: str) -> ImageRef:
+    ecr = client("ecr")
+    try:
+        repository = ecr.describe_repositories(registryId=image.account, repositoryNames=[image.repository])
+    except ClientError as exc:
+        if error_code(exc) == "RepositoryNotFoundException":
+            raise InvalidDeploymentRequest(f"repository {image.repository_uri} does not exist") from None
+        raise
+    _check_tag_can_move(repository["repositories"][0], function)
+    image_id = {"imageDigest": image.digest} if image.digest else {"imageTag": image.tag}
+    try:
+        details = ecr.describe_images(registryId=image.account, repositoryName=image.repository,
+                                      imageIds=[image_id])["imageDetails"]
+    except ClientError as exc:
+        if error_code(exc) == "ImageNotFoundException":
+            raise InvalidDeploymentRequest(f"image {image.uri} is not in repository {image.repository}") from None
+        raise
+    if not details:
+        raise InvalidDeploymentRequest(f"image {image.uri} is not in repository {image.repository}")
+    return image.pinned(details[0]["imageDigest"])
+
+
+def _check_tag_can_move(repository: dict, function: str) -> None:
+    """The deployer moves the tag ``<function>``; refuse up front where ECR would forbid it."""
+    mode = repository.get("imageTagMutability", "MUTABLE")
+    patterns = [f["filter"] for f in repository.get("imageTagMutabilityExclusionFilters", [])]
+    excluded = any(fnmatch.fnmatchcase(function, pattern) for pattern in patterns)
+    immutable = mode == "IMMUTABLE" or (mode == "IMMUTABLE_WITH_EXCLUSION" and not excluded) or (
+        mode == "MUTABLE_WITH_EXCLUSION" and excluded
+    )
+    if immutable:
+        raise InvalidDeploymentRequest(
+            f"repository {repository['repositoryName']} has immutable tags ({mode}), so the tag {function} "
+            f"cannot move; make tag {function} mutable (e.g. an exclusion filter) or use a mutable repository"
+        )
+
+
+def _check_weighted_alias_possible(function: str, stable: dict, latest: dict, version: str) -> None:
+    """A weighted alias needs both versions on the same role and dead-letter config."""
+    for key, label in (("Role", "execution role"), ("DeadLetterConfig", "dead-letter config")):
+        if stable.get(key) != latest.get(key):
+            raise InvalidDeploymentRequest(
+                f"function {function}: version {version} and $LATEST have different {label}s, so traffic "
+                "cannot be split between them; use strategy AllAtOnce or align the configuration"
+            )
+
+
+def _check_alarms(request: DeployRequest) -> tuple[str, ...]:
+    """Every watched alarm must exist; one already firing refuses the start unless it is a hotfix."""
+    if not request.alarms:
+        return ()
+    states = alarm_states(request.alarms)
+    missing = [name for name in request.alarms if name not in states]
+    if missing:
+        raise InvalidDeploymentRequest(f"unknown alarm(s): {', '.join(missing)}")
+    firing = already_firing(states)
+    if firing and not request.allow_firing_alarms:
+        raise InvalidDeploymentRequest(
+            f"alarm(s) {', '.join(firing)} already in ALARM, so the deployment could not be judged; fix them "
+            "first, or set allowFiringAlarms for a hotfix (health is then judged by the other alarms)"
+        )
+    return firing

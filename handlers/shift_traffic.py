@@ -1,0 +1,24 @@
+"""ShiftTraffic: route the current step's weight to the new version; the stable version stays primary."""
+
+from __future__ import annotations
+
+from handlers import alias, progress
+from handlers.model import Deployment, NewVersion
+from handlers.task import count, logger, task
+
+
+@task
+def handler(event: dict) -> dict:
+    deployment = Deployment.from_json(event["deployment"])
+    release = NewVersion.from_json(event["release"])
+    traffic = progress.Progress.from_json(event["traffic"])
+    step = deployment.plan.steps[traffic.step]
+    revision = alias.write(
+        deployment.function_arn, deployment.alias, version=deployment.stable.version,
+        weights={release.version: round(step.weight / 100, 4)}, revision_id=traffic.alias_revision_id,
+    )
+    count("TrafficShifted")
+    logger.info("traffic shifted", weight=step.weight, step=traffic.step + 1,
+                steps=len(deployment.plan.steps), version=release.version)
+    advanced = progress.shifted(deployment.plan, traffic, deployment.check_interval_seconds, revision)
+    return {"traffic": advanced.to_json()}

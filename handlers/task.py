@@ -1,0 +1,52 @@
+"""What every task handler shares: logging with the execution id, metrics, and error translation.
+
+A task function takes the state document and returns the keys it adds or replaces; the decorator
+returns the merged document, which the state machine passes on (``OutputPath: $.Payload``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
+
+from handlers.aws import describe, is_transient
+from handlers.errors import DeployerError, TransientAwsError
+
+SERVICE = "lambda-deployer"
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace="LambdaDeployer", service=SERVICE)
+
+TaskFunction = Callable[[dict], dict]
+
+
+def task(fn: TaskFunction) -> Callable[[dict, object], dict]:
+    @logger.inject_lambda_context(clear_state=True)
+    @functools.wraps(fn)
+    def handler(event: dict, context: object) -> dict:
+        deployment = event.get("deployment") or {}
+        logger.append_keys(execution_id=event.get("executionId"), function=deployment.get("functionName"))
+        try:
+            update = fn(event)
+        except ClientError as exc:
+            if is_transient(exc):
+                logger.warning("transient AWS error, the state machine will retry", error=describe(exc))
+                raise TransientAwsError(describe(exc)) from exc
+            logger.exception("AWS call failed")
+            raise
+        except DeployerError as exc:
+            logger.warning(str(exc), error=type(exc).__name__)
+            raise
+        finally:
+            if metrics.metric_set:  # flush only what this task recorded; no empty-metrics warnings
+                metrics.flush_metrics()
+        return {**event, **update}
+
+    return handler
+
+
+def count(name: str, value: float = 1) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
