@@ -1,0 +1,1 @@
+"""lambda-deployer's client side: the CLI and the local emulator."""

@@ -1,0 +1,301 @@
+"""The local emulator: AWS on moto, running the project's own state machine and handlers in process.
+
+Step Functions executes the real ASL (moto's interpreter); each task's Lambda function is created
+with its real handler path, and moto's docker-less Lambda backend is the seam where an invocation is
+routed to that handler, in process. The handlers' AWS calls go to the same moto backends.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import logging
+import os
+import threading
+import time
+import traceback
+import uuid
+import zipfile
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import SimpleNamespace
+from unittest import mock
+
+import boto3
+from moto import mock_aws
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+import statemachine
+from deployer.local import fidelity
+from deployer.local.faults import ApiLayer, TaskScope, activated, task_scope
+from handlers import aws
+from handlers.catalog import TASKS, placeholder
+
+DEFAULT_REGION = "us-east-1"
+ACCOUNT = "123456789012"
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
+@dataclass
+class LambdaContext:
+    """The parts of the Lambda context object the handlers (and Powertools) read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = ""
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 60_000
+
+
+@dataclass
+class Visit:
+    name: str
+    entered: datetime
+    output: dict | None = None
+
+
+@dataclass
+class Execution:
+    """A finished (or still running) execution as Step Functions describes it, with its history."""
+
+    arn: str
+    status: str
+    input: dict
+    output: dict | None
+    error: str | None
+    cause: str | None
+    history: list[dict]
+
+    @property
+    def name(self) -> str:
+        return self.arn.rsplit(":", 1)[-1]
+
+    def visits(self) -> list[Visit]:
+        """Every state the execution went through, in order."""
+        visits: list[Visit] = []
+        for event in self.history:
+            if details := event.get("stateEnteredEventDetails"):
+                visits.append(Visit(details["name"], event["timestamp"]))
+            elif (details := event.get("stateExitedEventDetails")) and visits and visits[-1].name == details["name"]:
+                visits[-1].output = json.loads(details.get("output") or "null")
+        return visits
+
+    def states_entered(self) -> list[str]:
+        return [visit.name for visit in self.visits()]
+
+    def state_outputs(self, state: str) -> list[dict]:
+        """The output of each time ``state`` was left, in order."""
+        return [visit.output for visit in self.visits() if visit.name == state]
+
+
+class Emulator:
+    """Start with ``with Emulator() as emu:``; ``emu.api`` records the handlers' AWS calls and injects faults.
+
+    ``time_scale`` shortens every Wait state and Retry interval (0.05: twenty times faster); the default
+    1.0 waits for real, as AWS does. ``code_update_seconds`` is how long a code update stays InProgress.
+    """
+
+    def __init__(self, *, region: str = DEFAULT_REGION, state_machine_name: str = "lambda-deployer",
+                 time_scale: float = 1.0, code_update_seconds: float = 0.0, quiet: bool = True) -> None:
+        self.region = region
+        self.state_machine_name = state_machine_name
+        self.time_scale = time_scale
+        self.code_update_seconds = code_update_seconds
+        self.quiet = quiet
+        self.api = ApiLayer()
+        self.state_machine_arn = ""
+        self.function_arns: dict[str, str] = {}
+        self._states_by_function: dict[str, str] = {}
+        self._stack: ExitStack | None = None
+
+    # lifecycle -------------------------------------------------------------------------------------
+    def __enter__(self) -> Emulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def start(self) -> Emulator:
+        stack = ExitStack()
+        stack.enter_context(mock.patch.dict(os.environ, {
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would only clutter the emulator's output
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }))
+        stack.enter_context(mock_aws(config=MOTO_CONFIG))
+        stack.enter_context(fidelity.installed(code_update_seconds=self.code_update_seconds))
+        stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", self._seam()))
+        if self.time_scale != 1.0:
+            for patch in _time_scale_patches(self.time_scale):
+                stack.enter_context(patch)
+        stack.enter_context(activated(self.api))
+        stack.callback(aws.client.cache_clear)
+        for handler in TASKS.values():  # import now: a broken handler fails here, and quiet logs stick
+            importlib.import_module(handler.rsplit(".", 1)[0])
+        if self.quiet:
+            stack.enter_context(_quiet_logs())
+        self._stack = stack
+        # Clients made before now miss the emulator's hooks (botocore copies handlers at creation).
+        boto3.DEFAULT_SESSION = None
+        aws.client.cache_clear()
+        self._provision()
+        return self
+
+    def stop(self) -> None:
+        if self._stack:
+            self._stack.close()
+            self._stack = None
+
+    # clients for tests and tools -------------------------------------------------------------------
+    def client(self, service: str):
+        return boto3.client(service, region_name=self.region)
+
+    # executions ------------------------------------------------------------------------------------
+    def start_execution(self, request: dict, name: str | None = None) -> str:
+        return self.client("stepfunctions").start_execution(
+            stateMachineArn=self.state_machine_arn, name=name or f"run-{uuid.uuid4().hex[:12]}",
+            input=json.dumps(request),
+        )["executionArn"]
+
+    def wait(self, execution_arn: str, timeout: float = 60.0) -> Execution:
+        """Poll until the execution ends; TimeoutError after ``timeout`` seconds."""
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        pause = threading.Event()
+        while (described := sfn.describe_execution(executionArn=execution_arn))["status"] not in TERMINAL:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{execution_arn} still RUNNING after {timeout} s")
+            pause.wait(0.02)
+        return self.describe(execution_arn, described)
+
+    def describe(self, execution_arn: str, described: dict | None = None) -> Execution:
+        sfn = self.client("stepfunctions")
+        described = described or sfn.describe_execution(executionArn=execution_arn)
+        history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        output = described.get("output")
+        return Execution(
+            arn=execution_arn,
+            status=described["status"],
+            input=json.loads(described.get("input") or "{}"),
+            output=json.loads(output) if output else None,
+            error=described.get("error"),
+            cause=described.get("cause"),
+            history=history,
+        )
+
+    def run(self, request: dict, timeout: float = 60.0, name: str | None = None) -> Execution:
+        return self.wait(self.start_execution(request, name), timeout)
+
+    # internals -------------------------------------------------------------------------------------
+    def _provision(self) -> None:
+        iam = self.client("iam")
+        role = iam.create_role(
+            RoleName=f"{self.state_machine_name}-tasks",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+                "Action": "sts:AssumeRole"}]}),
+        )["Role"]["Arn"]
+        lam = self.client("lambda")
+        for state, handler in TASKS.items():
+            name = f"{self.state_machine_name}-{state}"
+            created = lam.create_function(
+                FunctionName=name, Runtime="python3.13", Role=role, Handler=handler,
+                Code={"ZipFile": _placeholder_zip()}, Timeout=60, MemorySize=256, Architectures=["arm64"],
+            )
+            self.function_arns[state] = created["FunctionArn"]
+            self._states_by_function[name] = state
+        definition = statemachine.render({placeholder(s): arn for s, arn in self.function_arns.items()})
+        self.state_machine_arn = self.client("stepfunctions").create_state_machine(
+            name=self.state_machine_name, definition=definition, roleArn=role, type="STANDARD",
+        )["stateMachineArn"]
+
+    def _seam(self):
+        """moto's docker-less ``invoke``, routing the deployer's task functions to their handlers."""
+        emulator, original = self, LambdaSimpleBackend.invoke
+
+        def invoke(backend, function_name, qualifier, body, headers, response_headers):
+            fn = backend.get_function(function_name, qualifier)
+            state = emulator._states_by_function.get(fn.function_name)
+            if state is None:
+                return original(backend, function_name, qualifier, body, headers, response_headers)
+            event = json.loads(body) if body else {}
+            scope = TaskScope(_execution_of(event), state)
+            context = LambdaContext(fn.function_name, fn.function_arn)
+            if emulator.api.crash(state, after=False):
+                return _error(response_headers, "Lambda.Unknown", "the function crashed before it ran", context)
+            module_name, attribute = fn.handler.rsplit(".", 1)
+            handler = getattr(importlib.import_module(module_name), attribute)
+            with task_scope(scope):
+                try:
+                    result = handler(event, context)
+                except Exception as exc:  # the Lambda runtime reports any uncaught exception this way
+                    return _error(response_headers, type(exc).__name__, str(exc), context, exc)
+            if emulator.api.crash(state, after=True):
+                return _error(response_headers, "Lambda.Unknown", "the function crashed after it ran", context)
+            return json.dumps(result).encode()
+
+        return invoke
+
+
+def _execution_of(event: dict) -> str | None:
+    return event.get("executionId") if isinstance(event, dict) else None
+
+
+def _error(response_headers: dict, error_type: str, message: str, context: LambdaContext,
+           exc: BaseException | None = None) -> bytes:
+    """The payload and header the Lambda runtime returns for an unhandled error."""
+    response_headers["x-amz-function-error"] = "Unhandled"
+    return json.dumps({
+        "errorMessage": message,
+        "errorType": error_type,
+        "requestId": context.aws_request_id,
+        "stackTrace": traceback.format_tb(exc.__traceback__) if exc else [],
+    }).encode()
+
+
+def _placeholder_zip() -> bytes:
+    """A task function's code package; the emulator runs the handler from this checkout instead."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README", "lambda-deployer emulator: handlers run in process")
+    return buffer.getvalue()
+
+
+def _time_scale_patches(scale: float):
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+    def wait_interval(self, env, wait_seconds):
+        if wait_seconds > 0:
+            env.program_state_event.wait(wait_seconds * scale)
+
+    scaled_time = SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * scale))
+    return [mock.patch.object(WaitFunction, "_wait_interval", wait_interval),
+            mock.patch.object(retrier_decl, "time", scaled_time)]
+
+
+class _quiet_logs:
+    """moto's interpreter logs every caught error as a warning; the handlers log each step."""
+
+    _names = ("moto", "lambda-deployer")
+
+    def __enter__(self):
+        self._levels = {name: logging.getLogger(name).level for name in self._names}
+        for name in self._names:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        return self
+
+    def __exit__(self, *exc_info):
+        for name, level in self._levels.items():
+            logging.getLogger(name).setLevel(level)

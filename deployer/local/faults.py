@@ -1,0 +1,192 @@
+"""Seeing and breaking the AWS calls the task handlers make, in the emulator.
+
+One botocore ``before-call`` hook sees every call a task handler makes (calls from tests or from moto
+itself are not in a task and pass untouched). It records them per execution and state, and answers
+with a real AWS error where a fault rule says so, exactly as botocore would raise it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from botocore.awsrequest import AWSResponse
+from botocore.handlers import BUILTIN_HANDLERS
+
+READ_PREFIXES = ("Get", "Describe", "List", "BatchGet", "Query", "Scan")
+
+
+def is_mutating(operation: str) -> bool:
+    return not operation.startswith(READ_PREFIXES)
+
+
+@dataclass(frozen=True)
+class TaskScope:
+    execution: str | None
+    state: str
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    execution: str | None
+    state: str
+    service: str
+    operation: str
+    params: dict
+    fault: str | None = None  # the error code injected instead of calling AWS
+
+    @property
+    def mutating(self) -> bool:
+        return is_mutating(self.operation)
+
+
+# Ready-made AWS errors for the usual fault kinds: (HTTP status, service error code).
+THROTTLE = (429, "TooManyRequestsException")
+SERVER_ERROR = (500, "ServiceException")
+PRECONDITION_FAILED = (412, "PreconditionFailedException")
+CONFLICT = (409, "ResourceConflictException")
+
+
+@dataclass
+class Fault:
+    """Answer matching calls with an AWS error instead of calling AWS.
+
+    ``state``/``service``/``operation`` narrow the match (None matches any); ``skip`` lets that many
+    matching calls through first; ``times`` is how often it fires (None: every time, persistently).
+    """
+
+    error: tuple[int, str] = SERVER_ERROR
+    operation: str | None = None
+    service: str | None = None
+    state: str | None = None
+    skip: int = 0
+    times: int | None = 1
+    fired: int = field(default=0, init=False)
+    _seen: int = field(default=0, init=False)
+
+    def matches(self, scope: TaskScope, service: str, operation: str) -> bool:
+        return (
+            (self.state is None or self.state == scope.state)
+            and (self.service is None or self.service == service)
+            and (self.operation is None or self.operation == operation)
+        )
+
+    def fire(self) -> bool:
+        self._seen += 1
+        if self._seen <= self.skip or (self.times is not None and self.fired >= self.times):
+            return False
+        self.fired += 1
+        return True
+
+
+@dataclass
+class Crash:
+    """The task's Lambda dies (``Lambda.Unknown``) before or after its handler ran (``after``: its work is
+    done but the state machine never hears of it, the case idempotent handlers exist for)."""
+
+    state: str
+    after: bool = False
+    times: int | None = 1
+    fired: int = field(default=0, init=False)
+
+    def fire(self, state: str, after: bool) -> bool:
+        if state != self.state or after != self.after or (self.times is not None and self.fired >= self.times):
+            return False
+        self.fired += 1
+        return True
+
+
+class ApiLayer:
+    """Records the handlers' AWS calls and injects faults; one per emulator."""
+
+    def __init__(self) -> None:
+        self.calls: list[ApiCall] = []
+        self.faults: list[Fault] = []
+        self.crashes: list[Crash] = []
+        self._lock = threading.Lock()
+
+    def inject(self, *faults: Fault | Crash) -> None:
+        with self._lock:
+            for fault in faults:
+                (self.crashes if isinstance(fault, Crash) else self.faults).append(fault)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.faults.clear()
+            self.crashes.clear()
+
+    def crash(self, state: str, *, after: bool) -> bool:
+        with self._lock:
+            return any(crash.fire(state, after) for crash in self.crashes)
+
+    def calls_of(self, execution: str | None = None, *, mutating: bool | None = None) -> list[ApiCall]:
+        with self._lock:
+            return [
+                call for call in self.calls
+                if (execution is None or call.execution == execution)
+                and (mutating is None or call.mutating == mutating)
+            ]
+
+    def before_call(self, model, context=None, **_):
+        scope = _scope.get()
+        if scope is None:
+            return None
+        service, operation = model.service_model.service_name, model.name
+        params = (context or {}).get(_PARAMS, {})
+        with self._lock:
+            fault = next((f for f in self.faults if f.matches(scope, service, operation) and f.fire()), None)
+            self.calls.append(ApiCall(scope.execution, scope.state, service, operation, params,
+                                      fault.error[1] if fault else None))
+        if fault is None:
+            return None
+        status, code = fault.error
+        response = AWSResponse("https://emulator.invalid", status, {"x-amzn-errortype": code}, None)
+        return response, {
+            "Error": {"Code": code, "Message": f"injected by the emulator ({operation} in {scope.state})"},
+            "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "emulator-fault"},
+        }
+
+
+_scope: contextvars.ContextVar[TaskScope | None] = contextvars.ContextVar("task_scope", default=None)
+_active: list[ApiLayer] = []  # the running emulator's layer (moto's backends are process-wide: one at a time)
+
+
+@contextmanager
+def task_scope(scope: TaskScope) -> Iterator[None]:
+    token = _scope.set(scope)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+_PARAMS = "lambda_deployer_emulator_params"
+
+
+def _keep_params(params, context, **_):
+    """``before-call`` sees the serialized request; keep the API parameters for the record."""
+    if _active and _scope.get() is not None:
+        context[_PARAMS] = dict(params)
+
+
+def _dispatch(**kwargs):
+    """The one hook botocore knows about; it forwards to the running emulator's layer."""
+    return _active[-1].before_call(**kwargs) if _active else None
+
+
+# Registered once for every botocore session created from now on (moto registers its stubber the same
+# way); clients created before an emulator starts are dropped by the emulator.
+BUILTIN_HANDLERS.append(("before-parameter-build", _keep_params))
+BUILTIN_HANDLERS.append(("before-call", _dispatch))
+
+
+@contextmanager
+def activated(layer: ApiLayer) -> Iterator[ApiLayer]:
+    _active.append(layer)
+    try:
+        yield layer
+    finally:
+        _active.remove(layer)

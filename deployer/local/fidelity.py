@@ -1,0 +1,233 @@
+"""Where moto (5.2.x) differs from AWS in ways the deployer depends on, the emulator behaves like AWS.
+
+Each patch names the AWS behaviour it restores; tests/deployer/local/test_fidelity.py checks each one
+against the fact it claims. Patches are installed for the life of an emulator and removed after.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from unittest import mock
+from urllib.parse import unquote
+
+from moto.awslambda import exceptions as lambda_errors
+from moto.awslambda.models import LambdaAlias, LambdaFunction, LambdaStorage
+from moto.awslambda.responses import LambdaResponse
+from moto.core.exceptions import ServiceException
+from moto.ecr import exceptions as ecr_errors
+from moto.ecr.models import ECRBackend, ecr_backends
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+from handlers.images import parse_image_uri
+
+
+class ImageTagAlreadyExistsException(ServiceException):
+    code = "ImageTagAlreadyExistsException"
+
+
+class ResourceConflictException(lambda_errors.LambdaClientError):
+    def __init__(self, message: str):
+        super().__init__("ResourceConflictException", message)
+
+
+def _revision(fn: LambdaFunction | LambdaAlias) -> str:
+    if not getattr(fn, "_emulator_revision", None):
+        fn._emulator_revision = str(uuid.uuid4())
+    return fn._emulator_revision
+
+
+def _bump(fn: LambdaFunction | LambdaAlias) -> None:
+    fn._emulator_revision = str(uuid.uuid4())
+
+
+def _updating(fn: LambdaFunction) -> bool:
+    return time.monotonic() < getattr(fn, "_emulator_busy_until", 0.0)
+
+
+@contextmanager
+def installed(*, code_update_seconds: float = 0.0) -> Iterator[None]:
+    """Patch moto for the duration of the block.
+
+    ``code_update_seconds``: how long ``UpdateFunctionCode`` keeps ``LastUpdateStatus=InProgress`` (AWS
+    takes seconds to minutes; during it ``PublishVersion`` and another update are refused with 409).
+    """
+    with ExitStack() as stack:
+        for target, name, replacement in _patches(code_update_seconds):
+            stack.enter_context(mock.patch.object(target, name, replacement))
+        yield
+
+
+def _patches(code_update_seconds: float):
+    original = {
+        "get_configuration": LambdaFunction.get_configuration,
+        "get_code": LambdaFunction.get_code,
+        "set_code": LambdaFunction._set_function_code,
+        "update_code": LambdaFunction.update_function_code,
+        "update_config": LambdaFunction.update_configuration,
+        "publish": LambdaStorage.publish_version,
+        "alias_update": LambdaAlias.update,
+        "alias_json": LambdaAlias.to_json,
+        "r_update_alias": LambdaResponse.update_alias,
+        "r_publish": LambdaResponse.publish_version,
+        "r_update_code": LambdaResponse.update_function_code,
+        "put_image": ECRBackend.put_image,
+        "start_execution": StepFunctionsParserBackend.start_execution,
+    }
+
+    # AWS: a function has a RevisionId that changes with every code or configuration update, and
+    # LastUpdateStatus is InProgress until an update has been applied.
+    def get_configuration(self, on_create=False):
+        config = original["get_configuration"](self, on_create)
+        config["RevisionId"] = _revision(self)
+        if _updating(self):
+            config["LastUpdateStatus"] = "InProgress"
+            config["LastUpdateStatusReason"] = "The function is being updated."
+        return config
+
+    def update_code(self, spec):
+        original["update_code"](self, spec)
+        _bump(self)
+        self._emulator_busy_until = time.monotonic() + code_update_seconds
+        return get_configuration(self)
+
+    def update_config(self, updates):
+        original["update_config"](self, updates)
+        _bump(self)
+        return get_configuration(self)
+
+    # AWS: Lambda resolves an image URI against ECR: the image must exist (InvalidParameterValueException
+    # otherwise), CodeSha256 is the image digest, and ResolvedImageUri pins it. moto stubs all three.
+    def set_code(self, spec):
+        if "ImageUri" not in spec or spec.get("DryRun"):
+            return original["set_code"](self, spec)
+        image = parse_image_uri(spec["ImageUri"])
+        ecr = ecr_backends[image.account][image.region]
+        image_id = {"imageDigest": image.digest} if image.digest else {"imageTag": image.tag}
+        try:
+            found = ecr.batch_get_image(repository_name=image.repository, image_ids=[image_id])["images"]
+        except Exception:
+            found = []
+        if not found:
+            raise lambda_errors.InvalidParameterValueException(
+                f"Source image {spec['ImageUri']} does not exist. Provide a valid source image."
+            )
+        self.code_sha_256 = found[0].image_id["imageDigest"].removeprefix("sha256:")
+        self.code_size = json.loads(found[0].image_manifest).get("config", {}).get("size", 0)
+        if spec is not self.code:
+            self.code["ImageUri"] = spec["ImageUri"]
+        return None
+
+    def get_code(self):
+        code = original["get_code"](self)
+        if "ImageUri" in self.code:
+            image = parse_image_uri(self.code["ImageUri"])
+            code["Code"]["ResolvedImageUri"] = f"{image.repository_uri}@sha256:{self.code_sha_256}"
+        return code
+
+    # AWS: a published version keeps the code it was published with (moto's shallow copy shares the
+    # code dict with $LATEST, so a later update rewrote every version's ImageUri).
+    def publish(self, name_or_arn, description=""):
+        version = original["publish"](self, name_or_arn, description)
+        if version is not None:
+            version.code = copy.deepcopy(version.code)
+        return version
+
+    # AWS: every alias update issues a new RevisionId; UpdateAlias, PublishVersion and UpdateFunctionCode
+    # refuse a stale RevisionId with 412 PreconditionFailedException; PublishVersion refuses a CodeSha256
+    # that is not $LATEST's; both refuse while an update is in progress (409).
+    def alias_update(self, description, function_version, routing_config):
+        original["alias_update"](self, description, function_version, routing_config)
+        _bump(self)
+
+    def alias_json(self):
+        return {**original["alias_json"](self), "RevisionId": _revision(self)}
+
+    def r_update_alias(self):
+        function_name = unquote(self.path.rsplit("/")[-3])
+        alias_name = unquote(self.path.rsplit("/", 2)[-1])
+        expected = json.loads(self.body or "{}").get("RevisionId")
+        current = self.backend.get_alias(name=alias_name, function_name=function_name)
+        if expected and expected != _revision(current):
+            raise lambda_errors.PreconditionFailedException(
+                "The Revision Id provided does not match the latest Revision Id. Call the GetAlias API to "
+                "retrieve the latest Revision Id"
+            )
+        return original["r_update_alias"](self)
+
+    def r_publish(self):
+        function_name = unquote(self.path.split("/")[-2])
+        body = json.loads(self.body or "{}")
+        latest = self.backend.get_function(function_name)
+        if _updating(latest):
+            raise ResourceConflictException(
+                f"The operation cannot be performed at this time. An update is in progress for resource: "
+                f"{latest.function_arn}"
+            )
+        if body.get("CodeSha256") and body["CodeSha256"] != latest.code_sha_256:
+            raise lambda_errors.InvalidParameterValueException(
+                f"CodeSHA256 ({body['CodeSha256']}) is different from current CodeSHA256 in $LATEST "
+                f"({latest.code_sha_256}). Please try again with the CodeSHA256 in $LATEST."
+            )
+        if body.get("RevisionId") and body["RevisionId"] != _revision(latest):
+            raise lambda_errors.PreconditionFailedException(
+                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/"
+                "GetAlias API to retrieve the latest Revision Id"
+            )
+        return original["r_publish"](self)
+
+    def r_update_code(self):
+        function_name = unquote(self.path.split("/")[-2])
+        body = json.loads(self.body or "{}")
+        latest = self.backend.get_function(function_name)
+        if _updating(latest):
+            raise ResourceConflictException(
+                f"The operation cannot be performed at this time. An update is in progress for resource: "
+                f"{latest.function_arn}"
+            )
+        if body.get("RevisionId") and body["RevisionId"] != _revision(latest):
+            raise lambda_errors.PreconditionFailedException(
+                "The Revision Id provided does not match the latest Revision Id."
+            )
+        return original["r_update_code"](self)
+
+    # AWS: pushing an existing tag of an immutable repository onto another image is
+    # ImageTagAlreadyExistsException; moto reports ImageAlreadyExistsException, which means "already there".
+    def put_image(self, repository_name, image_manifest, image_tag, image_manifest_mediatype=None,
+                  digest=None):
+        try:
+            return original["put_image"](self, repository_name, image_manifest, image_tag,
+                                         image_manifest_mediatype, digest)
+        except ecr_errors.ImageAlreadyExistsException:
+            tagged = [i for i in self.repositories[repository_name].images if image_tag in i.image_tags]
+            if tagged and tagged[0].image_manifest != image_manifest:
+                raise ImageTagAlreadyExistsException(
+                    f"The image tag '{image_tag}' already exists in the '{repository_name}' repository and "
+                    "cannot be overwritten because the repository is immutable."
+                ) from None
+            raise
+
+    # AWS: StartExecution without a name gets a unique one (moto names it None, so a second run collides).
+    def start_execution(self, state_machine_arn, name=None, execution_input=None, trace_header=None):
+        return original["start_execution"](self, state_machine_arn, name or str(uuid.uuid4()),
+                                           execution_input, trace_header)
+
+    return [
+        (LambdaFunction, "get_configuration", get_configuration),
+        (LambdaFunction, "get_code", get_code),
+        (LambdaFunction, "_set_function_code", set_code),
+        (LambdaFunction, "update_function_code", update_code),
+        (LambdaFunction, "update_configuration", update_config),
+        (LambdaStorage, "publish_version", publish),
+        (LambdaAlias, "update", alias_update),
+        (LambdaAlias, "to_json", alias_json),
+        (LambdaResponse, "update_alias", r_update_alias),
+        (LambdaResponse, "publish_version", r_publish),
+        (LambdaResponse, "update_function_code", r_update_code),
+        (ECRBackend, "put_image", put_image),
+        (StepFunctionsParserBackend, "start_execution", start_execution),
+    ]

@@ -1,0 +1,123 @@
+"""Whole deployments on the emulator: the real ASL, the real handlers, moto underneath."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from handlers.strategy import parse_strategy
+
+
+def alias_writes(world, execution) -> list[tuple[str, dict]]:
+    """What the alias was set to, in order, by this execution: (primary version, extra weights)."""
+    return [
+        (call.params["FunctionVersion"], call.params["RoutingConfig"]["AdditionalVersionWeights"])
+        for call in world.emulator.api.calls_of(execution.arn)
+        if call.operation == "UpdateAlias" and call.fault is None
+    ]
+
+
+def planned_writes(strategy, stable: str, new: str) -> list[tuple[str, dict]]:
+    plan = parse_strategy(strategy)
+    return [(stable, {new: step.weight / 100}) for step in plan.steps] + [(new, {})]
+
+
+@pytest.mark.parametrize("strategy", [
+    "AllAtOnce",
+    "Canary50Percent2Seconds",
+    "Linear50PercentEvery1Second",
+    {"steps": [{"weight": 5, "bakeSeconds": 1}, {"weight": 25, "bakeSeconds": 0}, {"weight": 75, "bakeSeconds": 1}]},
+])
+def test_each_strategy_ends_on_the_new_version_after_the_planned_weights(world, strategy):
+    execution = world.emulator.run(world.request(world.v2, strategy=strategy, checkIntervalSeconds=1,
+                                                 alarms=[world.fn.alarm]))
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert world.settled_on() == "2"
+    assert world.tag_digest() == world.latest_digest() == world.v2
+    assert alias_writes(world, execution) == planned_writes(strategy, "1", "2")
+    assert execution.output == {
+        "outcome": "deployed", "function": "orders-api", "alias": "live", "version": "2", "previousVersion": "1",
+        "image": world.fn.image(world.v2), "digest": world.v2, "strategy": execution.output["strategy"],
+        "durationSeconds": execution.output["durationSeconds"],
+    }
+
+
+def test_a_bake_checks_health_every_interval(world):
+    execution = world.emulator.run(world.request(world.v2, strategy="Canary10Percent3Seconds",
+                                                 checkIntervalSeconds=1, alarms=[world.fn.alarm]))
+    assert execution.status == "SUCCEEDED"
+    assert [o["alarms"] for o in execution.state_outputs("CheckHealth")] == [{world.fn.alarm: "OK"}] * 3
+    assert [o["traffic"]["waitSeconds"] for o in execution.state_outputs("ShiftTraffic")] == [1]
+
+
+def wait_until_weighted(world, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not world.weights():
+        assert time.monotonic() < deadline, "the alias never became weighted"
+        pause.wait(0.02)
+
+
+def test_an_alarm_during_the_bake_rolls_back_at_the_next_check(world):
+    arn = world.emulator.start_execution(world.request(world.v2, strategy="Canary10Percent30Seconds",
+                                                       checkIntervalSeconds=1, alarms=[world.fn.alarm]))
+    wait_until_weighted(world)
+    fired_at = datetime.now(UTC)
+    world.set_alarm("ALARM")
+    execution = world.emulator.wait(arn, timeout=20)
+
+    assert (execution.status, execution.error) == ("FAILED", "DeploymentRolledBack")
+    assert "orders-api-errors in ALARM with 10% of traffic" in execution.cause
+    assert world.settled_on() == "1"
+    assert world.tag_digest() == world.v1
+    # a check runs every interval, and the first one after the alarm went off is the one that rolled back
+    after = [v.name for v in execution.visits() if v.entered >= fired_at]
+    assert after[after.index("CheckHealth"):] == ["CheckHealth", "Rollback", "RolledBack"]
+
+
+def test_redeploying_the_live_digest_changes_nothing(world):
+    execution = world.emulator.run(world.request(world.v1, strategy="Canary10Percent5Minutes"))
+
+    assert execution.status == "SUCCEEDED"
+    assert execution.output["outcome"] == "unchanged" and execution.output["version"] == "1"
+    assert world.emulator.api.calls_of(execution.arn, mutating=True) == []
+    assert world.versions() == ["1"]
+
+
+def test_first_deployment_creates_the_alias_on_the_new_version(world):
+    lam = world.emulator.client("lambda")
+    lam.delete_alias(FunctionName=world.fn.name, Name="live")
+
+    execution = world.emulator.run(world.request(world.v2, strategy="Canary10Percent5Minutes"))
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output["strategy"].startswith("AllAtOnce (first deployment")
+    assert world.settled_on() == "2"
+
+
+def test_a_tag_form_image_is_resolved_and_deployed_by_digest(world):
+    execution = world.emulator.run(world.request(world.v2) | {"image": f"{world.fn.repository_uri}:v2"})
+
+    assert execution.status == "SUCCEEDED"
+    assert execution.output["image"] == world.fn.image(world.v2)
+    updates = [c for c in world.emulator.api.calls_of(execution.arn) if c.operation == "UpdateFunctionCode"]
+    assert updates[0].params["ImageUri"] == world.fn.image(world.v2)
+
+
+def test_the_stable_image_keeps_a_tag_so_untagged_expiry_spares_it(world):
+    world.emulator.run(world.request(world.v2))
+    assert world.tag_digest(f"{world.fn.name}.previous") == world.v1
+
+
+def test_two_deployments_in_a_row(world):
+    assert world.emulator.run(world.request(world.v2, strategy="Linear50PercentEvery1Second",
+                                            checkIntervalSeconds=1)).status == "SUCCEEDED"
+    execution = world.emulator.run(world.request(world.v3, strategy="Canary50Percent1Second",
+                                                 checkIntervalSeconds=1))
+    assert execution.status == "SUCCEEDED"
+    assert execution.output["previousVersion"] == "2" and world.settled_on() == "3"
+    assert world.tag_digest(f"{world.fn.name}.previous") == world.v2

@@ -1,0 +1,74 @@
+"""An error in any mutating step ends with traffic back on the stable version."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import make_world
+
+from deployer.local.emulator import Emulator
+from deployer.local.faults import Crash, Fault
+
+TWO_SHIFTS = {"steps": [{"weight": 10, "bakeSeconds": 1}, {"weight": 50, "bakeSeconds": 1}]}
+ACCESS_DENIED = (403, "AccessDeniedException")
+
+MUTATING_STEPS = {
+    "retag": Fault(ACCESS_DENIED, state="RetagImage", operation="PutImage", times=None),
+    "update": Fault(ACCESS_DENIED, state="UpdateCode", operation="UpdateFunctionCode", times=None),
+    "publish": Fault(ACCESS_DENIED, state="PublishVersion", operation="PublishVersion", times=None),
+    "first shift": Fault(ACCESS_DENIED, state="ShiftTraffic", operation="UpdateAlias", times=None),
+    "second shift": Fault(ACCESS_DENIED, state="ShiftTraffic", operation="UpdateAlias", skip=1, times=None),
+    "promote": Fault(ACCESS_DENIED, state="Promote", operation="UpdateAlias", times=None),
+}
+
+
+@pytest.mark.parametrize("step", MUTATING_STEPS)
+def test_an_error_in_each_mutating_step_rolls_back_to_the_stable_version(fast_world, step):
+    world = fast_world
+    fault = MUTATING_STEPS[step]
+    world.emulator.api.inject(fault)
+
+    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1,
+                                                 alarms=[world.fn.alarm]))
+
+    assert fault.fired >= 1, "the fault never hit: the step did not run"
+    assert (execution.status, execution.error) == ("FAILED", "DeploymentRolledBack")
+    assert "AccessDeniedException" in execution.cause
+    assert world.settled_on() == "1"
+    assert world.tag_digest() == world.latest_digest() == world.v1
+
+
+def test_a_throttled_step_is_retried_and_the_deployment_still_succeeds(fast_world):
+    world = fast_world
+    world.emulator.api.inject(Fault((429, "TooManyRequestsException"), state="ShiftTraffic",
+                                    operation="UpdateAlias", times=2))
+    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1))
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.states_entered().count("ShiftTraffic") == 2  # retries are not new visits
+    assert world.settled_on() == "2"
+
+
+def test_rollback_is_idempotent_when_its_own_answer_is_lost(fast_world):
+    """The Rollback task crashes after restoring everything; its retry finds nothing left to do."""
+    world = fast_world
+    world.emulator.api.inject(Fault(ACCESS_DENIED, state="Promote", operation="UpdateAlias", times=None),
+                              Crash("Rollback", after=True))
+    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1))
+
+    assert execution.error == "DeploymentRolledBack"
+    rollback_writes = [c.operation for c in world.emulator.api.calls_of(execution.arn, mutating=True)
+                       if c.state == "Rollback"]
+    assert rollback_writes == ["UpdateAlias", "PutImage", "UpdateFunctionCode"]  # once, not twice
+    assert world.settled_on() == "1"
+
+
+def test_a_slow_code_update_is_waited_for_by_the_state_machine():
+    """Lambda keeps LastUpdateStatus=InProgress for a while; PublishVersion waits for Successful."""
+    with Emulator(time_scale=0.05, code_update_seconds=1.0) as emulator:
+        world = make_world(emulator)
+        execution = world.emulator.run(world.request(world.v2))
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    polls = [c for c in world.emulator.api.calls_of(execution.arn) if c.state == "WaitForCodeUpdate"]
+    assert len(polls) > 1  # it was InProgress at least once and retried, never sleeping in a task
+    assert execution.states_entered().count("WaitForCodeUpdate") == 1
