@@ -19,7 +19,6 @@ import uuid
 import zipfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime
 from types import SimpleNamespace
 from unittest import mock
 
@@ -30,6 +29,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 import statemachine
 from deployer.local import fidelity
 from deployer.local.faults import ApiLayer, TaskScope, activated, task_scope
+from deployer.timeline import Visit, visits
 from handlers import aws
 from handlers.catalog import TASKS, placeholder
 
@@ -57,13 +57,6 @@ class LambdaContext:
 
 
 @dataclass
-class Visit:
-    name: str
-    entered: datetime
-    output: dict | None = None
-
-
-@dataclass
 class Execution:
     """A finished (or still running) execution as Step Functions describes it, with its history."""
 
@@ -81,13 +74,7 @@ class Execution:
 
     def visits(self) -> list[Visit]:
         """Every state the execution went through, in order."""
-        visits: list[Visit] = []
-        for event in self.history:
-            if details := event.get("stateEnteredEventDetails"):
-                visits.append(Visit(details["name"], event["timestamp"]))
-            elif (details := event.get("stateExitedEventDetails")) and visits and visits[-1].name == details["name"]:
-                visits[-1].output = json.loads(details.get("output") or "null")
-        return visits
+        return visits(self.history)
 
     def states_entered(self) -> list[str]:
         return [visit.name for visit in self.visits()]

@@ -1,0 +1,42 @@
+"""``lambda-deployer local serve``: the emulator behind an AWS-compatible HTTP endpoint on 127.0.0.1.
+
+Any AWS client (AWS CLI, boto3 with ``endpoint_url``) can create repositories, push image manifests,
+create image functions, aliases and alarms, and start executions of ``lambda-deployer`` that run the
+project's handlers.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+from moto.server import ThreadedMotoServer
+
+from deployer.local.emulator import Emulator
+
+
+def serve(*, port: int, region: str, verbose: bool, out=sys.stdout, stop: threading.Event | None = None) -> int:
+    stop = stop or threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signum, lambda *_: stop.set())
+    if not verbose:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
+    with Emulator(region=region, quiet=not verbose) as emulator:
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        try:
+            host, bound = server.get_host_and_port()
+            endpoint = f"http://{host}:{bound}"
+            print(f"endpoint: {endpoint}", file=out)
+            print(f"region: {region}", file=out)
+            print(f"state machine: {emulator.state_machine_arn}", file=out)
+            print(f"try: aws --endpoint-url {endpoint} --region {region} stepfunctions list-state-machines",
+                  file=out)
+            print("(any access key works; Ctrl-C stops)", file=out, flush=True)
+            stop.wait()
+        finally:
+            server.stop()
+    return 0

@@ -1,0 +1,87 @@
+"""The emulator behaves like AWS where moto alone does not (deployer/local/fidelity.py)."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from deployer.local.emulator import Emulator
+from deployer.local.sample import manifest, push_image
+
+
+def error_of(call, *args, **kwargs) -> str:
+    with pytest.raises(ClientError) as raised:
+        call(*args, **kwargs)
+    return raised.value.response["Error"]["Code"]
+
+
+def test_a_published_version_keeps_its_code_when_latest_changes(world):
+    lam = world.emulator.client("lambda")
+    lam.update_function_code(FunctionName="orders-api", ImageUri=world.fn.image(world.v2))
+    assert world.version_digest("1") == world.v1
+    assert world.latest_digest() == world.v2
+
+
+def test_lambda_resolves_images_against_ecr(world):
+    lam = world.emulator.client("lambda")
+    config = lam.get_function_configuration(FunctionName="orders-api")
+    assert config["CodeSha256"] == world.v1.removeprefix("sha256:")
+    code = lam.get_function(FunctionName="orders-api")["Code"]
+    assert code["ResolvedImageUri"] == world.fn.image(world.v1)  # IaC named the tag; Lambda pins the digest
+    missing = world.fn.image("sha256:" + "0" * 64)
+    assert error_of(lam.update_function_code, FunctionName="orders-api", ImageUri=missing) == \
+        "InvalidParameterValueException"
+
+
+def test_alias_revision_changes_with_every_update_and_a_stale_one_is_refused(world):
+    lam = world.emulator.client("lambda")
+    before = world.alias()["RevisionId"]
+    lam.update_function_code(FunctionName="orders-api", ImageUri=world.fn.image(world.v2))
+    lam.publish_version(FunctionName="orders-api")
+    after = lam.update_alias(FunctionName="orders-api", Name="live", FunctionVersion="2",
+                             RevisionId=before)["RevisionId"]
+    assert after != before and world.alias()["RevisionId"] == after
+    assert error_of(lam.update_alias, FunctionName="orders-api", Name="live", FunctionVersion="1",
+                    RevisionId=before) == "PreconditionFailedException"
+
+
+def test_publish_version_checks_code_sha_and_revision(world):
+    lam = world.emulator.client("lambda")
+    updated = lam.update_function_code(FunctionName="orders-api", ImageUri=world.fn.image(world.v2))
+    assert error_of(lam.publish_version, FunctionName="orders-api", CodeSha256="f" * 64) == \
+        "InvalidParameterValueException"
+    assert error_of(lam.publish_version, FunctionName="orders-api", RevisionId="stale") == \
+        "PreconditionFailedException"
+    published = lam.publish_version(FunctionName="orders-api", CodeSha256=updated["CodeSha256"],
+                                    RevisionId=updated["RevisionId"])
+    assert published["Version"] == "2"
+
+
+def test_a_code_update_stays_in_progress_and_blocks_publishing_meanwhile():
+    with Emulator(code_update_seconds=30) as emulator:
+        from conftest import make_world
+
+        world = make_world(emulator)
+        lam = emulator.client("lambda")
+        lam.update_function_code(FunctionName="orders-api", ImageUri=world.fn.image(world.v2))
+        assert lam.get_function_configuration(FunctionName="orders-api")["LastUpdateStatus"] == "InProgress"
+        assert error_of(lam.publish_version, FunctionName="orders-api") == "ResourceConflictException"
+        assert error_of(lam.update_function_code, FunctionName="orders-api",
+                        ImageUri=world.fn.image(world.v3)) == "ResourceConflictException"
+
+
+def test_an_immutable_tag_cannot_move_but_putting_it_again_is_already_there(emulator):
+    ecr = emulator.client("ecr")
+    ecr.create_repository(repositoryName="frozen", imageTagMutability="IMMUTABLE")
+    push_image(ecr, "frozen", "a", tag="release")
+    assert error_of(ecr.put_image, repositoryName="frozen", imageManifest=manifest("b"),
+                    imageTag="release") == "ImageTagAlreadyExistsException"
+    assert error_of(ecr.put_image, repositoryName="frozen", imageManifest=manifest("a"),
+                    imageTag="release") == "ImageAlreadyExistsException"
+
+
+def test_executions_started_without_a_name_get_distinct_names(emulator):
+    sfn = emulator.client("stepfunctions")
+    first = sfn.start_execution(stateMachineArn=emulator.state_machine_arn, input="{}")["executionArn"]
+    second = sfn.start_execution(stateMachineArn=emulator.state_machine_arn, input='{"x": 1}')["executionArn"]
+    assert first != second
