@@ -26,7 +26,7 @@ def report(emulator: Emulator, title: str, execution) -> None:
     print(f"   AWS API calls by the handlers: {len(calls)}  (mutating: {sum(c.mutating for c in calls)})")
     per_state: dict[str, Counter] = {}
     for call in calls:
-        per_state.setdefault(call.state, Counter())[f"{call.service}:{call.operation}"] += 1
+        per_state.setdefault(call.task, Counter())[f"{call.service}:{call.operation}"] += 1
     for state in dict.fromkeys(tasks):
         made = per_state.get(state, Counter())
         listed = ", ".join(f"{op} x{n}" if n > 1 else op for op, n in made.items()) or "(none)"

@@ -1,11 +1,15 @@
-"""The task states of the deployment state machine and the handler behind each.
+"""The Lambda functions of the deployer and the handler behind each.
 
-The ASL refers to each task's function as ``${<State>FunctionArn}``; the CDK construct and the local
-emulator both create one function per entry and substitute its ARN.
+``TASKS`` are invoked by the state machine: the ASL names each as ``${<Key>FunctionArn}`` (one function may
+serve several states: Rollback also serves RestoreVersion). ``EVENT_HANDLERS`` are EventBridge targets.
+The CDK construct and the local emulator both create one function per entry.
 """
 
 TASKS: dict[str, str] = {
     "Resolve": "handlers.resolve.handler",
+    "ResolveRollback": "handlers.resolve_rollback.handler",
+    "FindTrackingFunctions": "handlers.find_tracking_functions.handler",
+    "Lock": "handlers.lock.handler",
     "RetagImage": "handlers.retag_image.handler",
     "UpdateCode": "handlers.update_code.handler",
     "WaitForCodeUpdate": "handlers.wait_for_code_update.handler",
@@ -17,6 +21,11 @@ TASKS: dict[str, str] = {
     "Rollback": "handlers.rollback.handler",
 }
 
+EVENT_HANDLERS: dict[str, str] = {
+    "Rescue": "handlers.rescue.handler",  # this state machine's executions ending ABORTED/TIMED_OUT/FAILED
+    "Reconcile": "handlers.reconcile.handler",  # on a schedule
+}
 
-def placeholder(state: str) -> str:
-    return f"{state}FunctionArn"
+
+def placeholder(task: str) -> str:
+    return f"{task}FunctionArn"

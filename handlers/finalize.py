@@ -1,8 +1,9 @@
-"""Finalize: the execution's output, naming what is live now."""
+"""Finalize: record the outcome, release the lock, and name what is live now (the execution's output)."""
 
 from __future__ import annotations
 
-from handlers.model import Deployment, NewVersion
+from handlers import deployments
+from handlers.model import ROLLBACK, Deployment, NewVersion
 from handlers.task import count, logger, task
 from handlers.timing import seconds_since
 
@@ -11,22 +12,32 @@ from handlers.timing import seconds_since
 def handler(event: dict) -> dict:
     deployment = Deployment.from_json(event["deployment"])
     stable_version = deployment.stable.version if deployment.stable else None
+    image, digest = deployment.target.uri, deployment.target.digest
     if deployment.noop:
-        version, outcome = stable_version, "unchanged"
+        outcome, version, previous = "unchanged", stable_version, stable_version
+    elif deployment.kind == ROLLBACK:
+        outcome, version, previous = "rolledBack", stable_version, deployment.current_version
+        image, digest = deployment.stable.image, deployment.stable.digest
     else:
-        version, outcome = NewVersion.from_json(event["release"]).version, "deployed"
+        outcome, version, previous = "deployed", NewVersion.from_json(event["release"]).version, stable_version
     duration = seconds_since(event.get("startedAt"))
     result = {
         "outcome": outcome,
         "function": deployment.function_name,
         "alias": deployment.alias,
         "version": version,
-        "previousVersion": stable_version,
-        "image": deployment.target.uri,
-        "digest": deployment.target.digest,
+        "previousVersion": previous,
+        "image": image,
+        "digest": digest,
         "strategy": deployment.plan.name,
         "durationSeconds": duration,
     }
-    count("DeploymentSucceeded")
+    execution, started = event["executionId"], event["startedAt"]
+    deployments.record(deployment.function_name, execution, started, kind=deployment.kind, outcome=outcome,
+                       fromVersion=previous, toVersion=version, image=image, strategy=deployment.plan.name,
+                       requestedBy=deployment.requested_by, finishedAt=deployments.now(), durationSeconds=duration)
+    if not deployment.noop:  # a no-op never took the lock
+        deployments.release(deployment.function_name, execution)
+    count("DeploymentSucceeded" if outcome != "rolledBack" else "RollbackRequestCompleted")
     logger.info("deployment finished", **result)
     return {"result": result}

@@ -19,10 +19,14 @@ DEFAULT_CHECK_INTERVAL = 60
 MAX_CHECK_INTERVAL = 3600
 MAX_ALARMS = 100  # one DescribeAlarms call
 
+# Step Functions adds this key to a child execution's input to link it to its parent in the console.
+STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
 REQUEST_KEYS = frozenset(
-    {"function", "image", "alias", "strategy", "alarms", "checkIntervalSeconds", "allowFiringAlarms",
-     "requestedBy"}
+    {"action", "function", "image", "alias", "strategy", "alarms", "checkIntervalSeconds", "allowFiringAlarms",
+     "requestedBy", STARTED_BY}
 )
+ROLLBACK_KEYS = frozenset({"action", "function", "alias", "toVersion", "requestedBy", STARTED_BY})
+DEPLOY, ROLLBACK = "deploy", "rollback"
 
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _FUNCTION_ARN = re.compile(
@@ -64,42 +68,85 @@ def parse_function(value: object) -> FunctionRef:
     raise InvalidDeploymentRequest(f"'function' {value!r} is not a Lambda function name or ARN")
 
 
+class _Problems(list):
+    """Collects every problem of a request, so one message lists them all."""
+
+    def check(self, parse, *args):
+        try:
+            return parse(*args)
+        except InvalidDeploymentRequest as exc:
+            self.append(str(exc))
+            return None
+
+    def unknown_keys(self, raw: dict, allowed: frozenset[str], what: str) -> None:
+        if unknown := sorted(set(raw) - allowed):
+            self.append(f"unknown key(s) {', '.join(unknown)} in {what}; allowed: "
+                        f"{', '.join(sorted(allowed - {STARTED_BY}))}")
+
+    def required(self, raw: dict, *keys: str) -> None:
+        self.extend(f"'{key}' is required" for key in keys if key not in raw)
+
+    def raise_any(self) -> None:
+        if self:
+            raise InvalidDeploymentRequest("; ".join(self))
+
+
 def parse_request(raw: object) -> DeployRequest:
     """Validate a deploy request; every problem is reported at once, as one readable message."""
     if not isinstance(raw, dict):
         raise InvalidDeploymentRequest("the request must be a JSON object")
-    problems: list[str] = []
-
-    def check(fn, *args):
-        try:
-            return fn(*args)
-        except InvalidDeploymentRequest as exc:
-            problems.append(str(exc))
-            return None
-
-    unknown = sorted(set(raw) - REQUEST_KEYS)
-    if unknown:
-        problems.append(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(REQUEST_KEYS))}")
-    for key in ("function", "image"):
-        if key not in raw:
-            problems.append(f"'{key}' is required")
-    function = check(parse_function, raw["function"]) if "function" in raw else None
-    image = check(parse_image_uri, raw["image"]) if "image" in raw else None
-    alias = check(_parse_alias, raw.get("alias", DEFAULT_ALIAS))
-    plan = check(_parse_strategy, raw.get("strategy"))
-    alarms = check(_parse_alarms, raw.get("alarms", []))
-    interval = check(_parse_interval, raw.get("checkIntervalSeconds", DEFAULT_CHECK_INTERVAL))
+    problems = _Problems()
+    problems.unknown_keys(raw, REQUEST_KEYS, "a deploy request")
+    problems.required(raw, "function", "image")
+    if raw.get("action", DEPLOY) != DEPLOY:
+        problems.append(f"'action' must be {DEPLOY!r} or {ROLLBACK!r}")
+    function = problems.check(parse_function, raw["function"]) if "function" in raw else None
+    image = problems.check(parse_image_uri, raw["image"]) if "image" in raw else None
+    alias = problems.check(_parse_alias, raw.get("alias", DEFAULT_ALIAS))
+    plan = problems.check(_parse_strategy, raw.get("strategy"))
+    alarms = problems.check(_parse_alarms, raw.get("alarms", []))
+    interval = problems.check(_parse_interval, raw.get("checkIntervalSeconds", DEFAULT_CHECK_INTERVAL))
     allow_firing = raw.get("allowFiringAlarms", False)
     if not isinstance(allow_firing, bool):
         problems.append("'allowFiringAlarms' must be true or false")
-    requested_by = raw.get("requestedBy")
-    if requested_by is not None and (not isinstance(requested_by, str) or len(requested_by) > 256):
-        problems.append("'requestedBy' must be a string of at most 256 characters")
+    requested_by = problems.check(_parse_requested_by, raw.get("requestedBy"))
     if plan is not None and interval is not None:
-        check(check_history_budget, plan, interval)
-    if problems:
-        raise InvalidDeploymentRequest("; ".join(problems))
+        problems.check(check_history_budget, plan, interval)
+    problems.raise_any()
     return DeployRequest(function, image, alias, plan, alarms, interval, allow_firing, requested_by)
+
+
+@dataclass(frozen=True)
+class RollbackRequest:
+    """``{"action": "rollback", "function": …}``: all traffic back on the previous stable version, or on
+    ``toVersion``."""
+
+    function: FunctionRef
+    alias: str = DEFAULT_ALIAS
+    to_version: str | None = None
+    requested_by: str | None = None
+
+
+def parse_rollback_request(raw: dict) -> RollbackRequest:
+    problems = _Problems()
+    problems.unknown_keys(raw, ROLLBACK_KEYS, "a rollback request")
+    problems.required(raw, "function")
+    function = problems.check(parse_function, raw["function"]) if "function" in raw else None
+    alias = problems.check(_parse_alias, raw.get("alias", DEFAULT_ALIAS))
+    to_version = raw.get("toVersion")
+    if isinstance(to_version, int) and not isinstance(to_version, bool):
+        to_version = str(to_version)
+    if to_version is not None and not (isinstance(to_version, str) and to_version.isdigit() and to_version != "0"):
+        problems.append(f"'toVersion' {raw.get('toVersion')!r} must be a published version number")
+    requested_by = problems.check(_parse_requested_by, raw.get("requestedBy"))
+    problems.raise_any()
+    return RollbackRequest(function, alias, to_version, requested_by)
+
+
+def _parse_requested_by(value: object) -> str | None:
+    if value is not None and (not isinstance(value, str) or len(value) > 256):
+        raise InvalidDeploymentRequest("'requestedBy' must be a string of at most 256 characters")
+    return value
 
 
 def _parse_alias(value: object) -> str:
@@ -154,7 +201,12 @@ class Release:
 
 @dataclass(frozen=True)
 class Deployment:
-    """What Resolve established; the later tasks only read it."""
+    """What Resolve (or ResolveRollback) established; the later tasks only read it.
+
+    ``stable`` is what the alias serves when all is done or undone: the version live at the start of a
+    deploy, or the version a rollback request returns to. ``target`` is the image moving in (deploy) or
+    out (rollback).
+    """
 
     function_name: str
     function_arn: str
@@ -169,6 +221,16 @@ class Deployment:
     ignored_alarms: tuple[str, ...] = ()  # already firing at start of a hotfix; not judged
     noop: bool = False
     requested_by: str | None = None
+    kind: str = DEPLOY
+    latest_revision_id: str | None = None  # $LATEST's RevisionId when resolved: UpdateCode's precondition
+    current_version: str | None = None  # the version a rollback request moves traffic away from
+
+    @property
+    def leaving_version(self) -> str | None:
+        """The version traffic was on when this started (a deploy moves it on from the stable one)."""
+        if self.kind == ROLLBACK:
+            return self.current_version
+        return self.stable.version if self.stable else None
 
     @property
     def tag(self) -> str:
@@ -190,6 +252,9 @@ class Deployment:
             "ignoredAlarms": list(self.ignored_alarms),
             "noop": self.noop,
             "requestedBy": self.requested_by,
+            "kind": self.kind,
+            "latestRevisionId": self.latest_revision_id,
+            "currentVersion": self.current_version,
         }
 
     @classmethod
@@ -208,6 +273,9 @@ class Deployment:
             ignored_alarms=tuple(data.get("ignoredAlarms", ())),
             noop=data.get("noop", False),
             requested_by=data.get("requestedBy"),
+            kind=data.get("kind", DEPLOY),
+            latest_revision_id=data.get("latestRevisionId"),
+            current_version=data.get("currentVersion"),
         )
 
 

@@ -11,13 +11,13 @@ import os
 
 from botocore.exceptions import ClientError
 
-from handlers import progress
+from handlers import deployments, progress
 from handlers.alarms import alarm_states
 from handlers.aws import client, error_code
-from handlers.errors import InvalidDeploymentRequest
+from handlers.errors import DeploymentInProgress, InvalidDeploymentRequest
 from handlers.health import already_firing
 from handlers.images import ImageRef, digest_of, parse_image_uri, pinned_image
-from handlers.model import Deployment, DeployRequest, Release, parse_request
+from handlers.model import Deployment, DeployRequest, FunctionRef, Release, parse_request
 from handlers.strategy import Plan
 from handlers.task import count, logger, task
 
@@ -27,7 +27,7 @@ _NOT_FOUND = {"ResourceNotFoundException", "AccessDeniedException", "AccessDenie
 @task
 def handler(event: dict) -> dict:
     request = parse_request(event.get("request"))
-    deployment, alias_revision_id = resolve(request)
+    deployment, alias_revision_id = resolve(request, event["executionId"])
     count("DeploymentStarted")
     logger.info("deployment resolved", deployment=deployment.to_json())
     return {
@@ -36,26 +36,23 @@ def handler(event: dict) -> dict:
     }
 
 
-def resolve(request: DeployRequest) -> tuple[Deployment, str | None]:
+def resolve(request: DeployRequest, execution: str) -> tuple[Deployment, str | None]:
     """The deployment to run and the alias revision it starts from."""
-    region = os.environ["AWS_REGION"]
+    region = check_region(request.function)
     function = request.function
-    if function.region and function.region != region:
-        raise InvalidDeploymentRequest(
-            f"function {function.name} is in {function.region}; this deployer manages functions in {region}"
-        )
     if request.image.region != region:
         raise InvalidDeploymentRequest(
             f"image {request.image.uri} is in {request.image.region} but function {function.name} is in "
             f"{region}; Lambda pulls images only from the function's own region"
         )
 
-    latest = _get_function(function.name, None)
+    latest = get_function(function.name, None)
     config = latest["Configuration"]
     if config.get("PackageType") != "Image":
         raise InvalidDeploymentRequest(
             f"function {function.name} is zip-packaged; lambda-deployer deploys container images"
         )
+    check_not_busy(config["FunctionName"], execution)
     function_arn = config["FunctionArn"]
     latest_image = pinned_image(latest.get("Code", {}))
     _check_same_repository(function.name, latest_image, request.image)
@@ -65,7 +62,7 @@ def resolve(request: DeployRequest) -> tuple[Deployment, str | None]:
     stable = None
     plan = request.plan
     if alias:
-        stable_function = _get_function(function_arn, alias["FunctionVersion"])
+        stable_function = get_function(function_arn, alias["FunctionVersion"])
         stable_image = pinned_image(stable_function.get("Code", {}))
         stable = Release(version=alias["FunctionVersion"], image=stable_image, digest=digest_of(stable_image))
         if plan.steps:
@@ -89,20 +86,37 @@ def resolve(request: DeployRequest) -> tuple[Deployment, str | None]:
         ignored_alarms=ignored,
         noop=stable is not None and stable.digest == target.digest,
         requested_by=request.requested_by,
+        latest_revision_id=config.get("RevisionId"),
     )
     return deployment, alias.get("RevisionId") if alias else None
 
 
-def _get_function(name: str, qualifier: str | None) -> dict:
+def check_region(function: FunctionRef) -> str:
+    region = os.environ["AWS_REGION"]
+    if function.region and function.region != region:
+        raise InvalidDeploymentRequest(
+            f"function {function.name} is in {function.region}; this deployer manages functions in {region}"
+        )
+    return region
+
+
+def check_not_busy(function: str, execution: str) -> None:
+    """A lock held by another execution: that deployment is still running (or being cleaned up)."""
+    lock = deployments.holder(function)
+    if lock and lock.execution != execution:
+        raise DeploymentInProgress(deployments.busy(lock))
+
+
+def get_function(name: str, qualifier: str | None) -> dict:
     try:
         if qualifier:
             return client("lambda").get_function(FunctionName=name, Qualifier=qualifier)
         return client("lambda").get_function(FunctionName=name)
     except ClientError as exc:
         if error_code(exc) in _NOT_FOUND:
+            what = f"version {qualifier} of function {name}" if qualifier else f"function {name}"
             raise InvalidDeploymentRequest(
-                f"function {name} was not found (or this deployer may not manage it) in "
-                f"{os.environ['AWS_REGION']}"
+                f"{what} was not found (or this deployer may not manage it) in {os.environ['AWS_REGION']}"
             ) from None
         raise
 
@@ -123,8 +137,8 @@ def _get_alias(function_arn: str, alias: str) -> dict | None:
     if weights:
         split = ", ".join(f"{w * 100:g}% to version {v}" for v, w in weights.items())
         raise InvalidDeploymentRequest(
-            f"alias {alias} is already weighted ({split}): another deployment is running or one did not "
-            "finish; wait for it or roll back first"
+            f"alias {alias} is already weighted ({split}) but no deployment is running: roll back first "
+            "(or let the reconciler repair it)"
         )
     return found
 

@@ -1,7 +1,8 @@
-"""What every task handler shares: logging with the execution id, metrics, and error translation.
+"""What every handler shares: logging with the execution id, metrics, and error translation.
 
-A task function takes the state document and returns the keys it adds or replaces; the decorator
-returns the merged document, which the state machine passes on (``OutputPath: $.Payload``).
+A state machine task (``@task``) takes the state document and returns the keys it adds or replaces; the
+decorator returns the merged document, which the state machine passes on (``OutputPath: $.Payload``).
+An ``@event_handler`` (EventBridge targets: rescue, reconciler) returns its own result.
 """
 
 from __future__ import annotations
@@ -24,11 +25,20 @@ TaskFunction = Callable[[dict], dict]
 
 
 def task(fn: TaskFunction) -> Callable[[dict, object], dict]:
+    return _wrap(fn, merge=True)
+
+
+def event_handler(fn: TaskFunction) -> Callable[[dict, object], dict]:
+    return _wrap(fn, merge=False)
+
+
+def _wrap(fn: TaskFunction, *, merge: bool) -> Callable[[dict, object], dict]:
     @logger.inject_lambda_context(clear_state=True)
     @functools.wraps(fn)
     def handler(event: dict, context: object) -> dict:
         deployment = event.get("deployment") or {}
-        logger.append_keys(execution_id=event.get("executionId"), function=deployment.get("functionName"))
+        execution = event.get("executionId") or (event.get("detail") or {}).get("executionArn")
+        logger.append_keys(execution_id=execution, function=deployment.get("functionName"))
         try:
             update = fn(event)
         except ClientError as exc:
@@ -43,7 +53,8 @@ def task(fn: TaskFunction) -> Callable[[dict, object], dict]:
         finally:
             if metrics.metric_set:  # flush only what this task recorded; no empty-metrics warnings
                 metrics.flush_metrics()
-        return {**event, **update}
+                metrics.clear_metrics()  # flushing is skipped, not cleared, while metrics are disabled
+        return {**event, **update} if merge else update
 
     return handler
 

@@ -1,8 +1,16 @@
-"""UpdateCode: point ``$LATEST`` at the new image, pinned by digest (never a moving tag)."""
+"""UpdateCode: point ``$LATEST`` at the new image, pinned by digest (never a moving tag).
+
+``RevisionId`` is the one Resolve saw: if the function changed since (an IaC run, another tool), the
+update is refused and the deployment stops rather than mixing its image into someone else's change.
+"""
 
 from __future__ import annotations
 
-from handlers.aws import client
+from botocore.exceptions import ClientError
+
+from handlers.aws import client, error_code
+from handlers.errors import ConcurrentModification
+from handlers.images import pinned_image
 from handlers.model import Deployment, NewVersion
 from handlers.task import logger, task
 
@@ -10,8 +18,22 @@ from handlers.task import logger, task
 @task
 def handler(event: dict) -> dict:
     deployment = Deployment.from_json(event["deployment"])
-    updated = client("lambda").update_function_code(
-        FunctionName=deployment.function_arn, ImageUri=deployment.target.uri
-    )
+    lam = client("lambda")
+    params = {"FunctionName": deployment.function_arn, "ImageUri": deployment.target.uri}
+    if deployment.latest_revision_id:
+        params["RevisionId"] = deployment.latest_revision_id
+    try:
+        updated = lam.update_function_code(**params)
+    except ClientError as exc:
+        if error_code(exc) != "PreconditionFailedException":
+            raise
+        # Our own earlier update whose answer was lost, or someone else's change?
+        current = lam.get_function(FunctionName=deployment.function_arn)
+        if pinned_image(current["Code"]) != deployment.target.uri:
+            raise ConcurrentModification(
+                f"{deployment.function_name} changed since the deployment started (an IaC run or another "
+                "tool?); nothing of it was overwritten"
+            ) from None
+        updated = current["Configuration"]
     logger.info("code update started", image=deployment.target.uri, status=updated.get("LastUpdateStatus"))
     return {"release": NewVersion(code_sha256=updated["CodeSha256"], revision_id=updated.get("RevisionId")).to_json()}

@@ -49,6 +49,11 @@ class World:
         listed = self.emulator.client("lambda").list_versions_by_function(FunctionName=self.fn.name)["Versions"]
         return [v["Version"] for v in listed if v["Version"] != "$LATEST"]
 
+    def writes(self, execution, *, task: str | None = None) -> list[str]:
+        """The writes an execution made to the function and its images (not to the deployer's own table)."""
+        return [call.operation for call in self.emulator.api.calls_of(execution.arn, mutating=True)
+                if call.service in ("lambda", "ecr") and call.fault is None and (task is None or call.task == task)]
+
     def set_alarm(self, state: str = "ALARM") -> None:
         self.emulator.client("cloudwatch").set_alarm_state(AlarmName=self.fn.alarm, StateValue=state,
                                                            StateReason="set by the test")
@@ -68,7 +73,7 @@ class World:
 def make_world(emulator: Emulator) -> World:
     fn = sample.create_function(emulator)
     ecr = emulator.client("ecr")
-    v1 = ecr.describe_images(repositoryName=fn.name, imageIds=[{"imageTag": "v1"}])["imageDetails"][0]["imageDigest"]
+    v1 = ecr.describe_images(repositoryName=fn.name, imageIds=[{"imageTag": fn.name}])["imageDetails"][0]["imageDigest"]
     v2 = sample.push_image(ecr, fn.name, "orders-api:v2", tag="v2")
     v3 = sample.push_image(ecr, fn.name, "orders-api:v3", tag="v3")
     return World(emulator, fn, v1, v2, v3)

@@ -30,8 +30,8 @@ import statemachine
 from deployer.local import fidelity
 from deployer.local.faults import ApiLayer, TaskScope, activated, task_scope
 from deployer.timeline import Visit, visits
-from handlers import aws
-from handlers.catalog import TASKS, placeholder
+from handlers import aws, events
+from handlers.catalog import EVENT_HANDLERS, TASKS, placeholder
 
 DEFAULT_REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -87,21 +87,28 @@ class Execution:
 class Emulator:
     """Start with ``with Emulator() as emu:``; ``emu.api`` records the handlers' AWS calls and injects faults.
 
+    Wired as the CDK stack wires AWS: the deployments table, the rescue function on this state machine's
+    executions ending badly, the reconciler (``emu.reconcile()`` runs it; AWS runs it on a schedule), and,
+    for ``auto_deploy`` = ``{repository: [tags]}``, a rule that starts an execution on an ECR push.
+
     ``time_scale`` shortens every Wait state and Retry interval (0.05: twenty times faster); the default
     1.0 waits for real, as AWS does. ``code_update_seconds`` is how long a code update stays InProgress.
     """
 
     def __init__(self, *, region: str = DEFAULT_REGION, state_machine_name: str = "lambda-deployer",
-                 time_scale: float = 1.0, code_update_seconds: float = 0.0, quiet: bool = True) -> None:
+                 time_scale: float = 1.0, code_update_seconds: float = 0.0, quiet: bool = True,
+                 auto_deploy: dict[str, list[str]] | None = None) -> None:
         self.region = region
         self.state_machine_name = state_machine_name
+        self.table_name = f"{state_machine_name}-deployments"
+        self.auto_deploy = auto_deploy or {}
         self.time_scale = time_scale
         self.code_update_seconds = code_update_seconds
         self.quiet = quiet
         self.api = ApiLayer()
         self.state_machine_arn = ""
         self.function_arns: dict[str, str] = {}
-        self._states_by_function: dict[str, str] = {}
+        self._tasks_by_function: dict[str, str] = {}
         self._stack: ExitStack | None = None
 
     # lifecycle -------------------------------------------------------------------------------------
@@ -119,6 +126,7 @@ class Emulator:
             "AWS_DEFAULT_REGION": self.region,
             "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would only clutter the emulator's output
             "POWERTOOLS_TRACE_DISABLED": "true",
+            "DEPLOYMENTS_TABLE": self.table_name,
         }))
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
         stack.enter_context(fidelity.installed(code_update_seconds=self.code_update_seconds))
@@ -128,7 +136,7 @@ class Emulator:
                 stack.enter_context(patch)
         stack.enter_context(activated(self.api))
         stack.callback(aws.client.cache_clear)
-        for handler in TASKS.values():  # import now: a broken handler fails here, and quiet logs stick
+        for handler in [*TASKS.values(), *EVENT_HANDLERS.values()]:  # import now: fail early, keep logs quiet
             importlib.import_module(handler.rsplit(".", 1)[0])
         if self.quiet:
             stack.enter_context(_quiet_logs())
@@ -184,6 +192,14 @@ class Emulator:
     def run(self, request: dict, timeout: float = 60.0, name: str | None = None) -> Execution:
         return self.wait(self.start_execution(request, name), timeout)
 
+    def reconcile(self) -> dict:
+        """Run the reconciler once, as its schedule would."""
+        answer = self.client("lambda").invoke(FunctionName=self.function_arns["Reconcile"], Payload=b"{}")
+        result = json.loads(answer["Payload"].read())
+        if answer.get("FunctionError"):
+            raise RuntimeError(f"the reconciler failed: {result.get('errorType')}: {result.get('errorMessage')}")
+        return result
+
     # internals -------------------------------------------------------------------------------------
     def _provision(self) -> None:
         iam = self.client("iam")
@@ -193,19 +209,34 @@ class Emulator:
                 "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
                 "Action": "sts:AssumeRole"}]}),
         )["Role"]["Arn"]
+        self.client("dynamodb").create_table(
+            TableName=self.table_name, BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        )
         lam = self.client("lambda")
-        for state, handler in TASKS.items():
-            name = f"{self.state_machine_name}-{state}"
+        for key, handler in {**TASKS, **EVENT_HANDLERS}.items():
+            name = f"{self.state_machine_name}-{key}"
             created = lam.create_function(
                 FunctionName=name, Runtime="python3.13", Role=role, Handler=handler,
                 Code={"ZipFile": _placeholder_zip()}, Timeout=60, MemorySize=256, Architectures=["arm64"],
             )
-            self.function_arns[state] = created["FunctionArn"]
-            self._states_by_function[name] = state
-        definition = statemachine.render({placeholder(s): arn for s, arn in self.function_arns.items()})
+            self.function_arns[key] = created["FunctionArn"]
+            self._tasks_by_function[name] = key
+        definition = statemachine.render({placeholder(task): self.function_arns[task] for task in TASKS})
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(
             name=self.state_machine_name, definition=definition, roleArn=role, type="STANDARD",
         )["stateMachineArn"]
+        self._rule("execution-ended", events.execution_ended_pattern(self.state_machine_arn),
+                   self.function_arns["Rescue"])
+        if self.auto_deploy:
+            self._rule("ecr-push", events.ecr_push_pattern(self.auto_deploy), self.state_machine_arn)
+
+    def _rule(self, name: str, pattern: dict, target: str) -> None:
+        bridge = self.client("events")
+        bridge.put_rule(Name=f"{self.state_machine_name}-{name}", EventPattern=json.dumps(pattern))
+        bridge.put_targets(Rule=f"{self.state_machine_name}-{name}", Targets=[{"Id": "deployer", "Arn": target}])
 
     def _seam(self):
         """moto's docker-less ``invoke``, routing the deployer's task functions to their handlers."""
@@ -213,13 +244,13 @@ class Emulator:
 
         def invoke(backend, function_name, qualifier, body, headers, response_headers):
             fn = backend.get_function(function_name, qualifier)
-            state = emulator._states_by_function.get(fn.function_name)
-            if state is None:
+            task = emulator._tasks_by_function.get(fn.function_name)
+            if task is None:
                 return original(backend, function_name, qualifier, body, headers, response_headers)
             event = json.loads(body) if body else {}
-            scope = TaskScope(_execution_of(event), state)
+            scope = TaskScope(_execution_of(event), task)
             context = LambdaContext(fn.function_name, fn.function_arn)
-            if emulator.api.crash(state, after=False):
+            if emulator.api.crash(task, after=False):
                 return _error(response_headers, "Lambda.Unknown", "the function crashed before it ran", context)
             module_name, attribute = fn.handler.rsplit(".", 1)
             handler = getattr(importlib.import_module(module_name), attribute)
@@ -228,7 +259,7 @@ class Emulator:
                     result = handler(event, context)
                 except Exception as exc:  # the Lambda runtime reports any uncaught exception this way
                     return _error(response_headers, type(exc).__name__, str(exc), context, exc)
-            if emulator.api.crash(state, after=True):
+            if emulator.api.crash(task, after=True):
                 return _error(response_headers, "Lambda.Unknown", "the function crashed after it ran", context)
             return json.dumps(result).encode()
 
@@ -236,7 +267,9 @@ class Emulator:
 
 
 def _execution_of(event: dict) -> str | None:
-    return event.get("executionId") if isinstance(event, dict) else None
+    if not isinstance(event, dict):
+        return None
+    return event.get("executionId") or (event.get("detail") or {}).get("executionArn")
 
 
 def _error(response_headers: dict, error_type: str, message: str, context: LambdaContext,

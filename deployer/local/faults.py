@@ -1,7 +1,7 @@
 """Seeing and breaking the AWS calls the task handlers make, in the emulator.
 
 One botocore ``before-call`` hook sees every call a task handler makes (calls from tests or from moto
-itself are not in a task and pass untouched). It records them per execution and state, and answers
+itself are not in a task and pass untouched). It records them per execution and task, and answers
 with a real AWS error where a fault rule says so, exactly as botocore would raise it.
 """
 
@@ -26,13 +26,13 @@ def is_mutating(operation: str) -> bool:
 @dataclass(frozen=True)
 class TaskScope:
     execution: str | None
-    state: str
+    task: str  # the deployer function running (handlers.catalog key), e.g. ShiftTraffic
 
 
 @dataclass(frozen=True)
 class ApiCall:
     execution: str | None
-    state: str
+    task: str
     service: str
     operation: str
     params: dict
@@ -54,14 +54,14 @@ CONFLICT = (409, "ResourceConflictException")
 class Fault:
     """Answer matching calls with an AWS error instead of calling AWS.
 
-    ``state``/``service``/``operation`` narrow the match (None matches any); ``skip`` lets that many
+    ``task``/``service``/``operation`` narrow the match (None matches any); ``skip`` lets that many
     matching calls through first; ``times`` is how often it fires (None: every time, persistently).
     """
 
     error: tuple[int, str] = SERVER_ERROR
     operation: str | None = None
     service: str | None = None
-    state: str | None = None
+    task: str | None = None
     skip: int = 0
     times: int | None = 1
     fired: int = field(default=0, init=False)
@@ -69,7 +69,7 @@ class Fault:
 
     def matches(self, scope: TaskScope, service: str, operation: str) -> bool:
         return (
-            (self.state is None or self.state == scope.state)
+            (self.task is None or self.task == scope.task)
             and (self.service is None or self.service == service)
             and (self.operation is None or self.operation == operation)
         )
@@ -87,13 +87,13 @@ class Crash:
     """The task's Lambda dies (``Lambda.Unknown``) before or after its handler ran (``after``: its work is
     done but the state machine never hears of it, the case idempotent handlers exist for)."""
 
-    state: str
+    task: str
     after: bool = False
     times: int | None = 1
     fired: int = field(default=0, init=False)
 
-    def fire(self, state: str, after: bool) -> bool:
-        if state != self.state or after != self.after or (self.times is not None and self.fired >= self.times):
+    def fire(self, task: str, after: bool) -> bool:
+        if task != self.task or after != self.after or (self.times is not None and self.fired >= self.times):
             return False
         self.fired += 1
         return True
@@ -118,9 +118,9 @@ class ApiLayer:
             self.faults.clear()
             self.crashes.clear()
 
-    def crash(self, state: str, *, after: bool) -> bool:
+    def crash(self, task: str, *, after: bool) -> bool:
         with self._lock:
-            return any(crash.fire(state, after) for crash in self.crashes)
+            return any(crash.fire(task, after) for crash in self.crashes)
 
     def calls_of(self, execution: str | None = None, *, mutating: bool | None = None) -> list[ApiCall]:
         with self._lock:
@@ -138,14 +138,14 @@ class ApiLayer:
         params = (context or {}).get(_PARAMS, {})
         with self._lock:
             fault = next((f for f in self.faults if f.matches(scope, service, operation) and f.fire()), None)
-            self.calls.append(ApiCall(scope.execution, scope.state, service, operation, params,
+            self.calls.append(ApiCall(scope.execution, scope.task, service, operation, params,
                                       fault.error[1] if fault else None))
         if fault is None:
             return None
         status, code = fault.error
         response = AWSResponse("https://emulator.invalid", status, {"x-amzn-errortype": code}, None)
         return response, {
-            "Error": {"Code": code, "Message": f"injected by the emulator ({operation} in {scope.state})"},
+            "Error": {"Code": code, "Message": f"injected by the emulator ({operation} in {scope.task})"},
             "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "emulator-fault"},
         }
 

@@ -8,22 +8,35 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from unittest import mock
 from urllib.parse import unquote
 
+import boto3
+import botocore.session
 from moto.awslambda import exceptions as lambda_errors
 from moto.awslambda.models import LambdaAlias, LambdaFunction, LambdaStorage
 from moto.awslambda.responses import LambdaResponse
 from moto.core.exceptions import ServiceException
 from moto.ecr import exceptions as ecr_errors
 from moto.ecr.models import ECRBackend, ecr_backends
+from moto.events.models import Rule, events_backends
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+    StateTaskService,
+)
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
+from handlers import events
 from handlers.images import parse_image_uri
+
+log = logging.getLogger(__name__)
 
 
 class ImageTagAlreadyExistsException(ServiceException):
@@ -77,6 +90,10 @@ def _patches(code_update_seconds: float):
         "r_update_code": LambdaResponse.update_function_code,
         "put_image": ECRBackend.put_image,
         "start_execution": StepFunctionsParserBackend.start_execution,
+        "terminated": BaseExecutionWorkerCommunication.terminated,
+        "normalise": StateTaskService._normalise_parameters,
+        "normalise_response": StateTaskService._normalise_response,
+        "send_to_targets": Rule.send_to_targets,
     }
 
     # AWS: a function has a RevisionId that changes with every code or configuration update, and
@@ -200,8 +217,8 @@ def _patches(code_update_seconds: float):
     def put_image(self, repository_name, image_manifest, image_tag, image_manifest_mediatype=None,
                   digest=None):
         try:
-            return original["put_image"](self, repository_name, image_manifest, image_tag,
-                                         image_manifest_mediatype, digest)
+            image = original["put_image"](self, repository_name, image_manifest, image_tag,
+                                          image_manifest_mediatype, digest)
         except ecr_errors.ImageAlreadyExistsException:
             tagged = [i for i in self.repositories[repository_name].images if image_tag in i.image_tags]
             if tagged and tagged[0].image_manifest != image_manifest:
@@ -210,11 +227,57 @@ def _patches(code_update_seconds: float):
                     "cannot be overwritten because the repository is immutable."
                 ) from None
             raise
+        # AWS: every successful push (the deployer's own retags included) is an "ECR Image Action" event.
+        _emit(self.account_id, self.region_name, events.ECR_SOURCE, events.ECR_DETAIL_TYPE, {
+            "result": "SUCCESS", "repository-name": repository_name, "image-digest": image.get_image_digest(),
+            "action-type": "PUSH", "image-tag": image_tag,
+        })
+        return image
 
     # AWS: StartExecution without a name gets a unique one (moto names it None, so a second run collides).
     def start_execution(self, state_machine_arn, name=None, execution_input=None, trace_header=None):
         return original["start_execution"](self, state_machine_arn, name or str(uuid.uuid4()),
                                            execution_input, trace_header)
+
+    # AWS: Step Functions reports every execution's end to EventBridge (best effort).
+    def terminated(self):
+        original["terminated"](self)
+        execution = self.execution
+        _emit(execution.account_id, execution.region_name, events.SFN_SOURCE, events.SFN_DETAIL_TYPE, {
+            "executionArn": execution.exec_arn, "stateMachineArn": execution.state_machine_arn,
+            "name": execution.name, "status": execution.exec_status.value,
+            "startDate": _millis(execution.start_date), "stopDate": _millis(execution.stop_date),
+            "input": execution.execution_input,
+            "output": json.dumps(execution.output) if execution.output is not None else None,
+            "error": execution.error, "cause": execution.cause,
+        }, resources=[execution.exec_arn])
+
+    # AWS: service integrations take the API's parameters in PascalCase ("StateMachineArn") and map them
+    # onto the API's own member names ("stateMachineArn"), and answer in PascalCase ("ExecutionArn");
+    # moto passes both through unchanged.
+    def normalise(self, parameters, boto_service_name=None, service_action_name=None):
+        original["normalise"](self, parameters, boto_service_name, service_action_name)
+        shape = _operation(self, boto_service_name, service_action_name).input_shape
+        if shape is not None:
+            self._to_boto_request(parameters, shape)
+
+    def normalise_response(self, response, boto_service_name=None, service_action_name=None):
+        original["normalise_response"](self, response, boto_service_name, service_action_name)
+        shape = _operation(self, boto_service_name, service_action_name).output_shape
+        if shape is not None:
+            self._from_boto_response(response, shape)
+        _timestamps_to_millis(response)
+
+    # AWS: EventBridge delivers to Step Functions (StartExecution) and Lambda (asynchronous Invoke)
+    # targets; moto supports neither. Delivery is asynchronous, as in AWS.
+    def send_to_targets(self, event, transform_input=True):
+        ours = [t for t in self.targets if t["Arn"].split(":")[2] in ("states", "lambda")]
+        if not ours:
+            return original["send_to_targets"](self, event, transform_input)
+        if self.event_pattern.matches_event(event):
+            for target in ours:
+                threading.Thread(target=_deliver, args=(self.region_name, target, event), daemon=True).start()
+        return None
 
     return [
         (LambdaFunction, "get_configuration", get_configuration),
@@ -230,4 +293,58 @@ def _patches(code_update_seconds: float):
         (LambdaResponse, "update_function_code", r_update_code),
         (ECRBackend, "put_image", put_image),
         (StepFunctionsParserBackend, "start_execution", start_execution),
+        (BaseExecutionWorkerCommunication, "terminated", terminated),
+        (StateTaskService, "_normalise_parameters", normalise),
+        (StateTaskService, "_normalise_response", normalise_response),
+        (Rule, "send_to_targets", send_to_targets),
     ]
+
+
+_service_models: dict[str, object] = {}
+
+
+def _operation(task: StateTaskService, service: str | None, action: str | None):
+    service = task._get_boto_service_name(service)
+    action = task._get_boto_service_action(action)
+    if service not in _service_models:
+        _service_models[service] = botocore.session.get_session().get_service_model(service)
+    return _service_models[service].operation_model("".join(part.capitalize() for part in action.split("_")))
+
+
+def _emit(account: str, region: str, source: str, detail_type: str, detail: dict,
+          resources: list[str] = ()) -> None:
+    backend = events_backends[account][region]
+    if any(rule for bus in backend.event_buses.values() for rule in bus.rules.values()):
+        backend.put_events([{"Source": source, "DetailType": detail_type, "Detail": json.dumps(detail),
+                             "Resources": list(resources)}])
+
+
+def _millis(moment) -> int | None:
+    return int(moment.timestamp() * 1000) if moment else None
+
+
+def _timestamps_to_millis(value) -> None:
+    """Integration results carry timestamps as epoch milliseconds (JSON has no datetime)."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in list(items):
+        if isinstance(item, datetime):
+            value[key] = _millis(item)
+        else:
+            _timestamps_to_millis(item)
+
+
+def _deliver(region: str, target: dict, event: dict) -> None:
+    """One target's copy of the event, as EventBridge would send it (``Input`` overrides the event)."""
+    envelope = {key: value for key, value in event.items() if key != "ingestion-time"}
+    if isinstance(envelope.get("time"), int | float):
+        envelope["time"] = datetime.fromtimestamp(envelope["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    payload = target.get("Input") or json.dumps(envelope)
+    try:
+        if target["Arn"].split(":")[2] == "states":
+            boto3.client("stepfunctions", region_name=region).start_execution(stateMachineArn=target["Arn"],
+                                                                              input=payload)
+        else:
+            boto3.client("lambda", region_name=region).invoke(FunctionName=target["Arn"], InvocationType="Event",
+                                                              Payload=payload)
+    except Exception:  # EventBridge would retry and then drop; the emulator logs it
+        log.exception("event delivery to %s failed", target["Arn"])

@@ -48,9 +48,10 @@ class SampleFunction:
 
 
 def create_function(emulator, name: str = "orders-api", *, repository: str | None = None,
-                    alias: str | None = "live", first_image: str = "v1") -> SampleFunction:
+                    alias: str | None = "live", first_image: str = "v1",
+                    tags: dict[str, str] | None = None) -> SampleFunction:
     """An image function as its IaC would create it: image ``repo:<name>``, version 1 live on ``alias``,
-    plus an error alarm for it (state OK)."""
+    tagged ``lambda-deployer:managed=true`` (plus ``tags``), and an error alarm for it (state OK)."""
     ecr, lam, iam = emulator.client("ecr"), emulator.client("lambda"), emulator.client("iam")
     cloudwatch = emulator.client("cloudwatch")
     repository = repository or name
@@ -58,14 +59,14 @@ def create_function(emulator, name: str = "orders-api", *, repository: str | Non
         repository_uri = ecr.create_repository(repositoryName=repository)["repository"]["repositoryUri"]
     except ecr.exceptions.RepositoryAlreadyExistsException:
         repository_uri = ecr.describe_repositories(repositoryNames=[repository])["repositories"][0]["repositoryUri"]
-    push_image(ecr, repository, f"{name}:{first_image}", tag=first_image)
+    push_image(ecr, repository, f"{name}:{first_image}", tag=f"{name}-{first_image}")
     push_image(ecr, repository, f"{name}:{first_image}", tag=name)  # the function-name tag IaC refers to
     role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                  "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
     lam.create_function(FunctionName=name, Role=role, PackageType="Image", Publish=True,
                         Code={"ImageUri": f"{repository_uri}:{name}"}, Architectures=["arm64"],
-                        Tags={"lambda-deployer:managed": "true"})
+                        Tags={"lambda-deployer:managed": "true", **(tags or {})})
     if alias:
         lam.create_alias(FunctionName=name, Name=alias, FunctionVersion="1")
     alarm = f"{name}-errors"

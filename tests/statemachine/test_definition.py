@@ -13,7 +13,7 @@ LAMBDA_SERVICE_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException",
                          "Lambda.ClientExecutionTimeoutException"}
 MUTATING_TASKS = {"RetagImage", "UpdateCode", "WaitForCodeUpdate", "PublishVersion", "ShiftTraffic",
                   "CheckHealth", "Promote"}
-CONTRACT_ERRORS = {"InvalidDeploymentRequest", "DeploymentRolledBack", "RollbackFailed"}
+REFUSALS = ["InvalidDeploymentRequest", "DeploymentInProgress"]
 
 
 @pytest.fixture(scope="module")
@@ -21,13 +21,28 @@ def definition() -> dict:
     return json.loads(statemachine.DEFINITION.read_text())
 
 
+def all_states(states: dict) -> dict[str, dict]:
+    """Every state, including those inside Map item processors."""
+    found = {}
+    for name, state in states.items():
+        found[name] = state
+        if processor := state.get("ItemProcessor"):
+            found |= all_states(processor["States"])
+    return found
+
+
 def tasks(definition: dict) -> dict[str, dict]:
-    return {name: state for name, state in definition["States"].items() if state["Type"] == "Task"}
+    return {name: s for name, s in all_states(definition["States"]).items() if s["Type"] == "Task"}
 
 
-def test_placeholders_are_exactly_one_function_arn_per_task(definition):
-    assert statemachine.placeholders() == {placeholder(state) for state in TASKS}
-    assert set(tasks(definition)) == set(TASKS)
+def lambda_tasks(definition: dict) -> dict[str, dict]:
+    return {name: s for name, s in tasks(definition).items() if s["Resource"] == "arn:aws:states:::lambda:invoke"}
+
+
+def test_each_lambda_task_names_a_catalog_function_and_each_function_is_used(definition):
+    used = {s["Parameters"]["FunctionName"] for s in lambda_tasks(definition).values()}
+    assert used == {f"${{{placeholder(task)}}}" for task in TASKS}
+    assert statemachine.placeholders() == {placeholder(task) for task in TASKS}
 
 
 def test_every_placeholder_is_substituted():
@@ -44,9 +59,11 @@ def test_render_refuses_missing_or_unknown_values():
         statemachine.render({placeholder(s): "x" for s in TASKS} | {"Typo": "x"})
 
 
-def test_every_task_retries_lambda_service_errors(definition):
+def test_every_task_has_retry_and_lambda_tasks_retry_lambda_service_errors(definition):
     for name, state in tasks(definition).items():
-        retried = {error for retrier in state.get("Retry", []) for error in retrier["ErrorEquals"]}
+        assert state.get("Retry"), f"{name} has no Retry"
+    for name, state in lambda_tasks(definition).items():
+        retried = {error for retrier in state["Retry"] for error in retrier["ErrorEquals"]}
         assert retried >= LAMBDA_SERVICE_ERRORS or "States.ALL" in retried, f"{name} lacks Lambda retries"
 
 
@@ -57,18 +74,24 @@ def test_every_step_after_the_first_mutation_is_caught_into_rollback(definition)
 
 
 def test_rollback_retries_everything_hard_and_reports_failure_by_contract_name(definition):
-    rollback = definition["States"]["Rollback"]
-    assert rollback["Retry"][0]["ErrorEquals"] == ["States.ALL"] and rollback["Retry"][0]["MaxAttempts"] >= 5
-    assert definition["States"][rollback["Catch"][0]["Next"]] == {
+    for name in ("Rollback", "RestoreVersion"):
+        state = definition["States"][name]
+        assert state["Retry"][0]["ErrorEquals"] == ["States.ALL"] and state["Retry"][0]["MaxAttempts"] >= 5
+        assert state["Catch"][0]["Next"] == "RollbackFailed"
+    assert definition["States"]["RollbackFailed"] == {
         "Type": "Fail", "Error": "RollbackFailed", "CausePath": "$.rollbackFailure.Cause"}
 
 
 def test_fail_states_carry_contract_error_names(definition):
-    fails = {name: s for name, s in definition["States"].items() if s["Type"] == "Fail"}
-    static = {s["Error"] for s in fails.values() if "Error" in s}
-    assert static <= CONTRACT_ERRORS
-    # the rolled-back outcome names its error at run time (DeploymentRolledBack, ConcurrentModification)
-    assert all("Error" in s or s.get("ErrorPath") == "$.outcome.error" for s in fails.values())
+    states = definition["States"]
+    fails = {name for name, s in states.items() if s["Type"] == "Fail"}
+    assert fails == {"Refused", "RolledBack", "RollbackFailed"}
+    # Refused is reached only from refusals (nothing changed) and names the refusal's own error
+    into_refused = [c for s in states.values() for c in s.get("Catch", []) if c["Next"] == "ExplainRefusal"]
+    assert into_refused and all(set(c["ErrorEquals"]) <= set(REFUSALS) for c in into_refused)
+    assert states["Refused"]["ErrorPath"] == "$.error"
+    # the rolled-back outcome is named by Rollback: DeploymentRolledBack or ConcurrentModification
+    assert states["RolledBack"]["ErrorPath"] == "$.outcome.error"
 
 
 def test_nothing_waits_inside_a_task_but_code_updates_are_awaited_by_retry(definition):
@@ -76,3 +99,11 @@ def test_nothing_waits_inside_a_task_but_code_updates_are_awaited_by_retry(defin
     assert waiter["ErrorEquals"] == ["CodeUpdateInProgress"] and waiter["MaxAttempts"] >= 20
     assert definition["States"]["Bake"] == {"Type": "Wait", "SecondsPath": "$.traffic.waitSeconds",
                                             "Next": "CheckHealth"}
+
+
+def test_pushes_fan_out_with_bounded_concurrency(definition):
+    fan_out = definition["States"]["DeployEach"]
+    assert fan_out["Type"] == "Map" and 1 <= fan_out["MaxConcurrency"] <= 10
+    start = fan_out["ItemProcessor"]["States"]["StartDeployment"]
+    assert start["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
+    assert start["Parameters"]["StateMachineArn.$"] == "$$.StateMachine.Id"

@@ -84,7 +84,7 @@ def test_redeploying_the_live_digest_changes_nothing(world):
 
     assert execution.status == "SUCCEEDED"
     assert execution.output["outcome"] == "unchanged" and execution.output["version"] == "1"
-    assert world.emulator.api.calls_of(execution.arn, mutating=True) == []
+    assert world.writes(execution) == []
     assert world.versions() == ["1"]
 
 

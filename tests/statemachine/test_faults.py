@@ -12,12 +12,12 @@ TWO_SHIFTS = {"steps": [{"weight": 10, "bakeSeconds": 1}, {"weight": 50, "bakeSe
 ACCESS_DENIED = (403, "AccessDeniedException")
 
 MUTATING_STEPS = {
-    "retag": Fault(ACCESS_DENIED, state="RetagImage", operation="PutImage", times=None),
-    "update": Fault(ACCESS_DENIED, state="UpdateCode", operation="UpdateFunctionCode", times=None),
-    "publish": Fault(ACCESS_DENIED, state="PublishVersion", operation="PublishVersion", times=None),
-    "first shift": Fault(ACCESS_DENIED, state="ShiftTraffic", operation="UpdateAlias", times=None),
-    "second shift": Fault(ACCESS_DENIED, state="ShiftTraffic", operation="UpdateAlias", skip=1, times=None),
-    "promote": Fault(ACCESS_DENIED, state="Promote", operation="UpdateAlias", times=None),
+    "retag": Fault(ACCESS_DENIED, task="RetagImage", operation="PutImage", times=None),
+    "update": Fault(ACCESS_DENIED, task="UpdateCode", operation="UpdateFunctionCode", times=None),
+    "publish": Fault(ACCESS_DENIED, task="PublishVersion", operation="PublishVersion", times=None),
+    "first shift": Fault(ACCESS_DENIED, task="ShiftTraffic", operation="UpdateAlias", times=None),
+    "second shift": Fault(ACCESS_DENIED, task="ShiftTraffic", operation="UpdateAlias", skip=1, times=None),
+    "promote": Fault(ACCESS_DENIED, task="Promote", operation="UpdateAlias", times=None),
 }
 
 
@@ -39,7 +39,7 @@ def test_an_error_in_each_mutating_step_rolls_back_to_the_stable_version(fast_wo
 
 def test_a_throttled_step_is_retried_and_the_deployment_still_succeeds(fast_world):
     world = fast_world
-    world.emulator.api.inject(Fault((429, "TooManyRequestsException"), state="ShiftTraffic",
+    world.emulator.api.inject(Fault((429, "TooManyRequestsException"), task="ShiftTraffic",
                                     operation="UpdateAlias", times=2))
     execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1))
 
@@ -51,14 +51,12 @@ def test_a_throttled_step_is_retried_and_the_deployment_still_succeeds(fast_worl
 def test_rollback_is_idempotent_when_its_own_answer_is_lost(fast_world):
     """The Rollback task crashes after restoring everything; its retry finds nothing left to do."""
     world = fast_world
-    world.emulator.api.inject(Fault(ACCESS_DENIED, state="Promote", operation="UpdateAlias", times=None),
+    world.emulator.api.inject(Fault(ACCESS_DENIED, task="Promote", operation="UpdateAlias", times=None),
                               Crash("Rollback", after=True))
     execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1))
 
     assert execution.error == "DeploymentRolledBack"
-    rollback_writes = [c.operation for c in world.emulator.api.calls_of(execution.arn, mutating=True)
-                       if c.state == "Rollback"]
-    assert rollback_writes == ["UpdateAlias", "PutImage", "UpdateFunctionCode"]  # once, not twice
+    assert world.writes(execution, task="Rollback") == ["UpdateAlias", "PutImage", "UpdateFunctionCode"]  # once
     assert world.settled_on() == "1"
 
 
@@ -69,6 +67,6 @@ def test_a_slow_code_update_is_waited_for_by_the_state_machine():
         execution = world.emulator.run(world.request(world.v2))
 
     assert execution.status == "SUCCEEDED", execution.cause
-    polls = [c for c in world.emulator.api.calls_of(execution.arn) if c.state == "WaitForCodeUpdate"]
+    polls = [c for c in world.emulator.api.calls_of(execution.arn) if c.task == "WaitForCodeUpdate"]
     assert len(polls) > 1  # it was InProgress at least once and retried, never sleeping in a task
     assert execution.states_entered().count("WaitForCodeUpdate") == 1

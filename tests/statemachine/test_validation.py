@@ -90,7 +90,7 @@ def test_invalid_request_changes_nothing(world, case):
     assert world.emulator.api.calls_of(execution.arn, mutating=True) == []
     assert world.alias()["RevisionId"] == alias_before["RevisionId"]
     assert (world.latest_digest(), world.tag_digest()) == (latest_before, tag_before)
-    assert execution.states_entered() == ["Resolve", "ExplainInvalidRequest", "InvalidRequest"]
+    assert execution.states_entered() == ["Route", "Resolve", "ExplainRefusal", "Refused"]
 
 
 def test_a_request_that_is_not_even_an_object_is_refused(world):

@@ -1,0 +1,48 @@
+"""Lock: take the function's deployment lock (the first mutation) and open the deployment's record.
+
+One deployment per function at a time; a second one fails fast with DeploymentInProgress naming the
+running execution. A rollback request interrupts a running deployment: it stops that execution (no Catch
+runs on a stop, so nothing of it fights the rollback) and takes its lock over.
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from handlers import deployments
+from handlers.aws import client, error_code
+from handlers.errors import DeploymentInProgress
+from handlers.model import ROLLBACK, Deployment
+from handlers.task import logger, task
+
+
+@task
+def handler(event: dict) -> dict:
+    deployment = Deployment.from_json(event["deployment"])
+    execution, started = event["executionId"], event["startedAt"]
+    function = deployment.function_name
+    if interrupted := event.get("interrupt"):
+        _stop(interrupted, execution)
+    lock = deployments.acquire(function, execution, started, event["deployment"], take_over=interrupted)
+    if lock is None:
+        holder = deployments.holder(function)
+        raise DeploymentInProgress(deployments.busy(holder) if holder else
+                                   f"{function} was being deployed a moment ago; try again")
+    deployments.record(
+        function, execution, started, kind=deployment.kind, outcome=deployments.RUNNING,
+        fromVersion=deployment.leaving_version,
+        toVersion=deployment.stable.version if deployment.kind == ROLLBACK else None,
+        image=deployment.stable.image if deployment.kind == ROLLBACK else deployment.target.uri,
+        strategy=deployment.plan.name, requestedBy=deployment.requested_by,
+    )
+    return {}
+
+
+def _stop(execution: str, by: str) -> None:
+    try:
+        client("stepfunctions").stop_execution(executionArn=execution, error="RollbackRequested",
+                                               cause=f"stopped by rollback request {by.rsplit(':', 1)[-1]}")
+    except ClientError as exc:
+        if error_code(exc) != "ExecutionDoesNotExist":
+            raise
+    logger.info("stopped the deployment in progress", stopped=execution)

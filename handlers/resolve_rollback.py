@@ -1,0 +1,82 @@
+"""ResolveRollback: validate a rollback request and decide which version to return to. Reads only.
+
+Without ``toVersion`` the target is the previous stable version: the alias' primary version while a
+deployment is shifting traffic, else where the last deployment to the current version came from. A
+deployment still running is stopped first (its lock is taken over), so a rollback works in seconds even
+mid-canary.
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from handlers import alias, deployments, progress
+from handlers.aws import client, error_code
+from handlers.errors import InvalidDeploymentRequest
+from handlers.images import digest_of, parse_image_uri, pinned_image
+from handlers.model import DEFAULT_CHECK_INTERVAL, ROLLBACK, Deployment, Release, parse_rollback_request
+from handlers.resolve import check_region, get_function
+from handlers.strategy import Plan
+from handlers.task import logger, task
+
+
+@task
+def handler(event: dict) -> dict:
+    request = parse_rollback_request(event["request"])
+    check_region(request.function)
+    latest = get_function(request.function.name, None)
+    config = latest["Configuration"]
+    if config.get("PackageType") != "Image":
+        raise InvalidDeploymentRequest(f"function {config['FunctionName']} is zip-packaged; lambda-deployer "
+                                       "deploys container images")
+    function, function_arn = config["FunctionName"], config["FunctionArn"]
+    current = alias.get(function_arn, request.alias)
+    if current is None:
+        raise InvalidDeploymentRequest(f"alias {request.alias} of {function} does not exist: nothing to roll back")
+    weights = alias.weights_of(current)
+    serving = current["FunctionVersion"]
+    leaving = next(iter(weights), serving)  # a canary's new version, or the version serving everything
+    target = request.to_version or (serving if weights else _previous_stable(function, serving))
+    target_code = get_function(function_arn, target)["Code"]
+    target_image = pinned_image(target_code)
+    leaving_image = pinned_image(get_function(function_arn, leaving)["Code"]) if leaving != target else target_image
+    _check_image_still_there(target_image, target)
+
+    deployment = Deployment(
+        function_name=function, function_arn=function_arn, alias=request.alias, alias_exists=True,
+        target=parse_image_uri(leaving_image), stable=Release(target, target_image, digest_of(target_image)),
+        latest_image=pinned_image(latest.get("Code", {})), plan=Plan("Rollback", ()),
+        check_interval_seconds=DEFAULT_CHECK_INTERVAL, noop=target == serving and not weights,
+        requested_by=request.requested_by, kind=ROLLBACK, current_version=leaving,
+    )
+    update = {"deployment": deployment.to_json(),
+              "traffic": progress.start(deployment.plan, current.get("RevisionId")).to_json()}
+    lock = deployments.holder(function)
+    if lock and lock.execution != event["executionId"] and not deployment.noop:
+        update["interrupt"] = lock.execution  # the running deployment is stopped before anything else
+    logger.info("rollback resolved", target=target, leaving=leaving, interrupt=update.get("interrupt"))
+    return update
+
+
+def _previous_stable(function: str, serving: str) -> str:
+    for record in deployments.history(function, limit=50):
+        moved_here = record.get("outcome") in ("deployed", "rolledBack") and record.get("toVersion") == serving
+        if moved_here and record.get("fromVersion"):
+            return record["fromVersion"]
+    raise InvalidDeploymentRequest(
+        f"no earlier version of {function} is known from its deployment history; say which with toVersion"
+    )
+
+
+def _check_image_still_there(image: str | None, version: str) -> None:
+    """Rolling back onto an image deleted from ECR would leave the function unable to start."""
+    if not image or not digest_of(image):
+        raise InvalidDeploymentRequest(f"version {version} does not run an image pinned by digest")
+    ref = parse_image_uri(image)
+    try:
+        client("ecr").describe_images(registryId=ref.account, repositoryName=ref.repository,
+                                      imageIds=[{"imageDigest": ref.digest}])
+    except ClientError as exc:
+        if error_code(exc) in ("ImageNotFoundException", "RepositoryNotFoundException"):
+            raise InvalidDeploymentRequest(f"the image of version {version} ({ref.uri}) is no longer in ECR") from None
+        raise

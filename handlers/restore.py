@@ -1,0 +1,107 @@
+"""Putting a function back on its stable version: alias, function-name tag, ``$LATEST``.
+
+Shared by the Rollback task, the rescue after an abort and the reconciler. Each part first looks, then
+writes only what differs, so running it twice is harmless. Every part gets its chance; what could not be
+restored is returned, not raised, so the caller decides how to report it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from handlers import alias, registry
+from handlers.aws import client
+from handlers.images import digest_of, pinned_image, short
+from handlers.model import Deployment
+from handlers.task import logger
+
+
+@dataclass(frozen=True)
+class RestorePoint:
+    version: str | None  # what the alias serves afterwards
+    image: str | None  # the image that version runs, pinned by digest when known
+
+    @property
+    def digest(self) -> str | None:
+        return digest_of(self.image)
+
+
+@dataclass
+class Restored:
+    done: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        return ", ".join(self.done) or "nothing had changed"
+
+
+def restore(deployment: Deployment, *, keep_alias: bool = False) -> Restored:
+    """Back to ``deployment.stable``. ``keep_alias``: someone else changed the alias; leave it, and make
+    the tag and ``$LATEST`` follow the version it serves instead."""
+    result = Restored()
+    try:
+        point = _restore_point(deployment, keep_alias)
+    except Exception as exc:
+        result.left.append(f"reading the alias: {exc}")
+        return result
+    for part in (_restore_alias, _restore_tag, _restore_latest):
+        try:
+            if done := part(deployment, point, keep_alias):
+                result.done.append(done)
+        except Exception as exc:  # every part gets its chance; the caller reports and retries what is left
+            logger.exception("restore part failed", part=part.__name__)
+            result.left.append(f"{part.__name__.removeprefix('_restore_')}: {exc}")
+    return result
+
+
+def _restore_point(deployment: Deployment, keep_alias: bool) -> RestorePoint | None:
+    if not keep_alias:
+        if deployment.stable:
+            return RestorePoint(deployment.stable.version, deployment.stable.image)
+        return RestorePoint(None, deployment.latest_image)  # first deployment: $LATEST as it was
+    current = alias.get(deployment.function_arn, deployment.alias)
+    if not current or alias.weights_of(current):
+        return None  # someone else's split or deletion: nothing single to follow
+    version = current["FunctionVersion"]
+    code = client("lambda").get_function(FunctionName=deployment.function_arn, Qualifier=version)["Code"]
+    return RestorePoint(version, pinned_image(code))
+
+
+def _restore_alias(deployment: Deployment, point: RestorePoint | None, keep_alias: bool) -> str | None:
+    if keep_alias or not point or not point.version or not deployment.alias_exists:
+        return None
+    current = alias.get(deployment.function_arn, deployment.alias)
+    if current is None:
+        return f"alias {deployment.alias} no longer exists (not recreated)"
+    if current["FunctionVersion"] == point.version and not alias.weights_of(current):
+        return None
+    client("lambda").update_alias(  # no RevisionId: restoring must win over the deployment's own writes
+        FunctionName=deployment.function_arn, Name=deployment.alias, FunctionVersion=point.version,
+        RoutingConfig={"AdditionalVersionWeights": {}},
+    )
+    return f"alias {deployment.alias} → version {point.version} (all traffic)"
+
+
+def _restore_tag(deployment: Deployment, point: RestorePoint | None, keep_alias: bool) -> str | None:
+    if not point or not point.digest:
+        return None
+    manifests = registry.get(deployment.target, digests=[point.digest], tags=[deployment.tag])
+    tagged = manifests.get(deployment.tag)
+    if tagged and tagged.digest == point.digest:
+        return None
+    if point.digest not in manifests:
+        raise RuntimeError(f"image {point.digest} is no longer in {deployment.target.repository}")
+    registry.put_tag(deployment.target, manifests[point.digest], deployment.tag)
+    return f"tag {deployment.tag} → {short(point.digest)}"
+
+
+def _restore_latest(deployment: Deployment, point: RestorePoint | None, keep_alias: bool) -> str | None:
+    if not point or not point.image:
+        return None
+    lam = client("lambda")
+    current = pinned_image(lam.get_function(FunctionName=deployment.function_arn)["Code"])
+    if current == point.image or (keep_alias and current != deployment.target.uri):
+        return None  # already right, or someone else's image since: theirs to keep
+    lam.update_function_code(FunctionName=deployment.function_arn, ImageUri=point.image)
+    return f"$LATEST → {short(point.digest) if point.digest else point.image}"

@@ -1,0 +1,51 @@
+"""The tag contract: how a function opts in to lambda-deployer and to auto-deploy on image push.
+
+| tag | meaning |
+| --- | --- |
+| ``lambda-deployer:managed`` = ``true`` | the deployer may deploy this function (the IAM policies check it) |
+| ``lambda-deployer:track`` = ``<repository>:<tag>`` | deploy when ``<tag>`` is pushed to ``<repository>`` |
+| ``lambda-deployer:strategy`` | strategy for those deployments (default AllAtOnce) |
+| ``lambda-deployer:alarms`` | alarm names to watch, separated by spaces (tag values cannot hold commas) |
+| ``lambda-deployer:alias`` | alias to shift (default ``live``) |
+| ``lambda-deployer:check-interval`` | seconds between health checks (default 60) |
+
+Pure: no AWS calls. The values are passed on as they are; Resolve validates them like any request.
+"""
+
+from __future__ import annotations
+
+import re
+
+PREFIX = "lambda-deployer:"
+MANAGED = f"{PREFIX}managed"
+TRACK = f"{PREFIX}track"
+STRATEGY = f"{PREFIX}strategy"
+ALARMS = f"{PREFIX}alarms"
+ALIAS = f"{PREFIX}alias"
+CHECK_INTERVAL = f"{PREFIX}check-interval"
+
+PREVIOUS_SUFFIX = ".previous"  # see handlers.registry.previous_tag
+
+
+def is_deployer_tag(image_tag: str, function: str) -> bool:
+    """Tags the deployer itself moves (``<function>``, ``<function>.previous``): pushing them deploys nothing."""
+    return image_tag in (function, f"{function}{PREVIOUS_SUFFIX}")
+
+
+def request_from_tags(function_arn: str, tags: dict[str, str], image: str, requested_by: str) -> dict:
+    request: dict = {"function": function_arn, "image": image, "requestedBy": requested_by}
+    if strategy := tags.get(STRATEGY):
+        request["strategy"] = strategy
+    if alarms := tags.get(ALARMS, "").split():
+        request["alarms"] = alarms
+    if alias := tags.get(ALIAS):
+        request["alias"] = alias
+    if interval := tags.get(CHECK_INTERVAL):
+        request["checkIntervalSeconds"] = int(interval) if interval.isdigit() else interval
+    return request
+
+
+def execution_name(function: str, digest: str, event_id: str) -> str:
+    """Unique per function, image and push event: a redelivered event starts nothing twice."""
+    name = f"{function[:48]}-{digest.removeprefix('sha256:')[:12]}-{event_id[:8]}"
+    return re.sub(r"[^A-Za-z0-9_-]", "-", name)
