@@ -161,6 +161,8 @@ class Targets:
         found: dict[str, list[str]] = {}
         for allow in allows:
             for finding in wildcard_findings(self.scope, self.resources(allow.scope)):
+                if allow.scope not in WILDCARD_REASONS:
+                    raise ValueError(f"{allow.scope} yields a wildcard: say why in WILDCARD_REASONS")
                 found.setdefault(finding, []).append(WILDCARD_REASONS[allow.scope])
         return found
 

@@ -30,13 +30,18 @@ class DeploymentStateMachine(Construct):
     """
 
     def __init__(self, scope: Construct, id: str, *, name: str, task_functions: Mapping[str, lambda_.IFunction],
-                 targets: Targets, log_retention: logs.RetentionDays) -> None:
+                 targets: Targets, log_retention: logs.RetentionDays,
+                 substitutions: Mapping[str, str] | None = None) -> None:
+        """``substitutions``: placeholders other than task functions (e.g. a table name for a direct SDK task)."""
         super().__init__(scope, id)
-        substitutions = {placeholder(state): function.function_arn for state, function in task_functions.items()}
+        substitutions = {
+            **{placeholder(state): function.function_arn for state, function in task_functions.items()},
+            **(substitutions or {}),
+        }
         if missing := sorted(placeholders() - set(substitutions)):
             raise ConfigurationError(
-                f"{DEFINITION.name} refers to {', '.join(missing)}, which no task function provides: "
-                "add the task state to handlers.catalog.TASKS"
+                f"{DEFINITION.name} refers to {', '.join(missing)}, which nothing substitutes: add the task state "
+                "to handlers.catalog.TASKS, or pass other values as substitutions"
             )
 
         # The /aws/vendedlogs/ prefix keeps the account's CloudWatch Logs resource policy from growing with

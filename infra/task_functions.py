@@ -106,8 +106,9 @@ class TaskFunctions(Construct):
                 f"task state(s) {', '.join(missing)} have no permissions: add an entry to "
                 "infra.permissions.TASK_PERMISSIONS (an empty tuple if the handler calls no AWS API)"
             )
-        layer = powertools_layer(self, "Powertools", version=powertools_layer_version)
-        environment = {
+        # Shared with functions outside the state machine (the coming rescue and reconciler handlers).
+        self.layer = powertools_layer(self, "Powertools", version=powertools_layer_version)
+        self.environment = {
             "POWERTOOLS_SERVICE_NAME": SERVICE,
             "POWERTOOLS_METRICS_NAMESPACE": metrics.namespace,
             "POWERTOOLS_LOG_LEVEL": log_level,
@@ -115,7 +116,7 @@ class TaskFunctions(Construct):
         }
         self.tasks = {
             state: TaskFunction(self, state, handler=handler, permissions=permissions[state], targets=targets,
-                                layer=layer, environment=environment, log_retention=log_retention)
+                                layer=self.layer, environment=self.environment, log_retention=log_retention)
             for state, handler in tasks.items()
         }
         self.functions: dict[str, lambda_.Function] = {state: task.function for state, task in self.tasks.items()}

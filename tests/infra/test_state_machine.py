@@ -88,6 +88,6 @@ def test_a_placeholder_without_a_task_function_fails_the_synth():
     stack = Stack(App(), "Workflow")
     targets = Targets(scope=stack, state_machine_name="lambda-deployer", function_name_prefix="",
                       repositories=("*",), table_arn="arn:aws:dynamodb:eu-west-1:123456789012:table/deployments")
-    with pytest.raises(ConfigurationError, match=r"ResolveFunctionArn.*handlers\.catalog\.TASKS"):
+    with pytest.raises(ConfigurationError, match=r"ResolveFunctionArn.*nothing substitutes.*handlers\.catalog\.TASKS"):
         DeploymentStateMachine(stack, "Workflow", name="lambda-deployer", task_functions={}, targets=targets,
                                log_retention=logs.RetentionDays.ONE_WEEK)
