@@ -10,6 +10,7 @@ import json
 
 import pytest
 from moto.events.models import EventPattern
+from synthesized import configured_deployer, default_deployer  # noqa: F401 (fixtures)
 
 from infra import ConfigurationError
 from infra.auto_deploy import check_triggers, trigger_pattern

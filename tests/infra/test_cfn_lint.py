@@ -6,6 +6,7 @@ import json
 
 import pytest
 from cfnlint.api import lint
+from synthesized import configured_deployer, default_deployer  # noqa: F401 (fixtures)
 
 
 @pytest.mark.parametrize("name", ["configured", "defaults"])

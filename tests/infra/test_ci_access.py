@@ -7,6 +7,7 @@ import json
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Match, Template
+from synthesized import configured_deployer, default_deployer  # noqa: F401 (fixtures)
 
 from infra import ConfigurationError, GithubOidc
 from infra.ci_access import CiAccess

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
+from synthesized import configured_deployer, default_deployer  # noqa: F401 (fixtures)
 
 from handlers.catalog import TASKS
 from infra import DeployerSettings, LambdaDeployer

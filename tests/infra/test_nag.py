@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from aws_cdk import Validations
 from cdk_nag import AwsSolutionsChecks
+from synthesized import configured_deployer, default_deployer  # noqa: F401 (fixtures)
 
 GENERIC = {"ok", "fine", "todo", "n/a", "na", "none", "suppressed", "acknowledged", "required", "needed", "by design"}
 

@@ -12,6 +12,7 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Template
+from synthesized import configured_deployer, default_deployer  # noqa: F401 (fixtures)
 
 from handlers.catalog import TASKS
 from infra import ConfigurationError, cdk_json_context

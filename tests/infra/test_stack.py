@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import App
+from synthesized import configured_deployer, default_deployer  # noqa: F401 (fixtures)
 
 from infra import LambdaDeployerStack
 

@@ -9,6 +9,7 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match
+from synthesized import configured_deployer  # noqa: F401 (fixtures)
 
 import statemachine
 from handlers.catalog import TASKS

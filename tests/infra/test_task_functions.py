@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from synthesized import configured_deployer  # noqa: F401 (fixtures)
+
 import handlers
 from handlers.catalog import TASKS
 from infra.nag import render

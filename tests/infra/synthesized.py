@@ -1,6 +1,8 @@
-"""Synthesized deployers shared by the infra tests: synthesis takes seconds, so each is built once per session.
+"""Synthesized deployers shared by the infra tests: synthesis takes seconds, so each is built once per run.
 
-``configured`` uses every setting; ``defaults`` uses none. Tests look resources up by their properties
+Fixtures ``configured`` (every setting in use) and ``defaults`` (none). A test module imports the fixtures it
+uses (``from synthesized import configured_deployer  # noqa: F401``): a conftest.py here would replace the
+``conftest`` module that other test packages import by name. Tests look resources up by their properties
 (handler, type, references), never by hashed logical ids.
 """
 
@@ -84,18 +86,25 @@ def _listed(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def synthesize(context: dict, outdir: Path) -> Synth:
-    app = App(context=cdk_json_context() | context, outdir=str(outdir))
-    stack = LambdaDeployerStack(app, "LambdaDeployer")
-    app.synth()
-    return Synth(stack, Template.from_stack(stack), outdir)
+_SYNTHESIZED: dict[str, Synth] = {}
 
 
-@pytest.fixture(scope="session")
-def configured(tmp_path_factory) -> Synth:
-    return synthesize(CONFIGURED, tmp_path_factory.mktemp("configured"))
+def synthesized(name: str, context: dict, tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """Each importing module registers the fixture anew; the synthesis itself happens once per run."""
+    if name not in _SYNTHESIZED:
+        outdir = tmp_path_factory.mktemp(name)
+        app = App(context=cdk_json_context() | context, outdir=str(outdir))
+        stack = LambdaDeployerStack(app, "LambdaDeployer")
+        app.synth()
+        _SYNTHESIZED[name] = Synth(stack, Template.from_stack(stack), outdir)
+    return _SYNTHESIZED[name]
 
 
-@pytest.fixture(scope="session")
-def defaults(tmp_path_factory) -> Synth:
-    return synthesize({}, tmp_path_factory.mktemp("defaults"))
+@pytest.fixture(scope="session", name="configured")
+def configured_deployer(tmp_path_factory) -> Synth:
+    return synthesized("configured", CONFIGURED, tmp_path_factory)
+
+
+@pytest.fixture(scope="session", name="defaults")
+def default_deployer(tmp_path_factory) -> Synth:
+    return synthesized("defaults", {}, tmp_path_factory)
