@@ -1,0 +1,77 @@
+"""What CI may do: start deployments of this deployer and follow them, nothing else."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra.errors import ConfigurationError
+from infra.nag import acknowledge
+from infra.permissions import CI_PERMISSIONS, Targets
+
+GITHUB_TOKEN_HOST = "token.actions.githubusercontent.com"
+_GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GithubOidc:
+    """CI on GitHub Actions: a role that workflows of ``repository`` assume through OIDC."""
+
+    repository: str
+    """``org/repo``."""
+    subject: str = ""
+    """The token's ``sub`` claim (``StringLike``); default: the repository's main branch."""
+    provider_arn: str = ""
+    """An existing OIDC provider; default: this account's provider for token.actions.githubusercontent.com."""
+    create_provider: bool = False
+    """Create the OIDC provider (an account has one per URL: only if it does not exist yet)."""
+
+    def __post_init__(self) -> None:
+        if not _GITHUB_REPOSITORY.match(self.repository):
+            raise ConfigurationError(f"githubRepository {self.repository!r} is not a GitHub repository like org/repo")
+        if self.create_provider and self.provider_arn:
+            raise ConfigurationError("give either githubOidcProviderArn (use that provider) or "
+                                     "createGithubOidcProvider (create one), not both")
+
+    @property
+    def allowed_subject(self) -> str:
+        return self.subject or f"repo:{self.repository}:ref:refs/heads/main"
+
+
+class CiAccess(Construct):
+    """A customer-managed policy for CI, and optionally a GitHub Actions role that holds it."""
+
+    def __init__(self, scope: Construct, id: str, *, targets: Targets, github: GithubOidc | None = None) -> None:
+        super().__init__(scope, id)
+        self.policy = iam.ManagedPolicy(
+            self, "Policy", description="lambda-deployer CI: start deployments and follow them",
+            statements=[targets.statement(allow) for allow in CI_PERMISSIONS],
+        )
+        acknowledge(self.policy, targets.findings(CI_PERMISSIONS))
+        self.github_role: iam.Role | None = None
+        self.github_provider: iam.IOidcProvider | None = None
+        if github:
+            self.github_provider = self._provider(github)
+            self.github_role = iam.Role(
+                self, "GithubActionsRole",
+                description=f"GitHub Actions of {github.repository} deploy with lambda-deployer",
+                assumed_by=iam.OpenIdConnectPrincipal(self.github_provider, conditions={
+                    "StringEquals": {f"{GITHUB_TOKEN_HOST}:aud": "sts.amazonaws.com"},
+                    "StringLike": {f"{GITHUB_TOKEN_HOST}:sub": github.allowed_subject},
+                }),
+                managed_policies=[self.policy],
+                max_session_duration=Duration.hours(1),
+            )
+
+    def _provider(self, github: GithubOidc) -> iam.IOidcProvider:
+        if github.create_provider:
+            return iam.OidcProviderNative(self, "GithubProvider", url=f"https://{GITHUB_TOKEN_HOST}",
+                                          client_ids=["sts.amazonaws.com"])
+        arn = github.provider_arn or Stack.of(self).format_arn(
+            service="iam", region="", resource="oidc-provider", resource_name=GITHUB_TOKEN_HOST,
+        )
+        return iam.OidcProviderNative.from_oidc_provider_arn(self, "GithubProvider", arn)

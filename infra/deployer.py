@@ -1,0 +1,50 @@
+"""``LambdaDeployer``: the whole of lambda-deployer as one construct, for this project's stack or any CDK app."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.auto_deploy import AutoDeploy
+from infra.ci_access import CiAccess
+from infra.permissions import Targets
+from infra.settings import DeployerSettings
+from infra.state_machine import DeploymentStateMachine
+from infra.task_functions import TaskFunctions
+
+
+class LambdaDeployer(Construct):
+    """Task functions, the deployment state machine, auto-deploy on ECR push, CI access, deployment history."""
+
+    def __init__(self, scope: Construct, id: str, *, settings: DeployerSettings | None = None) -> None:
+        super().__init__(scope, id)
+        self.settings = settings = settings or DeployerSettings()
+
+        # Deployment history and the per-function lock (items keyed by pk/sk), for every task to use.
+        self.table = dynamodb.Table(
+            self, "Deployments",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.targets = Targets(scope=self, state_machine_name=settings.state_machine_name,
+                               function_name_prefix=settings.function_name_prefix,
+                               repositories=settings.repositories, table_arn=self.table.table_arn)
+
+        self.tasks = TaskFunctions(
+            self, "Tasks", targets=self.targets, environment={"DEPLOYMENTS_TABLE": self.table.table_name},
+            log_level=settings.log_level, log_retention=settings.log_retention,
+            powertools_layer_version=settings.powertools_layer_version,
+        )
+        self.workflow = DeploymentStateMachine(self, "Workflow", name=settings.state_machine_name,
+                                               task_functions=self.tasks.functions, targets=self.targets,
+                                               log_retention=settings.log_retention)
+        self.state_machine: sfn.StateMachine = self.workflow.state_machine
+        self.auto_deploy = AutoDeploy(self, "AutoDeploy", triggers=settings.auto_deploy,
+                                      state_machine=self.state_machine) if settings.auto_deploy else None
+        self.ci = CiAccess(self, "Ci", targets=self.targets, github=settings.github)

@@ -1,0 +1,203 @@
+"""Who may do what: every IAM permission of lambda-deployer, in one table.
+
+Each task function gets its own role with exactly the statements listed for its task state, read off
+the handler's AWS calls. Adding a task state is one entry in ``TASK_PERMISSIONS``. A statement names a
+``Scope`` rather than ARNs; ``Targets`` turns a scope into this deployer's ARNs and conditions, and a
+scope whose ARNs keep a wildcard carries the reason, which is also the cdk-nag acknowledgement.
+
+Which functions may be deployed: primarily the tag ``lambda-deployer:managed=true`` (attribute-based
+access control). Lambda evaluates ``aws:ResourceTag`` for every action on the ``function``,
+``function version`` and ``function alias`` resource types (Service Authorization Reference), which
+covers every Lambda action below; tags live on the function and apply to its versions and aliases.
+An optional name prefix narrows the ARN pattern as well. ECR repositories are scoped by name (pattern).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_iam as iam
+from constructs import IConstruct
+
+from infra.nag import wildcard_findings
+
+MANAGED_TAG = "lambda-deployer:managed"
+"""The opt-in tag: a function is deployable only with ``lambda-deployer:managed=true``."""
+
+
+class Scope(enum.Enum):
+    """What a statement may act on; ``Targets`` resolves it for one deployer."""
+
+    MANAGED_FUNCTIONS = enum.auto()
+    REPOSITORIES = enum.auto()
+    ALARMS = enum.auto()
+    DEPLOYMENTS_TABLE = enum.auto()
+    STATE_MACHINE = enum.auto()
+    EXECUTIONS = enum.auto()
+    SYNC_EXECUTION_RULE = enum.auto()
+    ANY = enum.auto()
+
+
+WILDCARD_REASONS: Mapping[Scope, str] = {
+    Scope.MANAGED_FUNCTIONS: (
+        "The functions to deploy are not known at synth: they opt in with the tag lambda-deployer:managed=true, "
+        "which the aws:ResourceTag condition of this statement enforces (ABAC); the pattern covers their "
+        "versions and aliases and is limited to this account and region (and the configured name prefix)."
+    ),
+    Scope.REPOSITORIES: (
+        "The ECR repositories this deployer may read and retag are configured as name patterns "
+        "(context 'repositories'), limited to this account and region."
+    ),
+    Scope.ALARMS: (
+        "The alarms to watch are named in each deployment request; DescribeAlarms is limited to alarms "
+        "of this account and region."
+    ),
+    Scope.EXECUTIONS: (
+        "Execution names are chosen when an execution starts, so execution ARNs are known only at run time; "
+        "the pattern is limited to executions of this deployer's state machine."
+    ),
+    Scope.ANY: "tag:GetResources has no resource-level permissions.",
+}
+
+
+@dataclass(frozen=True)
+class Allow:
+    """One statement: ``actions`` on the resources of ``scope``."""
+
+    scope: Scope
+    actions: tuple[str, ...]
+
+    def __init__(self, scope: Scope, *actions: str) -> None:
+        object.__setattr__(self, "scope", scope)
+        object.__setattr__(self, "actions", tuple(sorted(set(actions))))
+
+
+# Lambda checks that whoever calls UpdateFunctionCode with an image may pull that image. Lambda's own
+# pull is allowed by the repository policy (lambda.amazonaws.com), which the function's IaC set up when it
+# created the function from this repository; so the deployer needs no ecr:Get/SetRepositoryPolicy.
+_PULL_IMAGE = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+
+TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
+    "Resolve": (  # reads only: a refused request has changed nothing
+        Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetFunction", "lambda:GetAlias"),
+        Allow(Scope.REPOSITORIES, "ecr:DescribeRepositories", "ecr:DescribeImages"),
+        Allow(Scope.ALARMS, "cloudwatch:DescribeAlarms"),
+    ),
+    "RetagImage": (
+        Allow(Scope.REPOSITORIES, "ecr:BatchGetImage", "ecr:PutImage"),
+    ),
+    "UpdateCode": (
+        Allow(Scope.MANAGED_FUNCTIONS, "lambda:UpdateFunctionCode"),
+        Allow(Scope.REPOSITORIES, *_PULL_IMAGE),
+    ),
+    "WaitForCodeUpdate": (
+        Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetFunctionConfiguration"),
+    ),
+    "PublishVersion": (
+        Allow(Scope.MANAGED_FUNCTIONS, "lambda:PublishVersion"),
+    ),
+    "ShiftTraffic": (
+        Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetAlias", "lambda:UpdateAlias"),
+    ),
+    "CheckHealth": (
+        Allow(Scope.ALARMS, "cloudwatch:DescribeAlarms"),
+    ),
+    "Promote": (
+        Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias"),
+    ),
+    "Finalize": (),
+    "Rollback": (
+        Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetFunction",
+              "lambda:UpdateFunctionCode"),
+        Allow(Scope.REPOSITORIES, "ecr:PutImage", *_PULL_IMAGE),
+    ),
+    # Not in the catalog yet (fleet deploys): the functions whose lambda-deployer:track tag names a pushed
+    # repository:tag. GetResources also lists functions without the managed tag; GetFunction refuses them.
+    "FindTrackingFunctions": (
+        Allow(Scope.ANY, "tag:GetResources"),
+        Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetFunction"),
+    ),
+}
+
+STATE_MACHINE_PERMISSIONS: tuple[Allow, ...] = (
+    # Beyond invoking its task functions: running a child execution of itself with
+    # arn:aws:states:::states:startExecution.sync:2 (fleet deploys), which Step Functions follows through
+    # the managed EventBridge rule below.
+    Allow(Scope.STATE_MACHINE, "states:StartExecution"),
+    Allow(Scope.EXECUTIONS, "states:DescribeExecution", "states:StopExecution"),
+    Allow(Scope.SYNC_EXECUTION_RULE, "events:PutTargets", "events:PutRule", "events:DescribeRule"),
+)
+
+CI_PERMISSIONS: tuple[Allow, ...] = (
+    # Start a deployment, and find the runs of this state machine (e.g. the one a previous job started).
+    Allow(Scope.STATE_MACHINE, "states:StartExecution", "states:ListExecutions"),
+    # Wait for the outcome and show what happened. Not StopExecution: a stopped execution skips its Catch,
+    # so it would leave a half-shifted alias behind instead of rolling back.
+    Allow(Scope.EXECUTIONS, "states:DescribeExecution", "states:GetExecutionHistory"),
+)
+
+_SYNC_EXECUTION_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Targets:
+    """This deployer's resources behind each scope: ARNs (region-agnostic tokens) and conditions."""
+
+    scope: IConstruct
+    state_machine_name: str
+    function_name_prefix: str
+    repositories: tuple[str, ...]
+    table_arn: str
+
+    def statement(self, allow: Allow) -> iam.PolicyStatement:
+        return iam.PolicyStatement(actions=list(allow.actions), resources=self.resources(allow.scope),
+                                   conditions=self.conditions(allow.scope))
+
+    def findings(self, allows: tuple[Allow, ...]) -> dict[str, list[str]]:
+        """The cdk-nag wildcard findings these statements raise, each with its reason."""
+        found: dict[str, list[str]] = {}
+        for allow in allows:
+            for finding in wildcard_findings(self.scope, self.resources(allow.scope)):
+                if allow.scope not in WILDCARD_REASONS:
+                    raise ValueError(f"{allow.scope} yields a wildcard: say why in WILDCARD_REASONS")
+                found.setdefault(finding, []).append(WILDCARD_REASONS[allow.scope])
+        return found
+
+    def resources(self, scope: Scope) -> list[str]:
+        match scope:
+            case Scope.MANAGED_FUNCTIONS:
+                return [self._arn("lambda", "function", f"{self.function_name_prefix}*")]
+            case Scope.REPOSITORIES:
+                return [self._arn("ecr", "repository", pattern, ArnFormat.SLASH_RESOURCE_NAME)
+                        for pattern in self.repositories]
+            case Scope.ALARMS:
+                return [self._arn("cloudwatch", "alarm", "*")]
+            case Scope.DEPLOYMENTS_TABLE:
+                return [self.table_arn]
+            case Scope.STATE_MACHINE:
+                return [self.state_machine_arn]
+            case Scope.EXECUTIONS:
+                return [self._arn("states", "execution", f"{self.state_machine_name}:*")]
+            case Scope.SYNC_EXECUTION_RULE:
+                return [self._arn("events", "rule", _SYNC_EXECUTION_RULE, ArnFormat.SLASH_RESOURCE_NAME)]
+            case Scope.ANY:
+                return ["*"]
+        raise ValueError(f"no resources for {scope}")
+
+    def conditions(self, scope: Scope) -> dict | None:
+        if scope is Scope.MANAGED_FUNCTIONS:
+            return {"StringEquals": {f"aws:ResourceTag/{MANAGED_TAG}": "true"}}
+        return None
+
+    @property
+    def state_machine_arn(self) -> str:
+        """Built from the name, not a reference: the state machine's own role can name it without a cycle."""
+        return self._arn("states", "stateMachine", self.state_machine_name)
+
+    def _arn(self, service: str, resource: str, name: str,
+             arn_format: ArnFormat = ArnFormat.COLON_RESOURCE_NAME) -> str:
+        return Stack.of(self.scope).format_arn(service=service, resource=resource, resource_name=name,
+                                               arn_format=arn_format)

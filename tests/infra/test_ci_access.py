@@ -1,0 +1,90 @@
+"""CI may start this state machine's executions and follow them, nothing else; GitHub Actions through OIDC."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk.assertions import Match, Template
+from synthesized import configured_deployer, default_deployer  # noqa: F401 (fixtures)
+
+from infra import ConfigurationError, GithubOidc
+from infra.ci_access import CiAccess
+from infra.nag import render
+from infra.permissions import Targets
+
+ARN = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:{resource}"
+GITHUB_PROVIDER_URL = "https://token.actions.githubusercontent.com"
+
+
+def test_ci_policy_allows_only_starting_and_following_this_state_machine(configured):
+    (policy,) = configured.of_type("AWS::IAM::ManagedPolicy").values()
+    state_machine = ARN.format(resource="stateMachine:deployer-under-test")
+    executions = ARN.format(resource="execution:deployer-under-test:*")
+    none = json.dumps({})
+
+    assert configured.grants(policy["Properties"]["PolicyDocument"]["Statement"]) == {
+        ("states:StartExecution", state_machine, none),
+        ("states:ListExecutions", state_machine, none),
+        ("states:DescribeExecution", executions, none),
+        ("states:GetExecutionHistory", executions, none),
+    }
+    configured.template.has_resource_properties("AWS::StepFunctions::StateMachine",
+                                                {"StateMachineName": "deployer-under-test"})
+
+
+def test_github_actions_role_holds_the_ci_policy_and_trusts_only_the_main_branch(configured):
+    (policy,) = configured.of_type("AWS::IAM::ManagedPolicy")
+    (provider,) = configured.of_type("AWS::IAM::OIDCProvider").values()
+    assert provider["Properties"] == {"Url": GITHUB_PROVIDER_URL, "ClientIdList": ["sts.amazonaws.com"]}
+
+    configured.template.has_resource_properties("AWS::IAM::Role", {
+        "ManagedPolicyArns": [{"Ref": policy}],
+        "AssumeRolePolicyDocument": {"Statement": [{
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Effect": "Allow",
+            "Principal": {"Federated": {"Ref": Match.any_value()}},
+            "Condition": {
+                "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
+                "StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/orders:ref:refs/heads/main"},
+            },
+        }]},
+    })
+
+
+def test_without_github_there_is_no_role_and_no_provider(defaults):
+    defaults.template.resource_count_is("AWS::IAM::OIDCProvider", 0)
+    defaults.template.resource_count_is("AWS::IAM::ManagedPolicy", 1)
+    assert not [role for role in defaults.of_type("AWS::IAM::Role").values()
+                if "sts:AssumeRoleWithWebIdentity" in json.dumps(role)]
+
+
+def test_an_existing_github_provider_is_used_not_created():
+    stack = Stack(App(), "Ci")
+    targets = Targets(scope=stack, state_machine_name="lambda-deployer", function_name_prefix="",
+                      repositories=("*",), table_arn="arn:aws:dynamodb:eu-west-1:123456789012:table/deployments")
+    CiAccess(stack, "Ci", targets=targets,
+             github=GithubOidc(repository="acme/orders", subject="repo:acme/orders:environment:production"))
+
+    template = Template.from_stack(stack)
+
+    template.resource_count_is("AWS::IAM::OIDCProvider", 0)
+    (role,) = template.find_resources("AWS::IAM::Role").values()
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert render(trust["Principal"]["Federated"]) == (
+        "arn:<AWS::Partition>:iam::<AWS::AccountId>:oidc-provider/token.actions.githubusercontent.com"
+    )
+    assert trust["Condition"]["StringLike"] == {
+        "token.actions.githubusercontent.com:sub": "repo:acme/orders:environment:production"
+    }
+
+
+@pytest.mark.parametrize("settings, problem", [
+    ({"repository": "acme"}, "not a GitHub repository like org/repo"),
+    ({"repository": "acme/orders", "provider_arn": "arn:aws:iam::123456789012:oidc-provider/x",
+      "create_provider": True}, "not both"),
+])
+def test_github_settings_are_checked(settings, problem):
+    with pytest.raises(ConfigurationError, match=problem):
+        GithubOidc(**settings)

@@ -1,0 +1,119 @@
+"""Each task function's role holds exactly the AWS calls of its handler, on this deployer's resources only.
+
+The expectations are read off the handlers' boto3 calls (handlers/*.py), independently of the table in
+infra/permissions.py; ``configured`` narrows functions to the prefix ``team-`` and three repositories.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_logs as logs
+from aws_cdk.assertions import Template
+from synthesized import configured_deployer, default_deployer  # noqa: F401 (fixtures)
+
+from handlers.catalog import TASKS
+from infra import ConfigurationError, cdk_json_context
+from infra.permissions import Targets
+from infra.task_functions import TaskFunctions
+
+ARN = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
+FUNCTIONS = ARN.format(service="lambda", resource="function:team-*")
+REPOSITORIES = [ARN.format(service="ecr", resource=f"repository/{name}") for name in ("orders", "payments", "billing")]
+ALARMS = ARN.format(service="cloudwatch", resource="alarm:*")
+MANAGED_TAG = json.dumps({"StringEquals": {"aws:ResourceTag/lambda-deployer:managed": "true"}}, sort_keys=True)
+UNCONDITIONAL = json.dumps({})
+
+
+def on_managed_functions(*actions: str) -> set:
+    return {(action, FUNCTIONS, MANAGED_TAG) for action in actions}
+
+
+def on_repositories(*actions: str) -> set:
+    return {(action, repository, UNCONDITIONAL) for action in actions for repository in REPOSITORIES}
+
+
+def on_alarms(*actions: str) -> set:
+    return {(action, ALARMS, UNCONDITIONAL) for action in actions}
+
+
+EXPECTED = {
+    "Resolve": on_managed_functions("lambda:GetFunction", "lambda:GetAlias")
+    | on_repositories("ecr:DescribeRepositories", "ecr:DescribeImages")
+    | on_alarms("cloudwatch:DescribeAlarms"),
+    "RetagImage": on_repositories("ecr:BatchGetImage", "ecr:PutImage"),
+    # UpdateFunctionCode with an image: Lambda checks that the caller may pull that image.
+    "UpdateCode": on_managed_functions("lambda:UpdateFunctionCode")
+    | on_repositories("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
+    "WaitForCodeUpdate": on_managed_functions("lambda:GetFunctionConfiguration"),
+    "PublishVersion": on_managed_functions("lambda:PublishVersion"),
+    "ShiftTraffic": on_managed_functions("lambda:GetAlias", "lambda:UpdateAlias"),
+    "CheckHealth": on_alarms("cloudwatch:DescribeAlarms"),
+    "Promote": on_managed_functions("lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias"),
+    "Finalize": set(),
+    "Rollback": on_managed_functions("lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetFunction",
+                                     "lambda:UpdateFunctionCode")
+    | on_repositories("ecr:BatchGetImage", "ecr:PutImage", "ecr:GetDownloadUrlForLayer"),
+}
+X_RAY = {("xray:PutTraceSegments", "*", UNCONDITIONAL), ("xray:PutTelemetryRecords", "*", UNCONDITIONAL)}
+
+
+def test_every_task_state_has_expectations_here():
+    assert set(EXPECTED) == set(TASKS)
+
+
+@pytest.mark.parametrize("state", sorted(TASKS))
+def test_task_role_holds_exactly_the_calls_of_its_handler(configured, state):
+    _, function = configured.function(TASKS[state])
+    own_logs = f"<{function['LoggingConfig']['LogGroup']['Ref']}.Arn>"
+    writes_logs = {(action, own_logs, UNCONDITIONAL) for action in ("logs:CreateLogStream", "logs:PutLogEvents")}
+
+    granted = configured.grants(configured.statements(configured.role_of(function)))
+
+    assert granted == EXPECTED[state] | writes_logs | X_RAY
+
+
+def test_each_task_function_has_a_role_of_its_own_that_only_lambda_assumes(configured):
+    roles = {configured.role_of(configured.function(handler)[1]) for handler in TASKS.values()}
+    assert len(roles) == len(TASKS)
+    for role in roles:
+        assert configured.resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+            {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
+        ]
+
+
+def test_by_default_the_managed_tag_alone_scopes_functions_and_any_repository_may_be_retagged(defaults):
+    _, function = defaults.function(TASKS["Rollback"])
+    granted = defaults.grants(defaults.statements(defaults.role_of(function)))
+    assert ("lambda:UpdateFunctionCode", ARN.format(service="lambda", resource="function:*"), MANAGED_TAG) in granted
+    assert ("ecr:PutImage", ARN.format(service="ecr", resource="repository/*"), UNCONDITIONAL) in granted
+
+
+def task_functions(tasks: dict[str, str]) -> TaskFunctions:
+    stack = Stack(App(context=cdk_json_context()), "Tasks")
+    targets = Targets(scope=stack, state_machine_name="lambda-deployer", function_name_prefix="",
+                      repositories=("*",), table_arn="arn:aws:dynamodb:eu-west-1:123456789012:table/deployments")
+    return TaskFunctions(stack, "Tasks", targets=targets, environment={}, log_level="INFO",
+                         log_retention=logs.RetentionDays.ONE_WEEK, powertools_layer_version=1, tasks=tasks)
+
+
+def test_a_new_task_state_needs_only_its_entry_in_the_permission_table():
+    router = "handlers.find_tracking_functions.handler"  # coming: its permissions are in the table already
+
+    functions = task_functions({**TASKS, "FindTrackingFunctions": router})
+
+    template = Template.from_stack(Stack.of(functions))
+    template.resource_count_is("AWS::Lambda::Function", len(TASKS) + 1)
+    role = functions.tasks["FindTrackingFunctions"].role
+    statements = Stack.of(role).resolve(role.node.find_child("DefaultPolicy").document.to_json())["Statement"]
+    granted = {(action, json.dumps(s["Resource"]), json.dumps(s.get("Condition", {}), sort_keys=True))
+               for s in statements for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert ("tag:GetResources", '"*"', UNCONDITIONAL) in granted
+    assert [condition for action, _, condition in granted if action == "lambda:GetFunction"] == [MANAGED_TAG]
+
+
+def test_a_task_state_without_a_permission_entry_fails_the_synth():
+    with pytest.raises(ConfigurationError, match=r"Unlisted have no permissions.*TASK_PERMISSIONS"):
+        task_functions({**TASKS, "Unlisted": "handlers.unlisted.handler"})

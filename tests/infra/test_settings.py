@@ -1,0 +1,82 @@
+"""Settings from CDK context: cdk.json gives JSON, ``-c key=value`` gives strings; bad values fail the synth."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk import App
+from aws_cdk import aws_logs as logs
+
+from infra import ConfigurationError, DeployerSettings, GithubOidc, cdk_json_context
+from infra.settings import retention_by_days
+
+
+def from_context(**context) -> DeployerSettings:
+    return DeployerSettings.from_context(App(context=context).node)
+
+
+def test_without_context_the_defaults_apply():
+    settings = from_context()
+
+    assert settings == DeployerSettings()
+    assert settings.state_machine_name == "lambda-deployer"
+    assert settings.repositories == ("*",)
+    assert settings.auto_deploy == {}
+    assert settings.log_retention is logs.RetentionDays.ONE_MONTH
+    assert settings.github is None
+
+
+def test_context_from_the_command_line_arrives_as_strings():
+    settings = from_context(
+        stateMachineName="deployer", functionNamePrefix="team-", repositories="orders, payments",
+        autoDeploy='{"orders": ["main", "release-*"]}', logRetentionDays="14", logLevel="DEBUG",
+        powertoolsLayerVersion="40", githubRepository="acme/orders", createGithubOidcProvider="true",
+    )
+
+    assert settings == DeployerSettings(
+        state_machine_name="deployer", function_name_prefix="team-", repositories=("orders", "payments"),
+        auto_deploy={"orders": ("main", "release-*")}, log_retention=logs.RetentionDays.TWO_WEEKS,
+        log_level="DEBUG", powertools_layer_version=40,
+        github=GithubOidc(repository="acme/orders", create_provider=True),
+    )
+
+
+def test_context_from_cdk_json_arrives_as_json():
+    settings = from_context(repositories=["orders"], autoDeploy={"orders": ["main"]}, logRetentionDays=365,
+                            githubRepository="acme/orders", githubOidcProviderArn="arn:aws:iam::1:oidc-provider/x")
+
+    assert settings.repositories == ("orders",)
+    assert settings.auto_deploy == {"orders": ("main",)}
+    assert settings.log_retention is logs.RetentionDays.ONE_YEAR
+    assert settings.github.provider_arn == "arn:aws:iam::1:oidc-provider/x"
+
+
+@pytest.mark.parametrize("context, problem", [
+    ({"stateMachineName": "two words"}, "stateMachineName"),
+    ({"stateMachineName": 7}, "stateMachineName: expected a string"),
+    ({"functionNamePrefix": "team/"}, "functionNamePrefix"),
+    ({"repositories": []}, "repositories"),
+    ({"repositories": ["Orders"]}, "repositories"),
+    ({"repositories": {"orders": 1}}, "expected a list of names"),
+    ({"autoDeploy": "{not json"}, "autoDeploy: not valid JSON"),
+    ({"autoDeploy": {"orders": ["main"]}, "repositories": ["payments"]}, "not among the repositories"),
+    ({"logRetentionDays": 31}, "logRetentionDays: CloudWatch Logs keeps logs for one of 1, 3, 5"),
+    ({"logRetentionDays": "a month"}, "logRetentionDays: expected a whole number"),
+    ({"logLevel": "LOUD"}, "logLevel"),
+    ({"powertoolsLayerVersion": 0}, "powertoolsLayerVersion"),
+    ({"githubSubject": "repo:acme/orders:*"}, "githubSubject need githubRepository"),
+    ({"githubRepository": "acme/orders", "createGithubOidcProvider": "yes"}, "createGithubOidcProvider"),
+])
+def test_a_bad_setting_fails_the_synth_naming_it(context, problem):
+    with pytest.raises(ConfigurationError, match=problem):
+        from_context(**context)
+
+
+def test_retention_days_are_cdk_retention_choices():
+    assert retention_by_days()[30] is logs.RetentionDays.ONE_MONTH
+    assert retention_by_days()[3653] is logs.RetentionDays.TEN_YEARS
+    assert logs.RetentionDays.INFINITE not in retention_by_days().values()
+
+
+def test_the_project_cdk_json_holds_feature_flags_and_an_app_without_cdk_json_has_no_context(tmp_path):
+    assert cdk_json_context()["@aws-cdk/aws-iam:minimizePolicies"] is True
+    assert cdk_json_context(tmp_path / "cdk.json") == {}
