@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from handlers.aws import client, error_code
 from handlers.images import ImageRef
+from handlers.tags import PREVIOUS_SUFFIX
 
 # Ask for every manifest type so ECR returns each manifest as pushed, never converted: the digest of a
 # re-put manifest must stay the digest the function pins.
@@ -29,7 +30,7 @@ class Manifest:
 
 def previous_tag(function: str) -> str:
     """Keeps the image the stable version runs tagged, so 'expire untagged' lifecycle rules spare it."""
-    return f"{function}.previous"
+    return f"{function}{PREVIOUS_SUFFIX}"
 
 
 def get(repository: ImageRef, *, digests: list[str] = (), tags: list[str] = ()) -> dict[str, Manifest]:

@@ -24,7 +24,7 @@ ALARMS = f"{PREFIX}alarms"
 ALIAS = f"{PREFIX}alias"
 CHECK_INTERVAL = f"{PREFIX}check-interval"
 
-PREVIOUS_SUFFIX = ".previous"  # see handlers.registry.previous_tag
+PREVIOUS_SUFFIX = ".previous"  # <function>.previous keeps the stable image tagged (handlers.registry)
 
 
 def is_deployer_tag(image_tag: str, function: str) -> bool:

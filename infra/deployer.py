@@ -7,16 +7,19 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from handlers.catalog import TASKS
 from infra.auto_deploy import AutoDeploy
 from infra.ci_access import CiAccess
 from infra.permissions import Targets
+from infra.safety_net import SafetyNet
 from infra.settings import DeployerSettings
 from infra.state_machine import DeploymentStateMachine
 from infra.task_functions import TaskFunctions
 
 
 class LambdaDeployer(Construct):
-    """Task functions, the deployment state machine, auto-deploy on ECR push, CI access, deployment history."""
+    """Task functions, the deployment state machine, its safety net (rescue, reconciler), auto-deploy on ECR
+    push, CI access, deployment history."""
 
     def __init__(self, scope: Construct, id: str, *, settings: DeployerSettings | None = None) -> None:
         super().__init__(scope, id)
@@ -42,9 +45,11 @@ class LambdaDeployer(Construct):
             powertools_layer_version=settings.powertools_layer_version,
         )
         self.workflow = DeploymentStateMachine(self, "Workflow", name=settings.state_machine_name,
-                                               task_functions=self.tasks.functions, targets=self.targets,
-                                               log_retention=settings.log_retention)
+                                               task_functions={t: self.tasks.functions[t] for t in TASKS},
+                                               targets=self.targets, log_retention=settings.log_retention)
         self.state_machine: sfn.StateMachine = self.workflow.state_machine
+        self.safety_net = SafetyNet(self, "SafetyNet", state_machine=self.state_machine,
+                                    rescue=self.tasks.functions["Rescue"], reconcile=self.tasks.functions["Reconcile"])
         self.auto_deploy = AutoDeploy(self, "AutoDeploy", triggers=settings.auto_deploy,
                                       state_machine=self.state_machine) if settings.auto_deploy else None
         self.ci = CiAccess(self, "Ci", targets=self.targets, github=settings.github)

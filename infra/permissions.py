@@ -22,9 +22,10 @@ from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
+from handlers import tags
 from infra.nag import wildcard_findings
 
-MANAGED_TAG = "lambda-deployer:managed"
+MANAGED_TAG = tags.MANAGED
 """The opt-in tag: a function is deployable only with ``lambda-deployer:managed=true``."""
 
 
@@ -80,17 +81,39 @@ class Allow:
 # created the function from this repository; so the deployer needs no ecr:Get/SetRepositoryPolicy.
 _PULL_IMAGE = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 
+_READ_TABLE = ("dynamodb:GetItem", "dynamodb:Query")
+_RECORD = ("dynamodb:UpdateItem", "dynamodb:DeleteItem")  # close the deployment's record, release the lock
+_RESTORE = (  # handlers.restore: alias, $LATEST and the function-name tag back on the stable version
+    Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetFunction",
+          "lambda:UpdateFunctionCode"),
+    Allow(Scope.REPOSITORIES, "ecr:PutImage", *_PULL_IMAGE),
+)
+
 TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
     "Resolve": (  # reads only: a refused request has changed nothing
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetFunction", "lambda:GetAlias"),
         Allow(Scope.REPOSITORIES, "ecr:DescribeRepositories", "ecr:DescribeImages"),
         Allow(Scope.ALARMS, "cloudwatch:DescribeAlarms"),
+        Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:GetItem"),  # is another deployment holding the lock?
+    ),
+    "ResolveRollback": (  # reads only, as Resolve; the history says which version was stable before
+        Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetFunction", "lambda:GetAlias"),
+        Allow(Scope.REPOSITORIES, "ecr:DescribeImages"),
+        Allow(Scope.DEPLOYMENTS_TABLE, *_READ_TABLE),
+    ),
+    # The functions whose lambda-deployer:track tag names a pushed repository:tag, with their tags.
+    "FindTrackingFunctions": (
+        Allow(Scope.ANY, "tag:GetResources"),
+    ),
+    "Lock": (  # the first mutation; a rollback request stops the deployment it interrupts
+        Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"),
+        Allow(Scope.EXECUTIONS, "states:StopExecution"),
     ),
     "RetagImage": (
         Allow(Scope.REPOSITORIES, "ecr:BatchGetImage", "ecr:PutImage"),
     ),
-    "UpdateCode": (
-        Allow(Scope.MANAGED_FUNCTIONS, "lambda:UpdateFunctionCode"),
+    "UpdateCode": (  # GetFunction tells a lost answer of our own update from someone else's change
+        Allow(Scope.MANAGED_FUNCTIONS, "lambda:UpdateFunctionCode", "lambda:GetFunction"),
         Allow(Scope.REPOSITORIES, *_PULL_IMAGE),
     ),
     "WaitForCodeUpdate": (
@@ -108,17 +131,24 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
     "Promote": (
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias"),
     ),
-    "Finalize": (),
-    "Rollback": (
-        Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetFunction",
-              "lambda:UpdateFunctionCode"),
-        Allow(Scope.REPOSITORIES, "ecr:PutImage", *_PULL_IMAGE),
+    "Finalize": (
+        Allow(Scope.DEPLOYMENTS_TABLE, *_RECORD),
     ),
-    # Not in the catalog yet (fleet deploys): the functions whose lambda-deployer:track tag names a pushed
-    # repository:tag. GetResources also lists functions without the managed tag; GetFunction refuses them.
-    "FindTrackingFunctions": (
+    "Rollback": (
+        *_RESTORE,
+        Allow(Scope.DEPLOYMENTS_TABLE, *_RECORD),
+    ),
+    # Outside the state machine (handlers.catalog.EVENT_HANDLERS):
+    "Rescue": (  # an execution ended without its cleanup: restore what its lock recorded, then release it
+        *_RESTORE,
+        Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:GetItem", *_RECORD),
+    ),
+    "Reconcile": (  # stale locks, and managed aliases left weighted with no deployment running
+        *_RESTORE,
+        Allow(Scope.MANAGED_FUNCTIONS, "lambda:ListAliases"),
+        Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:Scan", *_RECORD),
+        Allow(Scope.EXECUTIONS, "states:DescribeExecution"),
         Allow(Scope.ANY, "tag:GetResources"),
-        Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetFunction"),
     ),
 }
 

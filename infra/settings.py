@@ -13,7 +13,7 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
-from infra.auto_deploy import Triggers, check_triggers
+from handlers.events import Triggers, check_triggers
 from infra.ci_access import GithubOidc
 from infra.errors import ConfigurationError
 from infra.task_functions import POWERTOOLS_LAYER_VERSION
@@ -61,7 +61,11 @@ class DeployerSettings:
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise ConfigurationError(f"powertoolsLayerVersion {version!r}: a layer version number")
         object.__setattr__(self, "repositories", repositories)
-        object.__setattr__(self, "auto_deploy", check_triggers(self.auto_deploy, repositories=repositories))
+        try:
+            triggers = check_triggers(self.auto_deploy, repositories=repositories)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        object.__setattr__(self, "auto_deploy", triggers)
 
     @classmethod
     def from_context(cls, node: Node) -> DeployerSettings:

@@ -1,4 +1,4 @@
-"""The task functions: one Lambda function per task state, each with its own least-privilege role."""
+"""The deployer's functions: one per task (and event handler), each with its own least-privilege role."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 import handlers
-from handlers.catalog import TASKS
+from handlers.catalog import EVENT_HANDLERS, TASKS
 from handlers.task import SERVICE, metrics
 from infra.errors import ConfigurationError
 from infra.nag import ANY_RESOURCE, X_RAY_REASON, acknowledge
@@ -33,6 +33,11 @@ POWERTOOLS_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_VERSION = 38
 
 _STAGING: list[tempfile.TemporaryDirectory] = []  # kept alive until the process ends, then removed
+
+# A few control-plane calls per task; waiting is done by the state machine, never in a function. The
+# reconciler walks every managed function, so it gets longer.
+DEFAULT_TIMEOUT = Duration.seconds(30)
+TIMEOUTS: Mapping[str, Duration] = {"Reconcile": Duration.minutes(5)}
 
 
 def powertools_layer(scope: Construct, id: str, *, version: int) -> lambda_.ILayerVersion:
@@ -65,7 +70,7 @@ class TaskFunction(Construct):
 
     def __init__(self, scope: Construct, id: str, *, handler: str, permissions: tuple[Allow, ...], targets: Targets,
                  layer: lambda_.ILayerVersion, environment: Mapping[str, str],
-                 log_retention: logs.RetentionDays) -> None:
+                 log_retention: logs.RetentionDays, timeout: Duration = DEFAULT_TIMEOUT) -> None:
         super().__init__(scope, id)
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
@@ -83,7 +88,7 @@ class TaskFunction(Construct):
             layers=[layer],
             role=self.role,
             memory_size=256,
-            timeout=Duration.seconds(30),  # a few control-plane calls; waiting is done by the state machine
+            timeout=timeout,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             environment=dict(environment),
@@ -94,11 +99,11 @@ class TaskFunction(Construct):
 
 
 class TaskFunctions(Construct):
-    """A ``TaskFunction`` per task state of ``handlers.catalog.TASKS``, by state name."""
+    """A ``TaskFunction`` per entry of ``handlers.catalog.TASKS`` and ``EVENT_HANDLERS``, by name."""
 
     def __init__(self, scope: Construct, id: str, *, targets: Targets, environment: Mapping[str, str],
                  log_level: str, log_retention: logs.RetentionDays, powertools_layer_version: int,
-                 tasks: Mapping[str, str] = TASKS,
+                 tasks: Mapping[str, str] = {**TASKS, **EVENT_HANDLERS},
                  permissions: Mapping[str, tuple[Allow, ...]] = TASK_PERMISSIONS) -> None:
         super().__init__(scope, id)
         if missing := sorted(set(tasks) - set(permissions)):
@@ -106,7 +111,6 @@ class TaskFunctions(Construct):
                 f"task state(s) {', '.join(missing)} have no permissions: add an entry to "
                 "infra.permissions.TASK_PERMISSIONS (an empty tuple if the handler calls no AWS API)"
             )
-        # Shared with functions outside the state machine (the coming rescue and reconciler handlers).
         self.layer = powertools_layer(self, "Powertools", version=powertools_layer_version)
         self.environment = {
             "POWERTOOLS_SERVICE_NAME": SERVICE,
@@ -116,7 +120,8 @@ class TaskFunctions(Construct):
         }
         self.tasks = {
             state: TaskFunction(self, state, handler=handler, permissions=permissions[state], targets=targets,
-                                layer=self.layer, environment=self.environment, log_retention=log_retention)
+                                layer=self.layer, environment=self.environment, log_retention=log_retention,
+                                timeout=TIMEOUTS.get(state, DEFAULT_TIMEOUT))
             for state, handler in tasks.items()
         }
         self.functions: dict[str, lambda_.Function] = {state: task.function for state, task in self.tasks.items()}

@@ -101,7 +101,7 @@ class Emulator:
         self.region = region
         self.state_machine_name = state_machine_name
         self.table_name = f"{state_machine_name}-deployments"
-        self.auto_deploy = auto_deploy or {}
+        self.auto_deploy = events.check_triggers(auto_deploy or {})
         self.time_scale = time_scale
         self.code_update_seconds = code_update_seconds
         self.quiet = quiet
@@ -230,13 +230,16 @@ class Emulator:
         )["stateMachineArn"]
         self._rule("execution-ended", events.execution_ended_pattern(self.state_machine_arn),
                    self.function_arns["Rescue"])
-        if self.auto_deploy:
-            self._rule("ecr-push", events.ecr_push_pattern(self.auto_deploy), self.state_machine_arn)
+        if self.auto_deploy:  # the same two chained rules as the CDK stack (handlers.events says why two)
+            bus = self.client("events").create_event_bus(Name=f"{self.state_machine_name}-pushes")["EventBusArn"]
+            self._rule("forward-pushes", events.forward_pattern(self.auto_deploy), bus)
+            self._rule("start-deployments", events.trigger_pattern(self.auto_deploy), self.state_machine_arn,
+                       bus=bus)
 
-    def _rule(self, name: str, pattern: dict, target: str) -> None:
-        bridge = self.client("events")
-        bridge.put_rule(Name=f"{self.state_machine_name}-{name}", EventPattern=json.dumps(pattern))
-        bridge.put_targets(Rule=f"{self.state_machine_name}-{name}", Targets=[{"Id": "deployer", "Arn": target}])
+    def _rule(self, name: str, pattern: dict, target: str, bus: str = "default") -> None:
+        bridge, rule = self.client("events"), f"{self.state_machine_name}-{name}"
+        bridge.put_rule(Name=rule, EventPattern=json.dumps(pattern), EventBusName=bus)
+        bridge.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "deployer", "Arn": target}])
 
     def _seam(self):
         """moto's docker-less ``invoke``, routing the deployer's task functions to their handlers."""

@@ -12,8 +12,7 @@ import pytest
 from moto.events.models import EventPattern
 from synthesized import configured_deployer, default_deployer  # noqa: F401 (fixtures)
 
-from infra import ConfigurationError
-from infra.auto_deploy import check_triggers, trigger_pattern
+from handlers.events import InvalidAutoDeploy, check_triggers, trigger_pattern
 
 RULE = "AWS::Events::Rule"
 
@@ -112,8 +111,9 @@ def test_eventbridge_may_only_start_this_state_machine_and_forward_to_this_bus(c
     assert role_grants("forward") == {("events:PutEvents", f"<{bus}.Arn>", none)}
 
 
-def test_without_auto_deploy_there_is_no_rule_and_no_bus(defaults):
-    defaults.template.resource_count_is(RULE, 0)
+def test_without_auto_deploy_there_is_no_push_rule_and_no_bus(defaults):
+    rules = [r["Properties"] for r in defaults.of_type(RULE).values()]
+    assert not [r for r in rules if "aws.ecr" in json.dumps(r.get("EventPattern", {}))]
     defaults.template.resource_count_is("AWS::Events::EventBus", 0)
 
 
@@ -140,12 +140,12 @@ def test_repositories_with_the_same_patterns_share_one_branch_and_one_repository
     ({"inventory": ["main"]}, "not among the repositories the deployer may retag"),
 ])
 def test_an_invalid_trigger_fails_the_synth_saying_what_to_change(triggers, problem):
-    with pytest.raises(ConfigurationError, match=problem):
+    with pytest.raises(InvalidAutoDeploy, match=problem):
         check_triggers(triggers, repositories=["orders", "payments", "Orders"])
 
 
 def test_every_problem_is_reported_at_once():
-    with pytest.raises(ConfigurationError) as raised:
+    with pytest.raises(InvalidAutoDeploy) as raised:
         check_triggers({"orders": ["*", "x.previous"], "inventory": ["main"]}, repositories=["orders"])
     message = str(raised.value)
     assert "'*' matches every tag" in message and "'x.previous'" in message and "'inventory'" in message

@@ -6,7 +6,7 @@ from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 from synthesized import configured_deployer, default_deployer  # noqa: F401 (fixtures)
 
-from handlers.catalog import TASKS
+from handlers.catalog import EVENT_HANDLERS, TASKS
 from infra import DeployerSettings, LambdaDeployer
 
 
@@ -27,7 +27,8 @@ def test_deployments_table_is_keyed_by_pk_and_sk_on_demand_with_point_in_time_re
 def test_resources_are_attributes_of_the_construct(configured, defaults):
     deployer = configured.stack.deployer
 
-    assert set(deployer.tasks.functions) == set(TASKS)
+    assert set(deployer.tasks.functions) == set(TASKS) | set(EVENT_HANDLERS)
+    assert deployer.safety_net.rescue_rule and deployer.safety_net.reconcile_rule
     assert deployer.state_machine is deployer.workflow.state_machine
     assert deployer.table.table_name
     assert deployer.auto_deploy.start_rule and deployer.auto_deploy.bus
@@ -45,5 +46,5 @@ def test_another_teams_stack_can_hold_two_deployers():
     template = Template.from_stack(stack)
 
     template.resource_count_is("AWS::StepFunctions::StateMachine", 2)
-    template.resource_count_is("AWS::Lambda::Function", 2 * len(TASKS))
-    template.resource_count_is("AWS::Events::Rule", 2)
+    template.resource_count_is("AWS::Lambda::Function", 2 * (len(TASKS) + len(EVENT_HANDLERS)))
+    template.resource_count_is("AWS::Events::Rule", 2 + 2 + 2)  # auto-deploy (Green), rescue and reconcile (each)

@@ -7,7 +7,7 @@ from pathlib import Path
 from synthesized import configured_deployer  # noqa: F401 (fixtures)
 
 import handlers
-from handlers.catalog import TASKS
+from handlers.catalog import EVENT_HANDLERS, TASKS
 from infra.nag import render
 from infra.task_functions import POWERTOOLS_LAYER_VERSION
 
@@ -20,7 +20,7 @@ def functions(synth) -> list[dict]:
 
 
 def test_one_function_runs_each_handler_of_the_catalog(configured):
-    assert sorted(f["Handler"] for f in functions(configured)) == sorted(TASKS.values())
+    assert sorted(f["Handler"] for f in functions(configured)) == sorted([*TASKS.values(), *EVENT_HANDLERS.values()])
 
 
 def test_functions_run_python_3_14_on_arm64_traced_with_the_regional_powertools_layer(configured):
@@ -42,7 +42,7 @@ def test_functions_know_their_service_metrics_namespace_log_level_and_the_deploy
 
 def test_each_function_logs_to_its_own_group_kept_as_configured(configured):
     groups = [f["LoggingConfig"]["LogGroup"]["Ref"] for f in functions(configured)]
-    assert len(set(groups)) == len(TASKS)
+    assert len(set(groups)) == len(TASKS) + len(EVENT_HANDLERS)
     assert {configured.resources[group]["Properties"]["RetentionInDays"] for group in groups} == {90}
 
 

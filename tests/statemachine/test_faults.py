@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_world
+from support import make_world
 
 from deployer.local.emulator import Emulator
 from deployer.local.faults import Crash, Fault

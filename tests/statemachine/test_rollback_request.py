@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_safety import wait_for
+from support import wait_for
 
 from handlers import deployments
 

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-import time
+from support import wait_for
 
 from deployer.local import sample
 from handlers import deployments
 
 CANARY = {"strategy": "Canary10Percent30Seconds", "checkIntervalSeconds": 1}
-
-
-def wait_for(condition, timeout: float = 10.0, what: str = "condition"):
-    deadline, pause = time.monotonic() + timeout, threading.Event()
-    while not (result := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        pause.wait(0.02)
-    return result
 
 
 def test_a_second_deployment_of_the_same_function_fails_fast_and_names_the_running_one(world):

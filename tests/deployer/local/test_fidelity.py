@@ -59,7 +59,7 @@ def test_publish_version_checks_code_sha_and_revision(world):
 
 def test_a_code_update_stays_in_progress_and_blocks_publishing_meanwhile():
     with Emulator(code_update_seconds=30) as emulator:
-        from conftest import make_world
+        from support import make_world
 
         world = make_world(emulator)
         lam = emulator.client("lambda")

@@ -1,0 +1,88 @@
+"""Helpers shared by the tests: a sample world on the emulator, and bounded polling.
+
+(Imported by name: ``from support import make_world``; pytest puts ``tests/`` on the path.)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from deployer.local import sample
+from deployer.local.emulator import Emulator
+from handlers.images import digest_of, pinned_image
+
+
+@dataclass
+class World:
+    """The sample function ``orders-api`` with version 1 live on ``live``, and images v2, v3 pushed."""
+
+    emulator: Emulator
+    fn: sample.SampleFunction
+    v1: str
+    v2: str
+    v3: str
+
+    def request(self, digest: str, **extra) -> dict:
+        return {"function": self.fn.name, "image": self.fn.image(digest), **extra}
+
+    def alias(self) -> dict:
+        return self.emulator.client("lambda").get_alias(FunctionName=self.fn.name, Name=self.fn.alias)
+
+    def weights(self) -> dict:
+        return (self.alias().get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+
+    def version_digest(self, version: str) -> str | None:
+        code = self.emulator.client("lambda").get_function(FunctionName=self.fn.name, Qualifier=version)["Code"]
+        return digest_of(pinned_image(code))
+
+    def latest_digest(self) -> str | None:
+        return digest_of(pinned_image(self.emulator.client("lambda").get_function(FunctionName=self.fn.name)["Code"]))
+
+    def tag_digest(self, tag: str | None = None) -> str | None:
+        images = self.emulator.client("ecr").batch_get_image(
+            repositoryName=self.fn.name, imageIds=[{"imageTag": tag or self.fn.name}])["images"]
+        return images[0]["imageId"]["imageDigest"] if images else None
+
+    def versions(self) -> list[str]:
+        listed = self.emulator.client("lambda").list_versions_by_function(FunctionName=self.fn.name)["Versions"]
+        return [v["Version"] for v in listed if v["Version"] != "$LATEST"]
+
+    def writes(self, execution, *, task: str | None = None) -> list[str]:
+        """The writes an execution made to the function and its images (not to the deployer's own table)."""
+        return [call.operation for call in self.emulator.api.calls_of(execution.arn, mutating=True)
+                if call.service in ("lambda", "ecr") and call.fault is None and (task is None or call.task == task)]
+
+    def set_alarm(self, state: str = "ALARM") -> None:
+        self.emulator.client("cloudwatch").set_alarm_state(AlarmName=self.fn.alarm, StateValue=state,
+                                                           StateReason="set by the test")
+
+    def settled_on(self) -> str:
+        """The invariant after any deployment: one version, empty routing, tag and $LATEST on its image.
+        Returns that version."""
+        alias = self.alias()
+        assert not self.weights(), f"alias left weighted: {alias.get('RoutingConfig')}"
+        version = alias["FunctionVersion"]
+        digest = self.version_digest(version)
+        assert self.tag_digest() == digest, "function-name tag does not follow the live version"
+        assert self.latest_digest() == digest, "$LATEST does not follow the live version"
+        return version
+
+
+def make_world(emulator: Emulator) -> World:
+    fn = sample.create_function(emulator)
+    ecr = emulator.client("ecr")
+    v1 = ecr.describe_images(repositoryName=fn.name, imageIds=[{"imageTag": fn.name}])["imageDetails"][0]["imageDigest"]
+    v2 = sample.push_image(ecr, fn.name, "orders-api:v2", tag="v2")
+    v3 = sample.push_image(ecr, fn.name, "orders-api:v3", tag="v3")
+    return World(emulator, fn, v1, v2, v3)
+
+
+def wait_for(condition, timeout: float = 10.0, what: str = "condition"):
+    """Poll ``condition`` until it is truthy (returned) or ``timeout`` passes (assertion error)."""
+    deadline, pause = time.monotonic() + timeout, threading.Event()
+    while not (result := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        pause.wait(0.02)
+    return result
