@@ -27,6 +27,11 @@ def table_name() -> str:
     return os.environ["DEPLOYMENTS_TABLE"]
 
 
+def table_name_for(state_machine_name: str) -> str:
+    """The table's name follows the state machine's, so the CLI finds it from ``--state-machine`` alone."""
+    return f"{state_machine_name}-deployments"
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 

@@ -7,6 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from handlers import deployments
 from handlers.catalog import TASKS
 from infra.auto_deploy import AutoDeploy
 from infra.ci_access import CiAccess
@@ -28,6 +29,7 @@ class LambdaDeployer(Construct):
         # Deployment history and the per-function lock (items keyed by pk/sk), for every task to use.
         self.table = dynamodb.Table(
             self, "Deployments",
+            table_name=deployments.table_name_for(settings.state_machine_name),  # the CLI derives it
             partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,

@@ -30,7 +30,7 @@ import statemachine
 from deployer.local import fidelity
 from deployer.local.faults import ApiLayer, TaskScope, activated, task_scope
 from deployer.timeline import Visit, visits
-from handlers import aws, events
+from handlers import aws, deployments, events
 from handlers.catalog import EVENT_HANDLERS, TASKS, placeholder
 
 DEFAULT_REGION = "us-east-1"
@@ -100,7 +100,7 @@ class Emulator:
                  auto_deploy: dict[str, list[str]] | None = None) -> None:
         self.region = region
         self.state_machine_name = state_machine_name
-        self.table_name = f"{state_machine_name}-deployments"
+        self.table_name = deployments.table_name_for(state_machine_name)
         self.auto_deploy = events.check_triggers(auto_deploy or {})
         self.time_scale = time_scale
         self.code_update_seconds = code_update_seconds
