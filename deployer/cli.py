@@ -42,14 +42,17 @@ def _positive_seconds(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="lambda-deployer", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--state-machine", default=os.environ.get("LAMBDA_DEPLOYER_STATE_MACHINE",
-                                                                  DEFAULT_STATE_MACHINE),
+    parser = _Parser(prog="lambda-deployer", description="Deploy, inspect and roll back Lambda functions through "
+                     "the deployer's state machine.", epilog="Exit codes: 0 success; 1 failed or rolled back; "
+                     "2 usage error; 3 not started (or AWS unreachable). More: docs/cli.md")
+    parser.add_argument("--state-machine", metavar="NAME_OR_ARN",
+                        default=os.environ.get("LAMBDA_DEPLOYER_STATE_MACHINE", DEFAULT_STATE_MACHINE),
                         help="the deployer's state machine: name or ARN (default: $LAMBDA_DEPLOYER_STATE_MACHINE "
                              f"or {DEFAULT_STATE_MACHINE})")
     parser.add_argument("--region", help="AWS region (default: the profile's, or AWS_REGION)")
     parser.add_argument("--profile", help="AWS profile from the AWS config files")
-    parser.add_argument("--endpoint-url", help="an AWS endpoint instead of AWS, e.g. lambda-deployer local serve")
+    parser.add_argument("--endpoint-url", metavar="URL",
+                        help="an AWS endpoint instead of AWS, e.g. lambda-deployer local serve")
     parser.add_argument("--output", choices=("text", "json"), default="text",
                         help="json: one JSON document on stdout (progress goes to stderr)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)

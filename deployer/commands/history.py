@@ -10,7 +10,6 @@ from deployer.errors import EXIT_OK, NotStarted, UsageError
 from handlers import deployments
 from handlers.images import digest_of, short
 
-_NUMBERS = ("durationSeconds",)
 _COLUMNS = ("STARTED (UTC)", "KIND", "FROM → TO", "IMAGE", "STRATEGY", "OUTCOME", "TOOK", "BY")
 
 
@@ -34,18 +33,21 @@ def run(args, console: Console) -> int:
     return EXIT_OK
 
 
+RECORD_KEYS = ("execution", "name", "kind", "outcome", "startedAt", "finishedAt", "durationSeconds", "fromVersion",
+               "toVersion", "image", "digest", "strategy", "requestedBy", "cause")
+
+
 def record_json(record: dict) -> dict:
-    """A table record as the JSON contract has it: numbers as numbers, the digest and execution name spelled out."""
-    found = dict(record)
-    for key in _NUMBERS:
-        if key in found:
-            try:
-                found[key] = float(found[key])
-            except ValueError:
-                found[key] = None
-    found["name"] = found.get("execution", "").rsplit(":", 1)[-1]
-    found["digest"] = digest_of(found.get("image"))
-    return found
+    """A table record as the JSON contract has it: every key present (null when unknown), numbers as numbers."""
+    duration = record.get("durationSeconds")
+    try:
+        duration = float(duration) if duration is not None else None
+    except ValueError:
+        duration = None
+    found = {key: record.get(key) for key in RECORD_KEYS}
+    return found | {"name": (record.get("execution") or "").rsplit(":", 1)[-1] or None,
+                    "kind": record.get("kind") or "deploy", "durationSeconds": duration,
+                    "digest": digest_of(record.get("image"))}
 
 
 def row_of(record: dict) -> tuple[str, ...]:
