@@ -59,9 +59,9 @@ def _strategy(value: str):
 def run(args, console: Console) -> int:
     request = request_from(args)
     alarms = f", watching {', '.join(request['alarms'])}" if request.get("alarms") else ""
-    image = digest_of(request["image"]) or request["image"].rsplit("/", 1)[-1]
-    console.say(f"deploy {request['function']}: image {short(image) if image.startswith('sha256:') else image}, "
-                f"strategy {runs.strategy_name(request)}, alias {request.get('alias', 'live')}{alarms}")
+    image = short(digest) if (digest := digest_of(request["image"])) else request["image"].rsplit("/", 1)[-1]
+    console.say(f"deploy {request['function']}: image {image}, strategy {runs.strategy_name(request)}, "
+                f"alias {request.get('alias', 'live')}{alarms}")
     code, document = execute(args, console, request, what=naming.image_part(request["image"]))
     if document:
         console.emit(document)
