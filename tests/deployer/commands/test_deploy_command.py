@@ -19,6 +19,7 @@ def test_a_deploy_that_succeeds_exits_0_with_the_timeline_and_the_console_link(f
     done = cli(*deploy(fast_world, fast_world.v2, *CANARY))
 
     assert done.code == EXIT_OK, done.out + done.err
+    assert "\x1b" not in done.out + done.err and "\r" not in done.out + done.err  # not a terminal: plain lines
     assert fast_world.settled_on() == "2"
     [execution] = executions(fast_world)
     assert execution["name"].startswith(f"orders-api-{fast_world.v2[7:19]}-")
@@ -26,12 +27,6 @@ def test_a_deploy_that_succeeds_exits_0_with_the_timeline_and_the_console_link(f
             f"{execution['executionArn']}") in done.out
     assert "ShiftTraffic       50% → version 2, 50% → version 1" in done.out
     assert "=> SUCCEEDED" in done.out and "version 2 of orders-api" in done.out
-
-
-def test_without_a_terminal_the_output_is_plain_lines(fast_world, cli):
-    done = cli(*deploy(fast_world, fast_world.v2, *CANARY))
-    assert done.code == EXIT_OK
-    assert "\x1b" not in done.out + done.err and "\r" not in done.out + done.err
 
 
 def test_a_deploy_whose_alarm_fires_exits_1_and_names_the_failing_step(fast_world, cli):
@@ -43,6 +38,7 @@ def test_a_deploy_whose_alarm_fires_exits_1_and_names_the_failing_step(fast_worl
 
     assert done.code == EXIT_FAILED
     assert "=> FAILED DeploymentRolledBack" in done.err and "failing step CheckHealth" in done.err
+    assert "\x1b" not in done.err  # the failure is told in words, not only in red
     result = done.json()
     assert (result["status"], result["outcome"], result["error"]) == ("FAILED", "rolledBack", "DeploymentRolledBack")
     assert result["failedState"] == "CheckHealth" and "orders-api-errors in ALARM" in result["cause"]

@@ -7,14 +7,15 @@ from support import wait_for
 from deployer.cli import EXIT_FAILED, EXIT_OK
 
 
-def test_status_shows_the_split_and_the_running_deployment(world, cli):
-    running = world.emulator.start_execution(world.request(world.v2, strategy="Canary10Percent30Seconds",
+def test_status_shows_the_split_and_the_running_deployment(fast_world, cli):
+    world = fast_world  # waits at 1/20: the 5-minute canary bakes for 15 s or more, the rollback ends it
+    running = world.emulator.start_execution(world.request(world.v2, strategy="Canary10Percent5Minutes",
                                                            checkIntervalSeconds=1, alarms=[world.fn.alarm]))
     wait_for(lambda: "CheckHealth" in world.emulator.describe(running).states_entered(), what="the canary's bake")
 
     done = cli("--output", "json", "status", "orders-api")
     text = cli("status", "orders-api")
-    world.emulator.run({"action": "rollback", "function": "orders-api"})  # ends the 30 s canary now
+    world.emulator.run({"action": "rollback", "function": "orders-api"})  # ends the canary now
 
     assert done.code == EXIT_OK, done.err
     status = done.json()
