@@ -23,7 +23,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=4599, help="port on 127.0.0.1 (0: any free port)")
     serve.add_argument("--region", default="us-east-1")
     serve.add_argument("--verbose", action="store_true", help="print the task handlers' logs")
+    serve.add_argument("--auto-deploy", action="append", default=[], metavar="REPOSITORY=TAG[,TAG…]",
+                       type=_auto_deploy, help="deploy the functions that track a tag when it is pushed to the "
+                       "repository, as the stack's EventBridge rules do (repeatable; tags may use *)")
     return parser
+
+
+def _auto_deploy(value: str) -> tuple[str, list[str]]:
+    repository, _, tags = value.partition("=")
+    if not repository or not tags:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected REPOSITORY=TAG[,TAG…], e.g. orders=main,release-*")
+    return repository, [tag for tag in tags.split(",") if tag]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
             return demo.run()
         from deployer.local import server
 
-        return server.serve(port=args.port, region=args.region, verbose=args.verbose)
+        return server.serve(port=args.port, region=args.region, verbose=args.verbose,
+                            auto_deploy=dict(args.auto_deploy))
     return EXIT_USAGE
 
 
