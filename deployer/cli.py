@@ -101,8 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=4599, help="port on 127.0.0.1 (0: any free port)")
     serve.add_argument("--region", dest="serve_region", help="default: the global --region, else us-east-1")
     serve.add_argument("--verbose", action="store_true", help="print the task handlers' logs")
+    serve.add_argument("--auto-deploy", action="append", default=[], metavar="REPOSITORY=TAG[,TAG…]",
+                       type=_auto_deploy, help="deploy the functions that track a tag when it is pushed to the "
+                       "repository, as the stack's EventBridge rules do (repeatable; tags may use *)")
     parser.set_defaults(subparsers=commands.choices)
     return parser
+
+
+def _auto_deploy(value: str) -> tuple[str, list[str]]:
+    repository, _, tags = value.partition("=")
+    if not repository or not tags:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected REPOSITORY=TAG[,TAG…], e.g. orders=main,release-*")
+    return repository, [tag for tag in tags.split(",") if tag]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,7 +147,8 @@ def _local(args) -> int:
         return demo.run()
     from deployer.local import server
 
-    return server.serve(port=args.port, region=args.serve_region or args.region or "us-east-1", verbose=args.verbose)
+    return server.serve(port=args.port, region=args.serve_region or args.region or "us-east-1", verbose=args.verbose,
+                        auto_deploy=dict(args.auto_deploy))
 
 
 if __name__ == "__main__":

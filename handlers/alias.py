@@ -5,7 +5,7 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from handlers.aws import client, error_code
-from handlers.errors import ConcurrentModification
+from handlers.errors import ConcurrentModification, TransientAwsError
 
 
 def weights_of(alias: dict) -> dict[str, float]:
@@ -30,8 +30,9 @@ def write(function_arn: str, name: str, *, version: str, weights: dict[str, floa
           revision_id: str | None) -> str | None:
     """Set the alias to ``version`` plus ``weights`` if nobody changed it since ``revision_id``.
 
-    A precondition failure is either our own earlier write whose answer was lost (the alias already
-    is what we wanted: carry on) or someone else's change (stop, keep theirs).
+    A precondition failure is our own earlier write whose answer was lost (the alias already is what we
+    wanted: carry on), someone else's change (stop, keep theirs), or — the revision still ours — a
+    glitch worth another try.
     """
     params = {"FunctionName": function_arn, "Name": name, "FunctionVersion": version,
               "RoutingConfig": {"AdditionalVersionWeights": weights}}
@@ -45,6 +46,8 @@ def write(function_arn: str, name: str, *, version: str, weights: dict[str, floa
     current = get(function_arn, name)
     if current and current["FunctionVersion"] == version and weights_of(current) == weights:
         return current.get("RevisionId")
+    if current and revision_id and current.get("RevisionId") == revision_id:
+        raise TransientAwsError(f"UpdateAlias refused a precondition the alias {name} still meets; retrying")
     found = describe(current) if current else "deleted"
     raise ConcurrentModification(
         f"alias {name} was changed outside this deployment (it now serves {found}); "

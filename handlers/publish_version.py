@@ -6,7 +6,7 @@ from botocore.exceptions import ClientError
 
 from handlers import progress
 from handlers.aws import client, error_code
-from handlers.errors import ConcurrentModification
+from handlers.errors import ConcurrentModification, TransientAwsError
 from handlers.model import Deployment, NewVersion
 from handlers.task import logger, task
 
@@ -22,7 +22,11 @@ def handler(event: dict) -> dict:
     try:
         published = client("lambda").publish_version(**params)
     except ClientError as exc:
-        if error_code(exc) == "PreconditionFailedException":
+        code, message = error_code(exc), exc.response.get("Error", {}).get("Message", "")
+        refused = code == "PreconditionFailedException"
+        if refused and _still_as_uploaded(deployment, release):
+            raise TransientAwsError("PublishVersion refused a precondition $LATEST still meets; retrying") from exc
+        if refused or (code == "InvalidParameterValueException" and "CodeSHA256" in message):
             raise ConcurrentModification(
                 f"{deployment.function_name} changed (code or configuration) between the update and the "
                 "publish; nothing was published"
@@ -37,3 +41,8 @@ def handler(event: dict) -> dict:
         traffic = progress.Progress.from_json(event["traffic"])
         update["traffic"] = progress.Progress(progress.PROMOTE, alias_revision_id=traffic.alias_revision_id).to_json()
     return update
+
+
+def _still_as_uploaded(deployment: Deployment, release: NewVersion) -> bool:
+    current = client("lambda").get_function_configuration(FunctionName=deployment.function_arn)
+    return current.get("RevisionId") == release.revision_id and current.get("CodeSha256") == release.code_sha256

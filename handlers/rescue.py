@@ -13,7 +13,7 @@ import json
 
 from handlers import deployments
 from handlers.errors import InvalidDeploymentRequest, RollbackIncomplete
-from handlers.model import Deployment, parse_function
+from handlers.model import ROLLBACK, Deployment, parse_function
 from handlers.restore import Restored, restore
 from handlers.task import count, event_handler, logger
 from handlers.timing import seconds_since
@@ -36,8 +36,16 @@ def handler(event: dict) -> dict:
 
 
 def rescue(lock: deployments.Lock, status: str) -> Restored:
-    """Back to the stable version the lock's deployment recorded, then record and release."""
+    """Back to the stable version the lock's deployment recorded, then record and release.
+
+    An execution that SUCCEEDED but could not write its record finished its work: the record is closed
+    and the lock released, nothing is restored."""
     deployment = Deployment.from_json(lock.deployment)
+    if status == "SUCCEEDED":
+        deployments.record(lock.function, lock.execution, lock.started_at, finishedAt=deployments.now(),
+                           outcome="rolledBack" if deployment.kind == ROLLBACK else "deployed")
+        deployments.release(lock.function, lock.execution)
+        return Restored()
     restored = restore(deployment)
     if restored.left:
         raise RollbackIncomplete(f"{lock.function} after {status}: could not restore {'; '.join(restored.left)}")

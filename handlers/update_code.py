@@ -9,7 +9,7 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from handlers.aws import client, error_code
-from handlers.errors import ConcurrentModification
+from handlers.errors import ConcurrentModification, TransientAwsError
 from handlers.images import pinned_image
 from handlers.model import Deployment, NewVersion
 from handlers.task import logger, task
@@ -27,8 +27,10 @@ def handler(event: dict) -> dict:
     except ClientError as exc:
         if error_code(exc) != "PreconditionFailedException":
             raise
-        # Our own earlier update whose answer was lost, or someone else's change?
+        # Our own earlier update whose answer was lost, someone else's change, or a glitch?
         current = lam.get_function(FunctionName=deployment.function_arn)
+        if current["Configuration"].get("RevisionId") == deployment.latest_revision_id:
+            raise TransientAwsError("UpdateFunctionCode refused a precondition $LATEST still meets; retrying") from exc
         if pinned_image(current["Code"]) != deployment.target.uri:
             raise ConcurrentModification(
                 f"{deployment.function_name} changed since the deployment started (an IaC run or another "

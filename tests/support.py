@@ -71,12 +71,12 @@ class World:
         return version
 
 
-def make_world(emulator: Emulator) -> World:
-    fn = sample.create_function(emulator)
+def make_world(emulator: Emulator, name: str = "orders-api") -> World:
+    fn = sample.create_function(emulator, name)
     ecr = emulator.client("ecr")
     v1 = ecr.describe_images(repositoryName=fn.name, imageIds=[{"imageTag": fn.name}])["imageDetails"][0]["imageDigest"]
-    v2 = sample.push_image(ecr, fn.name, "orders-api:v2", tag="v2")
-    v3 = sample.push_image(ecr, fn.name, "orders-api:v3", tag="v3")
+    v2 = sample.push_image(ecr, fn.name, f"{name}:v2", tag="v2")
+    v3 = sample.push_image(ecr, fn.name, f"{name}:v3", tag="v3")
     return World(emulator, fn, v1, v2, v3)
 
 

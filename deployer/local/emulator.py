@@ -7,6 +7,7 @@ routed to that handler, in process. The handlers' AWS calls go to the same moto 
 
 from __future__ import annotations
 
+import copy
 import importlib
 import io
 import json
@@ -109,6 +110,7 @@ class Emulator:
         self.state_machine_arn = ""
         self.function_arns: dict[str, str] = {}
         self._tasks_by_function: dict[str, str] = {}
+        self._clients: dict[str, object] = {}
         self._stack: ExitStack | None = None
 
     # lifecycle -------------------------------------------------------------------------------------
@@ -131,6 +133,9 @@ class Emulator:
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
         stack.enter_context(fidelity.installed(code_update_seconds=self.code_update_seconds))
         stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", self._seam()))
+        stack.enter_context(_parse_each_definition_once())
+        for patch in _one_client_per_service():
+            stack.enter_context(patch)
         if self.time_scale != 1.0:
             for patch in _time_scale_patches(self.time_scale):
                 stack.enter_context(patch)
@@ -151,10 +156,14 @@ class Emulator:
         if self._stack:
             self._stack.close()
             self._stack = None
+            self._clients.clear()
 
     # clients for tests and tools -------------------------------------------------------------------
     def client(self, service: str):
-        return boto3.client(service, region_name=self.region)
+        """One client per service for this emulator (creating a boto3 client costs milliseconds)."""
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=self.region)
+        return self._clients[service]
 
     # executions ------------------------------------------------------------------------------------
     def start_execution(self, request: dict, name: str | None = None) -> str:
@@ -253,7 +262,7 @@ class Emulator:
             event = json.loads(body) if body else {}
             scope = TaskScope(_execution_of(event), task)
             context = LambdaContext(fn.function_name, fn.function_arn)
-            if emulator.api.crash(task, after=False):
+            if emulator.api.crash(scope, after=False):
                 return _error(response_headers, "Lambda.Unknown", "the function crashed before it ran", context)
             module_name, attribute = fn.handler.rsplit(".", 1)
             handler = getattr(importlib.import_module(module_name), attribute)
@@ -262,7 +271,7 @@ class Emulator:
                     result = handler(event, context)
                 except Exception as exc:  # the Lambda runtime reports any uncaught exception this way
                     return _error(response_headers, type(exc).__name__, str(exc), context, exc)
-            if emulator.api.crash(task, after=True):
+            if emulator.api.crash(scope, after=True):
                 return _error(response_headers, "Lambda.Unknown", "the function crashed after it ran", context)
             return json.dumps(result).encode()
 
@@ -293,6 +302,46 @@ def _placeholder_zip() -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("README", "lambda-deployer emulator: handlers run in process")
     return buffer.getvalue()
+
+
+def _parse_each_definition_once():
+    """moto parses the ASL (ANTLR, ~0.1 s) at every execution start; a deep copy of one parse is ~50x cheaper
+    and just as fresh, so executions cost what their states cost."""
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    original, parsed = ExecutionWorker._get_evaluation_entrypoint, {}
+
+    def entrypoint(self):
+        definition = self._evaluation_details.state_machine_details.definition
+        if definition not in parsed:
+            parsed[definition] = original(self)
+        return copy.deepcopy(parsed[definition])
+
+    return mock.patch.object(ExecutionWorker, "_get_evaluation_entrypoint", entrypoint)
+
+
+def _one_client_per_service():
+    """moto's interpreter builds a new boto3 client for every task it runs (a quarter of an execution's CPU);
+    the emulator keeps one per region and service, as a real Step Functions keeps its connections."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk,
+        state_task_service_sfn,
+    )
+    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+    made: dict[tuple[str, str], object] = {}
+    lock = threading.Lock()
+
+    def cached(region: str, service: str, state_credentials=None):
+        with lock:
+            if (region, service) not in made:
+                made[region, service] = boto_client_for(region=region, service=service,
+                                                        state_credentials=state_credentials)
+            return made[region, service]
+
+    return [mock.patch.object(module, "boto_client_for", cached)
+            for module in (lambda_eval_utils, state_task_service_sfn, state_task_service_aws_sdk)]
 
 
 def _time_scale_patches(scale: float):

@@ -29,6 +29,10 @@ class TaskScope:
     task: str  # the deployer function running (handlers.catalog key), e.g. ShiftTraffic
 
 
+def _same_execution(name: str | None, execution_arn: str | None) -> bool:
+    return name is None or (execution_arn or "").rsplit(":", 1)[-1] == name
+
+
 @dataclass(frozen=True)
 class ApiCall:
     execution: str | None
@@ -54,14 +58,15 @@ CONFLICT = (409, "ResourceConflictException")
 class Fault:
     """Answer matching calls with an AWS error instead of calling AWS.
 
-    ``task``/``service``/``operation`` narrow the match (None matches any); ``skip`` lets that many
-    matching calls through first; ``times`` is how often it fires (None: every time, persistently).
+    ``task``/``service``/``operation``/``execution`` (a name) narrow the match (None matches any); ``skip``
+    lets that many matching calls through first; ``times`` is how often it fires (None: every time).
     """
 
     error: tuple[int, str] = SERVER_ERROR
     operation: str | None = None
     service: str | None = None
     task: str | None = None
+    execution: str | None = None
     skip: int = 0
     times: int | None = 1
     fired: int = field(default=0, init=False)
@@ -70,6 +75,7 @@ class Fault:
     def matches(self, scope: TaskScope, service: str, operation: str) -> bool:
         return (
             (self.task is None or self.task == scope.task)
+            and _same_execution(self.execution, scope.execution)
             and (self.service is None or self.service == service)
             and (self.operation is None or self.operation == operation)
         )
@@ -90,10 +96,13 @@ class Crash:
     task: str
     after: bool = False
     times: int | None = 1
+    execution: str | None = None
     fired: int = field(default=0, init=False)
 
-    def fire(self, task: str, after: bool) -> bool:
-        if task != self.task or after != self.after or (self.times is not None and self.fired >= self.times):
+    def fire(self, scope: TaskScope, after: bool) -> bool:
+        if scope.task != self.task or after != self.after or not _same_execution(self.execution, scope.execution):
+            return False
+        if self.times is not None and self.fired >= self.times:
             return False
         self.fired += 1
         return True
@@ -118,9 +127,9 @@ class ApiLayer:
             self.faults.clear()
             self.crashes.clear()
 
-    def crash(self, task: str, *, after: bool) -> bool:
+    def crash(self, scope: TaskScope, *, after: bool) -> bool:
         with self._lock:
-            return any(crash.fire(task, after) for crash in self.crashes)
+            return any(crash.fire(scope, after) for crash in self.crashes)
 
     def calls_of(self, execution: str | None = None, *, mutating: bool | None = None) -> list[ApiCall]:
         with self._lock:

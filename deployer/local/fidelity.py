@@ -48,6 +48,23 @@ class ResourceConflictException(lambda_errors.LambdaClientError):
         super().__init__("ResourceConflictException", message)
 
 
+def _check_latest(response: LambdaResponse) -> tuple[LambdaFunction, dict]:
+    """What PublishVersion and UpdateFunctionCode refuse: a running update (409), a stale RevisionId (412)."""
+    latest = response.backend.get_function(unquote(response.path.split("/")[-2]))
+    body = json.loads(response.body or "{}")
+    if _updating(latest):
+        raise ResourceConflictException(
+            f"The operation cannot be performed at this time. An update is in progress for resource: "
+            f"{latest.function_arn}"
+        )
+    if body.get("RevisionId") and body["RevisionId"] != _revision(latest):
+        raise lambda_errors.PreconditionFailedException(
+            "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API "
+            "to retrieve the latest Revision Id"
+        )
+    return latest, body
+
+
 def _revision(fn: LambdaFunction | LambdaAlias) -> str:
     if not getattr(fn, "_emulator_revision", None):
         fn._emulator_revision = str(uuid.uuid4())
@@ -177,39 +194,16 @@ def _patches(code_update_seconds: float):
         return original["r_update_alias"](self)
 
     def r_publish(self):
-        function_name = unquote(self.path.split("/")[-2])
-        body = json.loads(self.body or "{}")
-        latest = self.backend.get_function(function_name)
-        if _updating(latest):
-            raise ResourceConflictException(
-                f"The operation cannot be performed at this time. An update is in progress for resource: "
-                f"{latest.function_arn}"
-            )
+        latest, body = _check_latest(self)
         if body.get("CodeSha256") and body["CodeSha256"] != latest.code_sha_256:
             raise lambda_errors.InvalidParameterValueException(
                 f"CodeSHA256 ({body['CodeSha256']}) is different from current CodeSHA256 in $LATEST "
                 f"({latest.code_sha_256}). Please try again with the CodeSHA256 in $LATEST."
             )
-        if body.get("RevisionId") and body["RevisionId"] != _revision(latest):
-            raise lambda_errors.PreconditionFailedException(
-                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/"
-                "GetAlias API to retrieve the latest Revision Id"
-            )
         return original["r_publish"](self)
 
     def r_update_code(self):
-        function_name = unquote(self.path.split("/")[-2])
-        body = json.loads(self.body or "{}")
-        latest = self.backend.get_function(function_name)
-        if _updating(latest):
-            raise ResourceConflictException(
-                f"The operation cannot be performed at this time. An update is in progress for resource: "
-                f"{latest.function_arn}"
-            )
-        if body.get("RevisionId") and body["RevisionId"] != _revision(latest):
-            raise lambda_errors.PreconditionFailedException(
-                "The Revision Id provided does not match the latest Revision Id."
-            )
+        _check_latest(self)
         return original["r_update_code"](self)
 
     # AWS: pushing an existing tag of an immutable repository onto another image is

@@ -17,14 +17,20 @@ from moto.server import ThreadedMotoServer
 from deployer.local.emulator import Emulator
 
 
-def serve(*, port: int, region: str, verbose: bool, out=sys.stdout, stop: threading.Event | None = None) -> int:
+def serve(*, port: int, region: str, verbose: bool, auto_deploy: dict[str, list[str]] | None = None,
+          out=sys.stdout, stop: threading.Event | None = None) -> int:
     stop = stop or threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         if threading.current_thread() is threading.main_thread():
             signal.signal(signum, lambda *_: stop.set())
     if not verbose:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
-    with Emulator(region=region, quiet=not verbose) as emulator:
+    try:
+        emulator = Emulator(region=region, quiet=not verbose, auto_deploy=auto_deploy)
+    except ValueError as exc:
+        print(f"lambda-deployer local serve: {exc}", file=sys.stderr)
+        return 2
+    with emulator:
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
         try:
@@ -33,6 +39,9 @@ def serve(*, port: int, region: str, verbose: bool, out=sys.stdout, stop: thread
             print(f"endpoint: {endpoint}", file=out)
             print(f"region: {region}", file=out)
             print(f"state machine: {emulator.state_machine_arn}", file=out)
+            for repository, tags in emulator.auto_deploy.items():
+                print(f"auto-deploy: a push of {', '.join(tags)} to {repository} deploys the functions tagged "
+                      f"lambda-deployer:track={repository}:<tag>", file=out)
             print(f"try: aws --endpoint-url {endpoint} --region {region} stepfunctions list-state-machines",
                   file=out)
             print("(any access key works; Ctrl-C stops)", file=out, flush=True)

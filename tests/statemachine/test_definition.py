@@ -11,7 +11,7 @@ from handlers.catalog import TASKS, placeholder
 
 LAMBDA_SERVICE_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
                          "Lambda.ClientExecutionTimeoutException"}
-MUTATING_TASKS = {"RetagImage", "UpdateCode", "WaitForCodeUpdate", "PublishVersion", "ShiftTraffic",
+MUTATING_TASKS = {"Lock", "RetagImage", "UpdateCode", "WaitForCodeUpdate", "PublishVersion", "ShiftTraffic",
                   "CheckHealth", "Promote"}
 REFUSALS = ["InvalidDeploymentRequest", "DeploymentInProgress"]
 

@@ -70,3 +70,25 @@ def test_a_slow_code_update_is_waited_for_by_the_state_machine():
     polls = [c for c in world.emulator.api.calls_of(execution.arn) if c.task == "WaitForCodeUpdate"]
     assert len(polls) > 1  # it was InProgress at least once and retried, never sleeping in a task
     assert execution.states_entered().count("WaitForCodeUpdate") == 1
+
+
+def test_a_throttling_storm_on_the_lambda_control_plane_is_ridden_out(fast_world):
+    """Lambda's control plane answers 429 to the next nine calls (about two minutes of backoff in real
+    time, on top of the clients' own retries): the state machine outlasts it and the deployment succeeds."""
+    world = fast_world
+    storm = Fault((429, "TooManyRequestsException"), service="lambda", times=9)
+    world.emulator.api.inject(storm)
+
+    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1),
+                                   timeout=120)
+
+    assert storm.fired == 9
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert world.settled_on() == "2"
+
+
+def test_handler_clients_back_off_adaptively(emulator):
+    from handlers.aws import client
+
+    retries = client("lambda").meta.config.retries
+    assert retries["mode"] == "adaptive" and retries.get("total_max_attempts", retries.get("max_attempts")) > 3

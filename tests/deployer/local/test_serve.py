@@ -21,7 +21,8 @@ BIN = Path(sys.executable).parent
 @pytest.fixture
 def server():
     """``local serve`` on a free port, as a separate process; yields (endpoint, state machine ARN)."""
-    process = subprocess.Popen([BIN / "lambda-deployer", "local", "serve", "--port", "0"],
+    process = subprocess.Popen([BIN / "lambda-deployer", "local", "serve", "--port", "0",
+                                "--auto-deploy", "orders=main"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
@@ -39,7 +40,7 @@ def server():
     assert process.wait(timeout=10) == 0
 
 
-def test_the_aws_cli_drives_a_whole_deployment(server, tmp_path):
+def test_the_aws_cli_drives_a_whole_deployment_and_a_push_deploys_too(server, tmp_path):
     endpoint, state_machine = server
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
            "AWS_DEFAULT_REGION": "us-east-1", "AWS_PAGER": ""}
@@ -50,8 +51,8 @@ def test_the_aws_cli_drives_a_whole_deployment(server, tmp_path):
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout) if done.stdout.strip() else None
 
-    (tmp_path / "v1.json").write_text(manifest("orders:v1"))
-    (tmp_path / "v2.json").write_text(manifest("orders:v2"))
+    for version in ("v1", "v2", "v3"):
+        (tmp_path / f"{version}.json").write_text(manifest(f"orders:{version}"))
     repository = aws("ecr", "create-repository", "--repository-name", "orders")["repository"]["repositoryUri"]
     aws("ecr", "put-image", "--repository-name", "orders", "--image-tag", "orders",
         "--image-manifest", f"file://{tmp_path / 'v1.json'}")
@@ -59,7 +60,8 @@ def test_the_aws_cli_drives_a_whole_deployment(server, tmp_path):
               "--image-manifest", f"file://{tmp_path / 'v2.json'}")["image"]["imageId"]["imageDigest"]
     role = aws("iam", "create-role", "--role-name", "orders", "--assume-role-policy-document", "{}")["Role"]["Arn"]
     aws("lambda", "create-function", "--function-name", "orders", "--package-type", "Image", "--role", role,
-        "--code", f"ImageUri={repository}:orders", "--publish")
+        "--code", f"ImageUri={repository}:orders", "--publish",
+        "--tags", "lambda-deployer:managed=true,lambda-deployer:track=orders:main")
     aws("lambda", "create-alias", "--function-name", "orders", "--name", "live", "--function-version", "1")
 
     request = {"function": "orders", "image": f"{repository}@{new}", "strategy": "Canary50Percent1Second",
@@ -77,3 +79,12 @@ def test_the_aws_cli_drives_a_whole_deployment(server, tmp_path):
     assert alias["FunctionVersion"] == "2" and not alias["RoutingConfig"]["AdditionalVersionWeights"]
     tagged = aws("ecr", "describe-images", "--repository-name", "orders", "--image-ids", "imageTag=orders")
     assert tagged["imageDetails"][0]["imageDigest"] == new
+
+    # a push of the tracked tag starts the same execution EventBridge would start in AWS
+    aws("ecr", "put-image", "--repository-name", "orders", "--image-tag", "main",
+        "--image-manifest", f"file://{tmp_path / 'v3.json'}")
+    deadline = time.monotonic() + 30
+    while aws("lambda", "get-alias", "--function-name", "orders", "--name", "live")["FunctionVersion"] != "3":
+        assert time.monotonic() < deadline, "the push did not deploy"
+    listed = aws("stepfunctions", "list-executions", "--state-machine-arn", state_machine)["executions"]
+    assert len(listed) == 3  # ours, the push's, and the deployment it started
