@@ -157,6 +157,7 @@ _TEXT = {
     "RestoreVersion": lambda o: ", ".join(o.get("restored") or []) or "nothing needed restoring",
     "FindTrackingFunctions": _routed,
     "DeployEach": lambda o: f"{len(o.get('deployments') or [])} deployment(s) finished",
+    "FinishedWithoutRecord": lambda o: o.get("note", ""),
     "RetagImage": lambda o: f"tag {_deployment(o).get('functionName')} → {short(_target_digest(o))}",
     "UpdateCode": lambda o: f"$LATEST → {short(_target_digest(o))}",
     "WaitForCodeUpdate": lambda o: "LastUpdateStatus Successful",

@@ -79,3 +79,14 @@ def test_the_snapshot_tells_the_step_the_weight_and_the_alarms():
 def test_routing_states_print_nothing():
     events = history(*[(name, REQUEST, REQUEST) for name in timeline.QUIET_STATES])
     assert timeline.lines(events) == []
+
+
+def test_a_deployment_whose_record_could_not_be_written_says_so():
+    document = {"deployment": DEPLOYMENT, "release": {"version": "2"}}
+    failure = {"Error": "TransientAwsError", "Cause": "UpdateItem failed with ThrottlingException"}
+    note = "the deployment's record and lock are settled by the reconciler"
+    events = history(("Finalize", document, {**document, "failure": failure}),
+                     ("FinishedWithoutRecord", {**document, "failure": failure},
+                      {"outcome": "finished", "note": note, "failure": failure}))
+    assert [line.text for line in timeline.lines(events)] == [
+        "failed: TransientAwsError: UpdateItem failed with ThrottlingException", note]
