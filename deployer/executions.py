@@ -22,18 +22,48 @@ def history(sfn, execution_arn: str) -> list[dict]:
             return events
 
 
+class HistoryReader:
+    """The history of one execution, read incrementally: each ``read()`` fetches only the newest pages
+    (newest first, until an event already seen), so following a long bake stays one call per poll."""
+
+    def __init__(self, sfn, execution_arn: str) -> None:
+        self._sfn, self._arn = sfn, execution_arn
+        self.events: list[dict] = []
+
+    def read(self) -> list[dict]:
+        seen = self.events[-1]["id"] if self.events else 0
+        new, token = {}, None
+        while True:
+            page = self._sfn.get_execution_history(executionArn=self._arn, maxResults=1000, reverseOrder=True,
+                                                   **({"nextToken": token} if token else {}))
+            ids = [event["id"] for event in page["events"]]
+            new.update((event["id"], event) for event in page["events"] if event["id"] > seen)
+            if not (token := page.get("nextToken")) or (ids and min(ids) <= seen):
+                break
+        self.events += [new[key] for key in sorted(new)]
+        return self.events
+
+
 def follow(sfn, execution_arn: str, on_line: Callable[[timeline.Line], None], *,
-           poll_seconds: float = 0.25, timeout: float | None = None) -> dict:
-    """Report each new timeline line as the execution progresses; return the final DescribeExecution."""
+           poll_seconds: float = 0.25, timeout: float | None = None,
+           on_poll: Callable[[list[dict]], None] | None = None) -> dict:
+    """Report each new timeline line as the execution progresses; return the final DescribeExecution.
+
+    ``on_poll`` sees the whole history after every poll (a live status line is drawn from it).
+    """
     deadline = None if timeout is None else time.monotonic() + timeout
     printed = 0
     pause = threading.Event()
+    reader = HistoryReader(sfn, execution_arn)
     while True:
-        described = sfn.describe_execution(executionArn=execution_arn)
-        lines = timeline.lines(history(sfn, execution_arn))
+        described = sfn.describe_execution(executionArn=execution_arn)  # first: a terminal status means
+        events = reader.read()  # the history read after it is complete
+        lines = timeline.lines(events)
         for line in lines[printed:]:
             on_line(line)
         printed = len(lines)
+        if on_poll is not None:
+            on_poll(events)
         if described["status"] in TERMINAL:
             return described
         if deadline is not None and time.monotonic() > deadline:

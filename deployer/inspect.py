@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from handlers.errors import InvalidDeploymentRequest
 from handlers.images import digest_of, parse_image_uri, pinned_image, short
 
 
@@ -22,6 +23,17 @@ class LiveState:
             return False
         digest = self.digests.get(next(iter(self.versions)))
         return digest is not None and self.tag_digest == digest == self.digests.get("$LATEST")
+
+    def to_json(self) -> dict:
+        return {
+            "function": self.function,
+            "alias": self.alias,
+            "versions": [{"version": v, "percent": round(w * 100, 2), "digest": self.digests.get(v)}
+                         for v, w in self.versions.items()],
+            "latestDigest": self.digests.get("$LATEST"),
+            "tagDigest": self.tag_digest,
+            "settled": self.settled,
+        }
 
     def describe(self) -> str:
         split = ", ".join(f"version {v} {w * 100:g}% ({short(self.digests.get(v))})"
@@ -42,8 +54,11 @@ def live_state(lam, ecr, function: str, alias: str) -> LiveState:
         digests[version] = digest_of(pinned_image(code))
         image = image or code.get("ImageUri")
     tag_digest = None
-    if image:
-        repository = parse_image_uri(image)
+    try:
+        repository = parse_image_uri(image) if image else None
+    except InvalidDeploymentRequest:
+        repository = None  # not an ECR image URI: there is no function-name tag to look at
+    if repository:
         images = ecr.batch_get_image(registryId=repository.account, repositoryName=repository.repository,
                                      imageIds=[{"imageTag": function}])["images"]
         tag_digest = images[0]["imageId"]["imageDigest"] if images else None

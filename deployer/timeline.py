@@ -6,13 +6,15 @@ demo prints them.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from handlers.images import short
 
-QUIET_STATES = {"AlreadyLive", "NextStep", "Bake", "ExplainInvalidRequest"}
+# States that only route or wait: their visit says nothing a person needs (the next line does).
+QUIET_STATES = {"Route", "AlreadyLive", "DeployOrRollBack", "NextStep", "Bake", "ExplainRefusal"}
 
 
 @dataclass
@@ -28,11 +30,17 @@ class Visit:
 
     @property
     def failure(self) -> dict | None:
-        """The error a Catch attached to the output when this state failed (not one it was handed)."""
+        """The error a Catch attached to the output when this state failed (not one it was handed).
+
+        Catches with ``ResultPath: $.failure`` (or ``$.rollbackFailure``) add it under that key; the ones
+        with ``ResultPath: $`` (Resolve, ResolveRollback, Lock) replace the output with ``{Error, Cause}``.
+        """
+        output, given = self.output if isinstance(self.output, dict) else {}, self.input or {}
         for key in ("failure", "rollbackFailure"):
-            found = self.output.get(key) if isinstance(self.output, dict) else None
-            if found and found != (self.input or {}).get(key):
+            if (found := output.get(key)) and found != given.get(key):
                 return found
+        if "Error" in output and "Error" not in given:
+            return {"Error": output["Error"], "Cause": output.get("Cause", "")}
         return None
 
 
@@ -79,7 +87,7 @@ def describe(visit: Visit, started: datetime) -> Line | None:
     if failure := visit.failure:
         return Line(at, visit.name, f"failed: {failure_message(failure)}")
     text = _TEXT.get(visit.name, lambda _o: "")(output)
-    retried = len(visit.errors)
+    retried = len(visit.errors)  # a failure caught here would have returned above: each error was retried
     if retried:
         kinds = ", ".join(sorted(set(visit.errors)))
         text = f"{text} (after {retried} retr{'y' if retried == 1 else 'ies'}: {kinds})".strip()
@@ -122,8 +130,34 @@ def _checked(output: dict) -> str:
     return ", ".join(f"{name} {state}" for name, state in alarms.items())
 
 
+def _locked(output: dict) -> str:
+    stopped = output.get("interrupt")
+    return f"stopped {stopped.rsplit(':', 1)[-1]}, took its lock" if stopped else "lock taken"
+
+
+def _resolved_rollback(output: dict) -> str:
+    deployment = _deployment(output)
+    stable = deployment.get("stable") or {}
+    back = f"version {stable.get('version')} ({short(stable.get('digest'))})"
+    if deployment.get("noop"):
+        return f"alias {deployment.get('alias')} already serves only {back}: nothing to do"
+    return f"back from version {deployment.get('currentVersion')} to {back}"
+
+
+def _routed(output: dict) -> str:
+    push, found = output.get("push") or {}, [d.get("function") for d in output.get("deployments") or []]
+    pushed = f"push of {push.get('repository')}:{push.get('tag')}"
+    return f"{pushed}: deploy {', '.join(found)}" if found else f"{pushed}: no function tracks it"
+
+
 _TEXT = {
     "Resolve": _resolved,
+    "ResolveRollback": _resolved_rollback,
+    "Lock": _locked,
+    "RestoreVersion": lambda o: ", ".join(o.get("restored") or []) or "nothing needed restoring",
+    "FindTrackingFunctions": _routed,
+    "DeployEach": lambda o: f"{len(o.get('deployments') or [])} deployment(s) finished",
+    "FinishedWithoutRecord": lambda o: o.get("note", ""),
     "RetagImage": lambda o: f"tag {_deployment(o).get('functionName')} → {short(_target_digest(o))}",
     "UpdateCode": lambda o: f"$LATEST → {short(_target_digest(o))}",
     "WaitForCodeUpdate": lambda o: "LastUpdateStatus Successful",
@@ -147,3 +181,59 @@ def lines(history: list[dict]) -> list[Line]:
         return []
     started = history[0]["timestamp"]
     return [line for visit in found if (line := describe(visit, started))]
+
+
+def failed_state(found: list[Visit]) -> str | None:
+    """The state where a deployment went wrong: the first whose Catch recorded a failure, else the one
+    that routed to Rollback or to the refusal."""
+    for visit in found:
+        if visit.failure:
+            return visit.name
+    for before, after in itertools.pairwise(found):
+        if after.name in ("Rollback", "ExplainRefusal"):
+            return before.name
+    return None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Where an execution is now: the live status line of a deployment being followed."""
+
+    state: str | None = None  # the state entered last
+    weight: float | None = None  # percent of traffic on the new version
+    version: str | None = None  # the new version, once published
+    step: int | None = None  # 1-based plan step being served
+    steps: int | None = None
+    alarms: dict[str, str] = field(default_factory=dict)  # as last checked
+
+    def describe(self) -> str:
+        parts = [self.state or "starting"]
+        if self.weight is not None and self.version:
+            where = f" (step {self.step} of {self.steps})" if self.steps else ""
+            parts.append(f"{self.weight:g}% on version {self.version}{where}")
+        if self.alarms:
+            parts.append(", ".join(f"{name} {state}" for name, state in self.alarms.items()))
+        return " · ".join(parts)
+
+
+def state_document(found: list[Visit]) -> dict:
+    """The latest state document the tasks passed along (``deployment``, ``traffic``, ``release``, …)."""
+    document: dict = {}
+    for visit in found:
+        for candidate in (visit.input, visit.output):
+            if isinstance(candidate, dict) and "deployment" in candidate:
+                document = candidate
+    return document
+
+
+def snapshot(found: list[Visit]) -> Snapshot:
+    if not found:
+        return Snapshot()
+    document = state_document(found)
+    checks = [v.output for v in found if v.name == "CheckHealth" and "alarms" in (v.output or {})]
+    alarms = dict(checks[-1]["alarms"] or {}) if checks else {}
+    traffic, release = document.get("traffic") or {}, document.get("release") or {}
+    steps = len((_deployment(document).get("plan") or {}).get("steps") or []) or None
+    weight = traffic.get("weight") if release.get("version") else None
+    step = min(traffic.get("step", 0) + 1, steps) if steps and weight else None
+    return Snapshot(found[-1].name, weight, release.get("version"), step, steps if step else None, alarms)

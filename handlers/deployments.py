@@ -84,9 +84,11 @@ def acquire(function: str, execution: str, started_at: str, deployment: dict,
     return Lock(function, execution, started_at, deployment)
 
 
-def holder(function: str) -> Lock | None:
-    item = _ddb().get_item(TableName=table_name(), Key={"pk": _s(function), "sk": _s(LOCK)},
-                           ConsistentRead=True).get("Item")
+def holder(function: str, *, ddb=None, table: str | None = None) -> Lock | None:
+    """The lock on ``function``, if a deployment holds it. ``ddb``/``table``: read with that client and
+    table (the CLI), instead of the handler's client and ``DEPLOYMENTS_TABLE``."""
+    item = (ddb or _ddb()).get_item(TableName=table or table_name(), Key={"pk": _s(function), "sk": _s(LOCK)},
+                                    ConsistentRead=True).get("Item")
     if not item:
         return None
     return Lock(function, item["execution"]["S"], item["startedAt"]["S"], json.loads(item["deployment"]["S"]))
@@ -131,10 +133,10 @@ def record(function: str, execution: str, started_at: str, **fields) -> None:
     )
 
 
-def history(function: str, limit: int = 20) -> list[dict]:
-    """The most recent deployment records of ``function``, newest first."""
-    items = _ddb().query(
-        TableName=table_name(), KeyConditionExpression="pk = :fn AND begins_with(sk, :prefix)",
+def history(function: str, limit: int = 20, *, ddb=None, table: str | None = None) -> list[dict]:
+    """The most recent deployment records of ``function``, newest first (``ddb``/``table`` as for holder)."""
+    items = (ddb or _ddb()).query(
+        TableName=table or table_name(), KeyConditionExpression="pk = :fn AND begins_with(sk, :prefix)",
         ExpressionAttributeValues={":fn": _s(function), ":prefix": _s(RECORD_PREFIX)},
         ScanIndexForward=False, Limit=limit,
     ).get("Items", [])

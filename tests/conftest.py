@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from support import World, make_world
+from support import World, make_world, run_cli
 
 from deployer.local.emulator import Emulator
+from deployer.naming import CI_VARIABLES
 
 for _quiet_node in ("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"):
     os.environ.setdefault(_quiet_node, "1")
@@ -35,3 +36,12 @@ def world(emulator) -> World:
 @pytest.fixture
 def fast_world(fast_emulator) -> World:
     return make_world(fast_emulator)
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """``cli("deploy", "--function", …)`` runs the CLI in process and returns its exit code, stdout and stderr.
+    The CI variables of the machine running the tests are cleared: the CLI behaves as outside CI."""
+    for name in (*CI_VARIABLES, "LAMBDA_DEPLOYER_STATE_MACHINE"):
+        monkeypatch.delenv(name, raising=False)
+    return lambda *args: run_cli(capsys, *args)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -86,3 +87,48 @@ def wait_for(condition, timeout: float = 10.0, what: str = "condition"):
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         pause.wait(0.02)
     return result
+
+
+def deploy_args(world: World, digest: str, *extra: str) -> tuple[str, ...]:
+    """``deploy --function orders-api --image …@digest --alarm orders-api-errors EXTRA``"""
+    return ("deploy", "--function", world.fn.name, "--image", world.fn.image(digest), "--alarm", world.fn.alarm,
+            *extra)
+
+
+def fire_alarm_once_weighted(world: World) -> threading.Thread:
+    """Like an error spike from a bad canary: the alarm goes off once the new version takes traffic."""
+    def fire() -> None:
+        wait_for(world.weights, what="the canary")
+        world.set_alarm("ALARM")
+
+    thread = threading.Thread(target=fire, daemon=True)
+    thread.start()
+    return thread
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> dict:
+        return json.loads(self.out)
+
+
+FOLLOWING_COMMANDS = ("deploy", "rollback")
+
+
+def run_cli(capsys, *args: str) -> CliResult:
+    """``lambda-deployer --region us-east-1 ARGS`` in process (the emulator intercepts its AWS calls);
+    deploy and rollback poll every 50 ms instead of 2 s."""
+    from deployer.cli import COMMANDS, main
+
+    argv = ["--region", "us-east-1", *args]
+    command = next((i for i, arg in enumerate(argv) if arg in COMMANDS), None)
+    if command is not None and argv[command] in FOLLOWING_COMMANDS:
+        argv.insert(command + 1, "--poll-interval=0.05")
+    capsys.readouterr()
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return CliResult(code, out, err)

@@ -1,0 +1,69 @@
+"""``history``: a function's recent deployments and rollbacks, from the deployments table."""
+
+from __future__ import annotations
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from deployer.commands import connect, function_argument
+from deployer.console import Console
+from deployer.errors import EXIT_OK, NotStarted, UsageError
+from handlers import deployments
+from handlers.images import digest_of, short
+
+_COLUMNS = ("STARTED (UTC)", "KIND", "FROM → TO", "IMAGE", "STRATEGY", "OUTCOME", "TOOK", "BY")
+
+
+def run(args, console: Console) -> int:
+    if not 1 <= args.limit <= 100:
+        raise UsageError(f"--limit {args.limit} must be from 1 to 100")
+    conn = connect(args)
+    function = function_argument(args.function)
+    try:
+        records = deployments.history(function, args.limit, ddb=conn.client("dynamodb"), table=conn.table)
+    except (BotoCoreError, ClientError) as exc:
+        raise NotStarted(f"cannot read the deployments table {conn.table} (is --state-machine "
+                         f"{conn.state_machine_name} right?): {exc}") from None
+    found = [record_json(record) for record in records]
+    if not found:
+        console.show(f"no deployments of {function} recorded in {conn.table}")
+    else:
+        for row in table([_COLUMNS, *(row_of(record) for record in found)]):
+            console.show(row)
+    console.emit({"function": function, "deployments": found})
+    return EXIT_OK
+
+
+RECORD_KEYS = ("execution", "name", "kind", "outcome", "startedAt", "finishedAt", "durationSeconds", "fromVersion",
+               "toVersion", "image", "digest", "strategy", "requestedBy", "cause")
+
+
+def record_json(record: dict) -> dict:
+    """A table record as the JSON contract has it: every key present (null when unknown), numbers as numbers."""
+    duration = record.get("durationSeconds")
+    try:
+        duration = float(duration) if duration is not None else None
+    except ValueError:
+        duration = None
+    found = {key: record.get(key) for key in RECORD_KEYS}
+    return found | {"name": (record.get("execution") or "").rsplit(":", 1)[-1] or None,
+                    "kind": record.get("kind") or "deploy", "durationSeconds": duration,
+                    "digest": digest_of(record.get("image"))}
+
+
+def row_of(record: dict) -> tuple[str, ...]:
+    took = record.get("durationSeconds")
+    return (
+        record.get("startedAt", "")[:19].replace("T", " "),
+        record.get("kind", "deploy"),
+        f"{record.get('fromVersion') or '-'} → {record.get('toVersion') or '-'}",
+        short(record.get("digest")) or "-",
+        record.get("strategy") or "-",
+        record.get("outcome") or "-",
+        f"{took:.1f} s" if isinstance(took, float) else "-",
+        record.get("requestedBy") or "-",
+    )
+
+
+def table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]

@@ -1,0 +1,143 @@
+"""``plan``: a dry run of ``deploy``. The request goes through the state machine's own Resolve code (reads
+only), and the plan says what would change and when health would be checked. Nothing is started or changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from deployer.commands import connect
+from deployer.commands.deploy import request_from
+from deployer.connection import Connection
+from deployer.console import Console
+from deployer.errors import EXIT_FAILED, EXIT_OK, NotStarted
+from handlers import aws
+from handlers.errors import DeploymentInProgress, InvalidDeploymentRequest
+from handlers.images import short
+from handlers.model import Deployment, parse_request
+from handlers.resolve import resolve
+from handlers.strategy import MAX_HISTORY_EVENTS, check_schedule, history_events
+from handlers.task import SERVICE
+
+PLAN_EXECUTION = "plan"  # Resolve compares it with the lock's holder: a running deployment is reported
+
+
+@contextmanager
+def handler_environment(conn: Connection) -> Iterator[None]:
+    """The handlers' view of AWS, for the CLI's session: they build clients from boto3's default session
+    and read ``AWS_REGION``, ``DEPLOYMENTS_TABLE`` (and botocore ``AWS_ENDPOINT_URL``) from the environment."""
+    variables = {"AWS_REGION": conn.region, "DEPLOYMENTS_TABLE": conn.table}
+    if conn.endpoint_url:
+        variables["AWS_ENDPOINT_URL"] = conn.endpoint_url
+    saved = {name: os.environ.get(name) for name in variables}
+    session, handler_logs = boto3.DEFAULT_SESSION, logging.getLogger(SERVICE)
+    level = handler_logs.level
+    os.environ.update(variables)
+    boto3.DEFAULT_SESSION = conn.session
+    handler_logs.setLevel(logging.CRITICAL)  # the handlers' JSON logs are for CloudWatch, not this terminal
+    aws.client.cache_clear()
+    try:
+        yield
+    finally:
+        aws.client.cache_clear()
+        handler_logs.setLevel(level)
+        boto3.DEFAULT_SESSION = session
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def run(args, console: Console) -> int:
+    request = request_from(args)
+    conn = connect(args)
+    try:
+        with handler_environment(conn):
+            deployment, _revision = resolve(parse_request(request), PLAN_EXECUTION)
+    except (InvalidDeploymentRequest, DeploymentInProgress) as exc:
+        console.show(f"the state machine would refuse this deployment ({type(exc).__name__}): {exc}", "bad")
+        console.emit({"function": request["function"], "wouldDeploy": False,
+                      "refused": {"error": type(exc).__name__, "message": str(exc)}})
+        return EXIT_FAILED
+    except (BotoCoreError, ClientError) as exc:
+        raise NotStarted(f"could not check the request against AWS: {exc}") from None
+    document = describe(deployment)
+    for text in render(document):
+        console.show(text)
+    console.emit(document)
+    return EXIT_OK
+
+
+def describe(deployment: Deployment) -> dict:
+    """The plan as data (the ``plan`` JSON contract, docs/cli.md)."""
+    interval, stable = deployment.check_interval_seconds, deployment.stable
+    steps = [{"weight": step.weight, "bakeSeconds": step.bake_seconds,
+              "checks": len(check_schedule(step, interval))} for step in deployment.plan.steps]
+    return {
+        "function": deployment.function_name,
+        "alias": deployment.alias,
+        "aliasExists": deployment.alias_exists,
+        "wouldDeploy": not deployment.noop,
+        "refused": None,
+        "stable": stable.to_json() if stable else None,
+        "target": {"image": deployment.target.uri, "digest": deployment.target.digest},
+        "latestImage": deployment.latest_image,
+        "strategy": deployment.plan.name,
+        "checkIntervalSeconds": interval,
+        "steps": steps,
+        "bakeSeconds": deployment.plan.bake_seconds,
+        "alarms": list(deployment.alarms),
+        "ignoredAlarms": list(deployment.ignored_alarms),
+        "historyEvents": history_events(deployment.plan, interval),
+        "changes": changes(deployment),
+    }
+
+
+def changes(deployment: Deployment) -> list[str]:
+    if deployment.noop:
+        return []
+    new, stable, tag = short(deployment.target.digest), deployment.stable, deployment.tag
+    found = [f"tag {tag} → {new}" + (f" ({short(stable.digest)} stays tagged {tag}.previous)" if stable else ""),
+             f"$LATEST → {new}, published as a new version"]
+    if not deployment.alias_exists:
+        found.append(f"alias {deployment.alias} created on the new version (first deployment: all at once)")
+    elif deployment.plan.steps:
+        weights = ", ".join(f"{s.weight:g}%" for s in deployment.plan.steps)
+        found.append(f"alias {deployment.alias}: {weights} to the new version, then all traffic "
+                     f"(version {stable.version} keeps the rest until then)")
+    else:
+        found.append(f"alias {deployment.alias}: all traffic to the new version at once "
+                     f"(from version {stable.version})")
+    return found
+
+
+def render(plan: dict) -> list[str]:
+    stable = plan["stable"]
+    live = f"version {stable['version']} ({short(stable['digest'])})" if stable else "no version yet"
+    lines = [f"plan for {plan['function']}, alias {plan['alias']} (checked by the state machine's Resolve; "
+             "nothing was changed)",
+             f"  live now:  {live}",
+             f"  deploy:    {plan['target']['image']}"]
+    if not plan["wouldDeploy"]:
+        return [*lines, "  nothing to do: the alias already serves this image"]
+    lines.append("  would change:")
+    lines += [f"    - {change}" for change in plan["changes"]]
+    watched = ", ".join(plan["alarms"]) or "no alarms"
+    lines.append(f"  schedule: {plan['strategy']}, health checked every {plan['checkIntervalSeconds']} s "
+                 f"({watched})")
+    for number, step in enumerate(plan["steps"], start=1):
+        lines.append(f"    step {number:<3} {step['weight']:>5g}%  for {step['bakeSeconds']:>6} s  "
+                     f"{step['checks']} check(s)")
+    lines.append(f"    then     {100:>5}%  promote")
+    if plan["ignoredAlarms"]:
+        lines.append(f"  already in ALARM, ignored (--allow-firing-alarms): {', '.join(plan['ignoredAlarms'])}")
+    lines.append(f"  bake {plan['bakeSeconds']} s in all; about {plan['historyEvents']:,} of "
+                 f"{MAX_HISTORY_EVENTS:,} history events")
+    return lines

@@ -1,0 +1,164 @@
+"""Starting an execution exactly once, and the result a pipeline reads when it ends.
+
+Step Functions keeps an execution's name for 90 days; starting the same name with the same input while
+it runs returns that execution. The CLI names an execution after what it does and the CI run asking
+(``deployer.naming``), so:
+
+- the name runs now: follow it (a CI job retried, or a person pressing twice);
+- the name ran and ended, within the same CI run: that was this job's first attempt; report its outcome;
+- the name ran and ended, outside CI: a later deployment of the same thing; start it under a new name.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from deployer import timeline
+from deployer.errors import NotStarted
+from handlers.aws import error_code
+from handlers.images import digest_of
+
+STARTED, RUNNING, FINISHED = "started", "running", "finished"
+
+
+@dataclass(frozen=True)
+class Started:
+    arn: str
+    name: str
+    how: str  # STARTED: a new execution; RUNNING: one already running; FINISHED: one that already ended
+
+
+def start(sfn, state_machine_arn: str, names: list[str], request: dict, *, in_ci_run: bool) -> Started:
+    """Start ``request`` under the first of ``names`` that is free, or find the execution it already is."""
+    document = json.dumps(request, sort_keys=True)
+    prefix = state_machine_arn.replace(":stateMachine:", ":execution:", 1)
+    for name in names:
+        for _attempt in range(2):  # a second look only when another start raced this one
+            arn = f"{prefix}:{name}"
+            existing = _describe(sfn, arn)
+            if existing is not None:
+                if existing["status"] == "RUNNING":
+                    return Started(arn, name, RUNNING)
+                if in_ci_run:
+                    return Started(arn, name, FINISHED)
+                break  # a later deployment of the same thing: the next name
+            try:
+                arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=document)["executionArn"]
+            except ClientError as exc:
+                if error_code(exc) == "ExecutionAlreadyExists":
+                    continue
+                raise NotStarted(f"the execution could not be started: {_message(exc)}") from None
+            except BotoCoreError as exc:
+                raise NotStarted(f"the execution could not be started: {exc}") from None
+            return Started(arn, name, STARTED)
+    raise NotStarted(f"execution names {', '.join(names)} are all taken; try again in a second")
+
+
+def _describe(sfn, arn: str) -> dict | None:
+    try:
+        return sfn.describe_execution(executionArn=arn)
+    except ClientError as exc:
+        if error_code(exc) in ("ExecutionDoesNotExist", "StateMachineDoesNotExist"):
+            return None
+        raise NotStarted(f"cannot look up execution {arn}: {_message(exc)}") from None
+    except BotoCoreError as exc:
+        raise NotStarted(f"cannot reach Step Functions: {exc}") from None
+
+
+def _message(exc: ClientError) -> str:
+    error = exc.response.get("Error", {})
+    return f"{error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(": ")
+
+
+# outcome words (docs/cli.md): what the execution did, beyond SUCCEEDED/FAILED
+_FAILED_OUTCOMES = {
+    "InvalidDeploymentRequest": "refused",
+    "DeploymentInProgress": "refused",
+    "DeploymentRolledBack": "rolledBack",
+    "ConcurrentModification": "rolledBack",
+    "RollbackFailed": "rollbackFailed",
+}
+_STATUS_OUTCOMES = {"RUNNING": "running", "ABORTED": "aborted", "TIMED_OUT": "timedOut", "PENDING_REDRIVE": "failed"}
+
+
+def outcome_of(status: str, error: str | None, output: dict) -> str:
+    if status == "SUCCEEDED":
+        return output.get("outcome", "deployed")
+    if status == "FAILED":
+        return _FAILED_OUTCOMES.get(error or "", "failed")
+    return _STATUS_OUTCOMES.get(status, status.lower())
+
+
+def result(described: dict, events: list[dict], console_url: str | None = None) -> dict:
+    """The execution as a pipeline reads it (the JSON contract of ``deploy`` and ``rollback``, docs/cli.md)."""
+    request = _json(described.get("input"))
+    output = _json(described.get("output"))
+    visits = timeline.visits(events)
+    document = timeline.state_document(visits)
+    deployment = document.get("deployment") or {}
+    stable = deployment.get("stable") or {}
+    kind = deployment.get("kind") or request.get("action") or "deploy"
+    status, error = described["status"], described.get("error")
+    if kind == "rollback":
+        version, previous = stable.get("version"), deployment.get("currentVersion")
+        image = stable.get("image")
+    else:
+        version, previous = (document.get("release") or {}).get("version"), stable.get("version")
+        image = deployment.get("target") or request.get("image")
+    outcome = outcome_of(status, error, output)
+    live = {"deployed": version, "unchanged": version, "rolledBack": previous if kind == "deploy" else version}
+    found = {
+        "execution": described["executionArn"],
+        "name": described.get("name") or described["executionArn"].rsplit(":", 1)[-1],
+        "kind": kind,
+        "status": status,
+        "outcome": outcome,
+        "function": deployment.get("functionName") or request.get("function"),
+        "alias": deployment.get("alias") or request.get("alias") or "live",
+        "version": version,
+        "previousVersion": previous,
+        "liveVersion": live.get(outcome) if status != "RUNNING" else None,
+        "image": image,
+        "digest": digest_of(image),
+        "strategy": (deployment.get("plan") or {}).get("name") or strategy_name(request, kind),
+        "requestedBy": request.get("requestedBy"),
+        "error": error,
+        "cause": described.get("cause"),
+        "failedState": timeline.failed_state(visits) if status in ("FAILED", "TIMED_OUT") else None,
+        "startedAt": _iso(described.get("startDate")),
+        "durationSeconds": _seconds(described),
+        "consoleUrl": console_url,
+    }
+    if status == "SUCCEEDED":  # the execution's own output is the authority on what it did
+        found.update({key: output[key] for key in ("function", "alias", "version", "previousVersion", "image",
+                                                    "digest", "strategy") if key in output})
+        found["liveVersion"] = found["version"]
+    return found
+
+
+def strategy_name(request: dict, kind: str = "deploy") -> str:
+    """The strategy a request asks for, as the history names it (explicit steps: ``Steps``)."""
+    if kind == "rollback":
+        return "Rollback"
+    strategy = request.get("strategy", "AllAtOnce")
+    return strategy if isinstance(strategy, str) else "Steps"
+
+
+def _json(text: str | None) -> dict:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _seconds(described: dict) -> float | None:
+    start, stop = described.get("startDate"), described.get("stopDate")
+    return round((stop - start).total_seconds(), 1) if start and stop else None

@@ -1,0 +1,51 @@
+"""``lambda-deployer plan``: the state machine's own validation and the schedule, with reads only."""
+
+from __future__ import annotations
+
+from deployer.cli import EXIT_FAILED, EXIT_OK
+from deployer.local.faults import TaskScope, task_scope
+
+PLAN = ("plan", "--function", "orders-api", "--strategy", "Linear25PercentEvery10Seconds", "--check-interval", "4")
+
+
+def everything(world) -> dict:
+    """What a deployment would change: alias, $LATEST, tags, versions, the table, executions."""
+    emulator = world.emulator
+    return {
+        "alias": world.alias()["RevisionId"],
+        "latest": emulator.client("lambda").get_function(FunctionName="orders-api")["Configuration"]["RevisionId"],
+        "versions": world.versions(),
+        "tags": emulator.client("ecr").describe_images(repositoryName="orders-api")["imageDetails"],
+        "table": emulator.client("dynamodb").scan(TableName=emulator.table_name)["Items"],
+        "executions": emulator.client("stepfunctions").list_executions(
+            stateMachineArn=emulator.state_machine_arn)["executions"],
+    }
+
+
+def test_plan_prints_what_would_change_and_the_schedule_and_changes_nothing(fast_world, cli):
+    before = everything(fast_world)
+    with task_scope(TaskScope("plan", "Plan")):  # the emulator records the calls made in a task's scope
+        done = cli(*PLAN, "--image", fast_world.fn.image(fast_world.v2), "--alarm", fast_world.fn.alarm)
+
+    assert done.code == EXIT_OK, done.err
+    assert "live now:  version 1" in done.out
+    assert "tag orders-api → sha256:ab0cfd94025f" in done.out
+    assert "alias live: 25%, 50%, 75% to the new version, then all traffic" in done.out
+    assert [line.split() for line in done.out.splitlines() if line.strip().startswith("step")] == [
+        ["step", str(n), f"{25 * n}%", "for", "10", "s", "3", "check(s)"] for n in (1, 2, 3)]
+    calls = fast_world.emulator.api.calls_of("plan")
+    assert calls and [c.operation for c in calls if c.mutating] == []
+    assert everything(fast_world) == before
+
+
+def test_plan_in_json(fast_world, cli):
+    done = cli("--output", "json", *PLAN, "--image", fast_world.fn.image(fast_world.v2))
+    plan = done.json()
+    assert (plan["wouldDeploy"], plan["stable"]["version"], plan["target"]["digest"]) == (True, "1", fast_world.v2)
+    assert plan["steps"] == [{"weight": w, "bakeSeconds": 10, "checks": 3} for w in (25.0, 50.0, 75.0)]
+
+
+def test_plan_says_the_state_machine_would_refuse_and_exits_1(fast_world, cli):
+    done = cli(*PLAN, "--image", fast_world.fn.image(fast_world.v2), "--alarm", "no-such-alarm")
+    assert done.code == EXIT_FAILED
+    assert "would refuse this deployment (InvalidDeploymentRequest): unknown alarm(s): no-such-alarm" in done.out

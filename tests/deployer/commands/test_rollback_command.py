@@ -1,0 +1,68 @@
+"""``lambda-deployer rollback``: all traffic back in seconds, through the state machine (audited)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from support import deploy_args, wait_for
+
+from deployer.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from deployer.local.faults import TaskScope, task_scope
+
+
+def test_rollback_restores_alias_tag_and_latest_and_says_how_long_it_took(fast_world, cli):
+    assert fast_world.emulator.run(fast_world.request(fast_world.v2)).status == "SUCCEEDED"
+    assert fast_world.settled_on() == "2"
+    done: list = []
+    began = time.monotonic()
+    command = threading.Thread(target=lambda: done.append(cli("--output", "json", "rollback", "orders-api")))
+    command.start()
+    wait_for(lambda: fast_world.alias()["FunctionVersion"] == "1" and not fast_world.weights(),
+             what="the alias back on version 1")
+    restored = time.monotonic() - began
+    command.join(timeout=30)
+
+    [result] = done
+    print(f"\nrollback: {restored:.2f} s from command to alias restored "
+          f"(the CLI saw it after {result.json()['restoredAfterSeconds']} s)")
+    assert result.code == EXIT_OK, result.err
+    assert fast_world.settled_on() == "1"  # alias, function-name tag and $LATEST
+    assert fast_world.tag_digest() == fast_world.latest_digest() == fast_world.v1
+    document = result.json()
+    assert (document["kind"], document["outcome"], document["version"], document["previousVersion"]) == (
+        "rollback", "rolledBack", "1", "2")
+    assert document["name"].startswith("orders-api-rollback-") and "traffic was back on version 1" in result.err
+
+
+def test_rollback_to_a_given_version(fast_world, cli):
+    fast_world.emulator.run(fast_world.request(fast_world.v2))
+    fast_world.emulator.run(fast_world.request(fast_world.v3))
+
+    done = cli("rollback", "orders-api", "--to-version", "2")
+
+    assert done.code == EXIT_OK and "back on version 2" in done.out
+    assert fast_world.settled_on() == "2"
+
+
+def test_a_rollback_with_nothing_to_return_to_exits_1_and_a_bad_version_exits_2(fast_world, cli):
+    refused = cli("rollback", "orders-api")
+    assert refused.code == EXIT_FAILED and "say which with toVersion" in refused.out
+    assert "failing step ResolveRollback" in refused.out
+
+    bad = cli("rollback", "orders-api", "--to-version", "latest")
+    assert bad.code == EXIT_USAGE and "--to-version 'latest' must be a published version number" in bad.err
+
+
+def test_deploy_and_rollback_need_only_what_the_ci_policy_allows(fast_world, cli):
+    from infra.permissions import CI_PERMISSIONS  # the policy CDK attaches to CI (imports CDK: only here)
+
+    allowed = {action for allow in CI_PERMISSIONS for action in allow.actions}
+    allowed.add("sts:GetCallerIdentity")  # needs no permission: AWS always answers who the caller is
+    with task_scope(TaskScope("cli", "cli")):  # the emulator records the calls made in a task's scope
+        assert cli(*deploy_args(fast_world, fast_world.v2)).code == EXIT_OK
+        assert cli("rollback", "orders-api").code == EXIT_OK
+
+    used = {f"{call.service.replace('stepfunctions', 'states')}:{call.operation}"
+            for call in fast_world.emulator.api.calls_of("cli")}
+    assert used <= allowed, used - allowed

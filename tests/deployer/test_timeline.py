@@ -1,0 +1,92 @@
+"""Readable lines, the failing state and the live status, from execution histories (no AWS)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from deployer import timeline
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def history(*states: tuple) -> list[dict]:
+    """Events for ``(name, input, output[, errors])`` visits, one second apart; output None: still in it."""
+    events = [{"id": 1, "type": "ExecutionStarted", "timestamp": T0}]
+    for second, (name, given, output, *errors) in enumerate(states, start=1):
+        at = T0 + timedelta(seconds=second)
+        events.append({"type": "TaskStateEntered", "timestamp": at,
+                       "stateEnteredEventDetails": {"name": name, "input": json.dumps(given)}})
+        events += [{"type": "TaskFailed", "timestamp": at, "taskFailedEventDetails": {"error": error}}
+                   for error in (errors[0] if errors else [])]
+        if output is not None:
+            events.append({"type": "TaskStateExited", "timestamp": at,
+                           "stateExitedEventDetails": {"name": name, "output": json.dumps(output)}})
+    for number, event in enumerate(events, start=1):
+        event["id"] = number
+    return events
+
+
+REQUEST = {"function": "orders-api"}
+DEPLOYMENT = {"functionName": "orders-api", "alias": "live", "kind": "deploy",
+              "plan": {"name": "Canary10Percent5Minutes", "steps": [{"weight": 10, "bakeSeconds": 300}]},
+              "stable": {"version": "1", "image": "x", "digest": "sha256:" + "1" * 64}}
+CAUSE = json.dumps({"errorMessage": "unknown alarm(s): nope", "errorType": "InvalidDeploymentRequest"})
+
+
+def test_a_refused_request_reads_as_one_failed_line_naming_resolve():
+    events = history(("Route", REQUEST, REQUEST),
+                     ("Resolve", REQUEST, {"Error": "InvalidDeploymentRequest", "Cause": CAUSE},
+                      ["InvalidDeploymentRequest"]),
+                     ("ExplainRefusal", {}, {"error": "InvalidDeploymentRequest"}))
+
+    assert [line.render() for line in timeline.lines(events)] == [
+        "  +   2.0s  Resolve            failed: InvalidDeploymentRequest: unknown alarm(s): nope"]
+    assert timeline.failed_state(timeline.visits(events)) == "Resolve"
+
+
+def test_the_failing_state_is_where_the_failure_was_caught_not_the_rollback_it_led_to():
+    document = {"deployment": DEPLOYMENT, "traffic": {"weight": 10, "step": 0}, "release": {"version": "2"}}
+    failure = {"Error": "DeploymentUnhealthy", "Cause": "alarm orders-api-errors in ALARM"}
+    events = history(("CheckHealth", document, {**document, "failure": failure}),
+                     ("Rollback", {**document, "failure": failure}, {**document, "failure": failure,
+                                                                     "outcome": {"cause": "x. Rolled back: all"}}))
+
+    assert timeline.failed_state(timeline.visits(events)) == "CheckHealth"
+    assert [line.text for line in timeline.lines(events)] == [
+        "failed: DeploymentUnhealthy: alarm orders-api-errors in ALARM", "all"]
+
+
+def test_retries_that_succeeded_are_counted_on_the_line():
+    output = {"deployment": DEPLOYMENT, "release": {"version": "2"}}
+    events = history(("WaitForCodeUpdate", output, output, ["CodeUpdateInProgress", "CodeUpdateInProgress"]))
+    assert timeline.lines(events)[0].text == "LastUpdateStatus Successful (after 2 retries: CodeUpdateInProgress)"
+
+
+def test_the_snapshot_tells_the_step_the_weight_and_the_alarms():
+    baking = {"deployment": DEPLOYMENT, "traffic": {"weight": 10, "step": 0}, "release": {"version": "2"}}
+    events = history(("ShiftTraffic", baking, baking),
+                     ("CheckHealth", baking, {**baking, "alarms": {"orders-api-errors": "OK"}}),
+                     ("Bake", baking, None))
+
+    now = timeline.snapshot(timeline.visits(events))
+
+    assert (now.state, now.weight, now.version, now.step, now.steps) == ("Bake", 10, "2", 1, 1)
+    assert now.describe() == "Bake · 10% on version 2 (step 1 of 1) · orders-api-errors OK"
+    assert timeline.snapshot([]).describe() == "starting"
+
+
+def test_routing_states_print_nothing():
+    events = history(*[(name, REQUEST, REQUEST) for name in timeline.QUIET_STATES])
+    assert timeline.lines(events) == []
+
+
+def test_a_deployment_whose_record_could_not_be_written_says_so():
+    document = {"deployment": DEPLOYMENT, "release": {"version": "2"}}
+    failure = {"Error": "TransientAwsError", "Cause": "UpdateItem failed with ThrottlingException"}
+    note = "the deployment's record and lock are settled by the reconciler"
+    events = history(("Finalize", document, {**document, "failure": failure}),
+                     ("FinishedWithoutRecord", {**document, "failure": failure},
+                      {"outcome": "finished", "note": note, "failure": failure}))
+    assert [line.text for line in timeline.lines(events)] == [
+        "failed: TransientAwsError: UpdateItem failed with ThrottlingException", note]
