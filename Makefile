@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/lambda-deployer local demo
 
 test: $(STAMP) lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto  # one worker per core: the emulator's runs are CPU-bound
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
