@@ -64,7 +64,9 @@ class CiAccess(Construct):
                     "StringLike": {f"{GITHUB_TOKEN_HOST}:sub": github.allowed_subject},
                 }),
                 managed_policies=[self.policy],
-                max_session_duration=Duration.hours(1),
+                # A job follows its deployment to the end: canaries and linear shifts take hours. The role can
+                # only start and read this state machine's executions, so a long session risks little.
+                max_session_duration=Duration.hours(6),
             )
 
     def _provider(self, github: GithubOidc) -> iam.IOidcProvider:

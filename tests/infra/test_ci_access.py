@@ -88,3 +88,7 @@ def test_an_existing_github_provider_is_used_not_created():
 def test_github_settings_are_checked(settings, problem):
     with pytest.raises(ConfigurationError, match=problem):
         GithubOidc(**settings)
+
+
+def test_the_github_role_lasts_long_enough_to_follow_a_long_canary(configured):
+    configured.template.has_resource_properties("AWS::IAM::Role", {"MaxSessionDuration": 6 * 3600})
