@@ -13,8 +13,9 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@# -qq: errors still show; the warnings this machine's pip configuration prints on every run do not
+	$(BIN)/python -m pip install --quiet --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 demo: $(STAMP)
