@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# CDK's jsii runtime warns on every synth that this Node.js is deprecated / end of life.
+# CDK's jsii runtime warns on every synth that this Node.js is deprecated or end of life (the latter
+# variable lists the major versions to keep quiet about).
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20,22
 
 .PHONY: .venv demo test lint serve synth clean
 
