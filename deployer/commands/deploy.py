@@ -73,14 +73,14 @@ def execute(args, console: Console, request: dict, *, what: str,
     """Start (or find) the execution for ``request`` and follow it unless ``--no-wait``: the exit code and
     the result document (for the caller to emit: it may add to it)."""
     conn = connect(args)
-    run = naming.ci_run(os.environ)
+    ci_run = naming.ci_run(os.environ)
     function = parse_function(request["function"]).name
-    key = naming.request_key(request, run)
+    key = naming.request_key(request, ci_run)
     names = [naming.execution_name(function, what, key),
              naming.execution_name(function, what, key, naming.redeploy_suffix(datetime.now(UTC)))]
     sfn = conn.client("stepfunctions")
-    started = runs.start(sfn, conn.state_machine_arn, names, request, in_ci_run=run is not None)
-    _announce(console, started, run, conn.where(started.arn))
+    started = runs.start(sfn, conn.state_machine_arn, names, request, in_ci_run=ci_run is not None)
+    _announce(console, started, ci_run, conn.where(started.arn))
     try:
         if args.no_wait and started.how != runs.FINISHED:
             described, events = sfn.describe_execution(executionArn=started.arn), []
