@@ -92,3 +92,28 @@ def test_handler_clients_back_off_adaptively(emulator):
 
     retries = client("lambda").meta.config.retries
     assert retries["mode"] == "adaptive" and retries.get("total_max_attempts", retries.get("max_attempts")) > 3
+
+
+@pytest.mark.parametrize("task", ["Lock", "RetagImage", "UpdateCode", "PublishVersion", "ShiftTraffic", "Promote"])
+def test_a_task_rerun_after_its_answer_was_lost_does_not_repeat_its_work(fast_world, task):
+    """The task's Lambda dies right after doing its work; the state machine runs it again."""
+    world = fast_world
+    lost = Crash(task, after=True)
+    world.emulator.api.inject(lost)
+
+    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1))
+
+    assert lost.fired == 1 and execution.status == "SUCCEEDED", execution.cause
+    assert world.versions() == ["1", "2"]  # published once
+    assert world.settled_on() == "2" and world.tag_digest() == world.v2
+    assert alias_splits(world, execution) == [{"2": 0.1}, {"2": 0.5}, {}]  # each step once, in order
+
+
+def alias_splits(world, execution) -> list[dict]:
+    """The weights the deployment asked the alias for, in order, a repeated request counted once."""
+    splits = []
+    for call in world.emulator.api.calls_of(execution.arn):
+        weights = call.params.get("RoutingConfig", {}).get("AdditionalVersionWeights")
+        if call.operation == "UpdateAlias" and (not splits or weights != splits[-1]):
+            splits.append(weights)
+    return splits
