@@ -65,14 +65,19 @@ def _check_latest(response: LambdaResponse) -> tuple[LambdaFunction, dict]:
     return latest, body
 
 
+_revisions = threading.Lock()  # executions run in threads: two first reads must not mint two revisions
+
+
 def _revision(fn: LambdaFunction | LambdaAlias) -> str:
-    if not getattr(fn, "_emulator_revision", None):
-        fn._emulator_revision = str(uuid.uuid4())
-    return fn._emulator_revision
+    with _revisions:
+        if not getattr(fn, "_emulator_revision", None):
+            fn._emulator_revision = str(uuid.uuid4())
+        return fn._emulator_revision
 
 
 def _bump(fn: LambdaFunction | LambdaAlias) -> None:
-    fn._emulator_revision = str(uuid.uuid4())
+    with _revisions:
+        fn._emulator_revision = str(uuid.uuid4())
 
 
 def _updating(fn: LambdaFunction) -> bool:
