@@ -46,12 +46,8 @@ def resolve(request: DeployRequest, execution: str) -> tuple[Deployment, str | N
             f"{region}; Lambda pulls images only from the function's own region"
         )
 
-    latest = get_function(function.name, None)
+    latest = get_image_function(function.name)
     config = latest["Configuration"]
-    if config.get("PackageType") != "Image":
-        raise InvalidDeploymentRequest(
-            f"function {function.name} is zip-packaged; lambda-deployer deploys container images"
-        )
     check_not_busy(config["FunctionName"], execution)
     function_arn = config["FunctionArn"]
     latest_image = pinned_image(latest.get("Code", {}))
@@ -105,6 +101,14 @@ def check_not_busy(function: str, execution: str) -> None:
     lock = deployments.holder(function)
     if lock and lock.execution != execution:
         raise DeploymentInProgress(deployments.busy(lock))
+
+
+def get_image_function(name: str) -> dict:
+    """``$LATEST`` of a function lambda-deployer can deploy: it must exist and be image-packaged."""
+    latest = get_function(name, None)
+    if latest["Configuration"].get("PackageType") != "Image":
+        raise InvalidDeploymentRequest(f"function {name} is zip-packaged; lambda-deployer deploys container images")
+    return latest
 
 
 def get_function(name: str, qualifier: str | None) -> dict:

@@ -15,7 +15,7 @@ from handlers.aws import client, error_code
 from handlers.errors import InvalidDeploymentRequest
 from handlers.images import digest_of, parse_image_uri, pinned_image
 from handlers.model import DEFAULT_CHECK_INTERVAL, ROLLBACK, Deployment, Release, parse_rollback_request
-from handlers.resolve import check_region, get_function
+from handlers.resolve import check_region, get_function, get_image_function
 from handlers.strategy import Plan
 from handlers.task import logger, task
 
@@ -24,11 +24,8 @@ from handlers.task import logger, task
 def handler(event: dict) -> dict:
     request = parse_rollback_request(event["request"])
     check_region(request.function)
-    latest = get_function(request.function.name, None)
+    latest = get_image_function(request.function.name)
     config = latest["Configuration"]
-    if config.get("PackageType") != "Image":
-        raise InvalidDeploymentRequest(f"function {config['FunctionName']} is zip-packaged; lambda-deployer "
-                                       "deploys container images")
     function, function_arn = config["FunctionName"], config["FunctionArn"]
     current = alias.get(function_arn, request.alias)
     if current is None:

@@ -28,6 +28,8 @@ from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 import statemachine
+from deployer import executions
+from deployer.executions import TERMINAL
 from deployer.local import fidelity
 from deployer.local.faults import ApiLayer, TaskScope, activated, task_scope
 from deployer.timeline import Visit, visits
@@ -35,8 +37,6 @@ from handlers import aws, deployments, events
 from handlers.catalog import EVENT_HANDLERS, TASKS, placeholder
 
 DEFAULT_REGION = "us-east-1"
-ACCOUNT = "123456789012"
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 
@@ -186,7 +186,7 @@ class Emulator:
     def describe(self, execution_arn: str, described: dict | None = None) -> Execution:
         sfn = self.client("stepfunctions")
         described = described or sfn.describe_execution(executionArn=execution_arn)
-        history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        history = executions.history(sfn, execution_arn)
         output = described.get("output")
         return Execution(
             arn=execution_arn,

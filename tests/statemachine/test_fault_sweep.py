@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from support import make_world, wait_for
 
 from deployer.local.emulator import Emulator
-from deployer.local.faults import Crash, Fault
+from deployer.local.faults import CONFLICT, PRECONDITION_FAILED, SERVER_ERROR, THROTTLE, Crash, Fault
 from handlers import deployments
 
 TWO_SHIFTS = {"steps": [{"weight": 10, "bakeSeconds": 0}, {"weight": 50, "bakeSeconds": 0}]}  # checks mutate nothing
@@ -48,10 +48,10 @@ POINTS = [
     Point("Finalize", "DeleteItem"),  # the lock's release
 ]
 KINDS = {  # status, error code (the code each service uses for it)
-    "throttled": (429, "TooManyRequestsException"),
-    "server error": (500, "ServiceException"),
-    "precondition failed": (412, "PreconditionFailedException"),
-    "conflict": (409, "ResourceConflictException"),
+    "throttled": THROTTLE,
+    "server error": SERVER_ERROR,
+    "precondition failed": PRECONDITION_FAILED,
+    "conflict": CONFLICT,
     "crash": None,  # the task's Lambda dies after doing its work (Lambda.Unknown); it is retried
 }
 

@@ -6,7 +6,7 @@ import pytest
 from support import make_world
 
 from deployer.local.emulator import Emulator
-from deployer.local.faults import Crash, Fault
+from deployer.local.faults import THROTTLE, Crash, Fault
 
 TWO_SHIFTS = {"steps": [{"weight": 10, "bakeSeconds": 1}, {"weight": 50, "bakeSeconds": 1}]}
 ACCESS_DENIED = (403, "AccessDeniedException")
@@ -39,7 +39,7 @@ def test_an_error_in_each_mutating_step_rolls_back_to_the_stable_version(fast_wo
 
 def test_a_throttled_step_is_retried_and_the_deployment_still_succeeds(fast_world):
     world = fast_world
-    world.emulator.api.inject(Fault((429, "TooManyRequestsException"), task="ShiftTraffic",
+    world.emulator.api.inject(Fault(THROTTLE, task="ShiftTraffic",
                                     operation="UpdateAlias", times=2))
     execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1))
 
@@ -76,7 +76,7 @@ def test_a_throttling_storm_on_the_lambda_control_plane_is_ridden_out(fast_world
     """Lambda's control plane answers 429 to the next nine calls (about two minutes of backoff in real
     time, on top of the clients' own retries): the state machine outlasts it and the deployment succeeds."""
     world = fast_world
-    storm = Fault((429, "TooManyRequestsException"), service="lambda", times=9)
+    storm = Fault(THROTTLE, service="lambda", times=9)
     world.emulator.api.inject(storm)
 
     execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1),

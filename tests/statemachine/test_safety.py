@@ -5,6 +5,7 @@ from __future__ import annotations
 from support import wait_for
 
 from deployer.local import sample
+from deployer.local.faults import SERVER_ERROR, Crash, Fault
 from handlers import deployments
 
 CANARY = {"strategy": "Canary10Percent30Seconds", "checkIntervalSeconds": 1}
@@ -53,11 +54,9 @@ def test_stopping_an_execution_mid_canary_is_rescued_to_the_stable_version(world
 
 
 def test_a_failed_rollback_is_finished_by_the_rescue(fast_world):
-    from deployer.local.faults import Fault
-
     world = fast_world
     world.emulator.api.inject(Fault((403, "AccessDeniedException"), task="Promote", operation="UpdateAlias"),
-                              Fault((500, "ServiceException"), task="Rollback", operation="UpdateAlias", times=None))
+                              Fault(SERVER_ERROR, task="Rollback", operation="UpdateAlias", times=None))
     execution = world.emulator.run(world.request(world.v2, strategy="Canary10Percent1Second",
                                                  checkIntervalSeconds=1))
 
@@ -79,8 +78,6 @@ def test_the_reconciler_repairs_an_alias_left_weighted_with_no_deployment_runnin
 
 
 def test_the_reconciler_frees_a_stale_lock_after_a_lost_rescue(world):
-    from deployer.local.faults import Crash
-
     world.emulator.api.inject(Crash("Rescue", times=None))  # the status-change delivery is lost
     arn = world.emulator.start_execution(world.request(world.v2, **CANARY))
     wait_for(world.weights, what="the canary")
