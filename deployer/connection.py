@@ -10,7 +10,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
 from deployer.errors import NotStarted, UsageError
-from handlers.deployments import table_name_for
+from handlers.aws.deployments import table_name_for
 
 DEFAULT_STATE_MACHINE = "lambda-deployer"
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")

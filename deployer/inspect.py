@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handlers.errors import InvalidDeploymentRequest
-from handlers.images import digest_of, parse_image_uri, pinned_image, short
+from handlers.domain.errors import InvalidDeploymentRequest
+from handlers.domain.images import digest_of, parse_image_uri, pinned_image, short
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from deployer import timeline
 from deployer.errors import NotStarted
-from handlers.aws import error_code
-from handlers.images import digest_of
+from handlers.aws.clients import error_code
+from handlers.domain.images import digest_of
 
 STARTED, RUNNING, FINISHED = "started", "running", "finished"
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from handlers.images import short
+from handlers.domain.images import short
 
 # States that only route or wait: their visit says nothing a person needs (the next line does).
 QUIET_STATES = {"Route", "AlreadyLive", "DeployOrRollBack", "NextStep", "Bake", "ExplainRefusal"}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from handlers import progress
-from handlers.alarms import alarm_states
-from handlers.errors import DeploymentUnhealthy
-from handlers.health import judge
-from handlers.model import Deployment
-from handlers.task import count, logger, task
+from handlers.aws.alarms import alarm_states
+from handlers.aws.task import count, logger, task
+from handlers.domain import progress
+from handlers.domain.errors import DeploymentUnhealthy
+from handlers.domain.health import judge
+from handlers.domain.model import Deployment
 
 
 @task

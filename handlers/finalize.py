@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from handlers import deployments
-from handlers.model import ROLLBACK, Deployment, NewVersion
-from handlers.task import count, logger, task
-from handlers.timing import seconds_since
+from handlers.aws import deployments
+from handlers.aws.task import count, logger, task
+from handlers.domain.model import ROLLBACK, Deployment, NewVersion
+from handlers.domain.timing import seconds_since
 
 
 @task

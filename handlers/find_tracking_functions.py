@@ -6,9 +6,9 @@ the deployer's own retags never deploy, and a function must be managed to be dep
 
 from __future__ import annotations
 
-from handlers import tags
-from handlers.aws import client
-from handlers.task import count, logger, task
+from handlers.aws.clients import client
+from handlers.aws.task import count, logger, task
+from handlers.domain import tags
 
 
 @task

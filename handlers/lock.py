@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from handlers import deployments
-from handlers.aws import client, error_code
-from handlers.errors import DeploymentInProgress
-from handlers.model import ROLLBACK, Deployment
-from handlers.task import logger, task
+from handlers.aws import deployments
+from handlers.aws.clients import client, error_code
+from handlers.aws.task import logger, task
+from handlers.domain.errors import DeploymentInProgress
+from handlers.domain.model import ROLLBACK, Deployment
 
 
 @task

@@ -6,11 +6,12 @@ from dataclasses import replace
 
 from botocore.exceptions import ClientError
 
-from handlers import alias, progress
-from handlers.aws import client, error_code
-from handlers.errors import ConcurrentModification
-from handlers.model import Deployment, NewVersion
-from handlers.task import logger, task
+from handlers.aws import alias
+from handlers.aws.clients import client, error_code
+from handlers.aws.task import logger, task
+from handlers.domain import progress
+from handlers.domain.errors import ConcurrentModification
+from handlers.domain.model import Deployment, NewVersion
 
 
 @task

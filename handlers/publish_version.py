@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from handlers import progress
-from handlers.aws import client, error_code
-from handlers.errors import ConcurrentModification, TransientAwsError
-from handlers.model import Deployment, NewVersion
-from handlers.task import logger, task
+from handlers.aws.clients import client, error_code
+from handlers.aws.task import logger, task
+from handlers.domain import progress
+from handlers.domain.errors import ConcurrentModification, TransientAwsError
+from handlers.domain.model import Deployment, NewVersion
 
 
 @task

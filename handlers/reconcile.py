@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from handlers import alias, deployments, tags
-from handlers.aws import client, error_code
-from handlers.images import digest_of, parse_image_uri, pinned_image
-from handlers.model import Deployment, Release
-from handlers.rescue import rescue
-from handlers.restore import restore
-from handlers.strategy import Plan
-from handlers.task import count, event_handler, logger
+from handlers.aws import alias, deployments
+from handlers.aws.clients import client, error_code
+from handlers.aws.restore import rescue, restore
+from handlers.aws.task import count, event_handler, logger
+from handlers.domain import tags
+from handlers.domain.images import digest_of, parse_image_uri, pinned_image
+from handlers.domain.model import Deployment, Release
+from handlers.domain.strategy import Plan
 
 
 @event_handler

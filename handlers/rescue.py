@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 
-from handlers import deployments
-from handlers.errors import InvalidDeploymentRequest, RollbackIncomplete
-from handlers.model import ROLLBACK, Deployment, parse_function
-from handlers.restore import Restored, restore
-from handlers.task import count, event_handler, logger
-from handlers.timing import seconds_since
+from handlers.aws import deployments
+from handlers.aws.restore import rescue
+from handlers.aws.task import event_handler
+from handlers.domain.errors import InvalidDeploymentRequest
+from handlers.domain.model import parse_function
 
 ENDED_BADLY = {"ABORTED", "TIMED_OUT", "FAILED"}
 
@@ -33,31 +32,6 @@ def handler(event: dict) -> dict:
         return {"rescued": False, "reason": f"{execution} holds no lock of {function}: it cleaned up itself"}
     restored = rescue(lock, status)
     return {"rescued": True, "function": function, "restored": restored.done}
-
-
-def rescue(lock: deployments.Lock, status: str) -> Restored:
-    """Back to the stable version the lock's deployment recorded, then record and release.
-
-    An execution that SUCCEEDED but could not write its record finished its work: the record is closed
-    and the lock released, nothing is restored."""
-    deployment = Deployment.from_json(lock.deployment)
-    if status == "SUCCEEDED":
-        deployments.record(lock.function, lock.execution, lock.started_at, finishedAt=deployments.now(),
-                           outcome="rolledBack" if deployment.kind == ROLLBACK else "deployed")
-        deployments.release(lock.function, lock.execution)
-        return Restored()
-    restored = restore(deployment)
-    if restored.left:
-        raise RollbackIncomplete(f"{lock.function} after {status}: could not restore {'; '.join(restored.left)}")
-    outcome = {"ABORTED": "aborted", "TIMED_OUT": "timedOut"}.get(status, "failed")
-    deployments.record(lock.function, lock.execution, lock.started_at, outcome=outcome,
-                       cause=f"execution ended {status}; restored by the deployer: {restored.summary}",
-                       finishedAt=deployments.now(), durationSeconds=seconds_since(lock.started_at))
-    deployments.release(lock.function, lock.execution)
-    count("DeploymentRescued")
-    logger.info("rescued", function=lock.function, execution=lock.execution, status=status,
-                restored=restored.done)
-    return restored
 
 
 def _function_of(raw_input: str | None) -> str | None:

@@ -7,21 +7,20 @@ before the first mutation, with a message a person can act on.
 from __future__ import annotations
 
 import fnmatch
-import os
 
 from botocore.exceptions import ClientError
 
-from handlers import deployments, progress
-from handlers.alarms import alarm_states
-from handlers.aws import client, error_code
-from handlers.errors import DeploymentInProgress, InvalidDeploymentRequest
-from handlers.health import already_firing
-from handlers.images import ImageRef, digest_of, parse_image_uri, pinned_image
-from handlers.model import Deployment, DeployRequest, FunctionRef, Release, parse_request
-from handlers.strategy import Plan
-from handlers.task import count, logger, task
-
-_NOT_FOUND = {"ResourceNotFoundException", "AccessDeniedException", "AccessDeniedFault"}
+from handlers.aws import deployments
+from handlers.aws.alarms import alarm_states
+from handlers.aws.clients import client, error_code
+from handlers.aws.functions import check_region, get_function, get_image_function
+from handlers.aws.task import count, logger, task
+from handlers.domain import progress
+from handlers.domain.errors import DeploymentInProgress, InvalidDeploymentRequest
+from handlers.domain.health import already_firing
+from handlers.domain.images import ImageRef, digest_of, parse_image_uri, pinned_image
+from handlers.domain.model import Deployment, DeployRequest, Release, parse_request
+from handlers.domain.strategy import Plan
 
 
 @task
@@ -87,42 +86,11 @@ def resolve(request: DeployRequest, execution: str) -> tuple[Deployment, str | N
     return deployment, alias.get("RevisionId") if alias else None
 
 
-def check_region(function: FunctionRef) -> str:
-    region = os.environ["AWS_REGION"]
-    if function.region and function.region != region:
-        raise InvalidDeploymentRequest(
-            f"function {function.name} is in {function.region}; this deployer manages functions in {region}"
-        )
-    return region
-
-
 def check_not_busy(function: str, execution: str) -> None:
     """A lock held by another execution: that deployment is still running (or being cleaned up)."""
     lock = deployments.holder(function)
     if lock and lock.execution != execution:
         raise DeploymentInProgress(deployments.busy(lock))
-
-
-def get_image_function(name: str) -> dict:
-    """``$LATEST`` of a function lambda-deployer can deploy: it must exist and be image-packaged."""
-    latest = get_function(name, None)
-    if latest["Configuration"].get("PackageType") != "Image":
-        raise InvalidDeploymentRequest(f"function {name} is zip-packaged; lambda-deployer deploys container images")
-    return latest
-
-
-def get_function(name: str, qualifier: str | None) -> dict:
-    try:
-        if qualifier:
-            return client("lambda").get_function(FunctionName=name, Qualifier=qualifier)
-        return client("lambda").get_function(FunctionName=name)
-    except ClientError as exc:
-        if error_code(exc) in _NOT_FOUND:
-            what = f"version {qualifier} of function {name}" if qualifier else f"function {name}"
-            raise InvalidDeploymentRequest(
-                f"{what} was not found (or this deployer may not manage it) in {os.environ['AWS_REGION']}"
-            ) from None
-        raise
 
 
 def _get_alias(function_arn: str, alias: str) -> dict | None:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from handlers import alias, deployments, progress
-from handlers.aws import client, error_code
-from handlers.errors import InvalidDeploymentRequest
-from handlers.images import digest_of, parse_image_uri, pinned_image
-from handlers.model import DEFAULT_CHECK_INTERVAL, ROLLBACK, Deployment, Release, parse_rollback_request
-from handlers.resolve import check_region, get_function, get_image_function
-from handlers.strategy import Plan
-from handlers.task import logger, task
+from handlers.aws import alias, deployments
+from handlers.aws.clients import client, error_code
+from handlers.aws.functions import check_region, get_function, get_image_function
+from handlers.aws.task import logger, task
+from handlers.domain import progress
+from handlers.domain.errors import InvalidDeploymentRequest
+from handlers.domain.images import digest_of, parse_image_uri, pinned_image
+from handlers.domain.model import DEFAULT_CHECK_INTERVAL, ROLLBACK, Deployment, Release, parse_rollback_request
+from handlers.domain.strategy import Plan
 
 
 @task

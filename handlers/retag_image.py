@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from handlers import registry
-from handlers.errors import InvalidDeploymentRequest
-from handlers.model import Deployment
-from handlers.task import logger, task
+from handlers.aws import registry
+from handlers.aws.task import logger, task
+from handlers.domain.errors import InvalidDeploymentRequest
+from handlers.domain.model import Deployment
 
 
 @task

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 
-from handlers import deployments
-from handlers.errors import RollbackIncomplete
-from handlers.model import Deployment
-from handlers.restore import restore
-from handlers.task import count, logger, task
-from handlers.timing import seconds_since
+from handlers.aws import deployments
+from handlers.aws.restore import restore
+from handlers.aws.task import count, logger, task
+from handlers.domain.errors import RollbackIncomplete
+from handlers.domain.model import Deployment
+from handlers.domain.timing import seconds_since
 
 
 @task

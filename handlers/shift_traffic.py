@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from handlers import alias, progress
-from handlers.model import Deployment, NewVersion
-from handlers.task import count, logger, task
+from handlers.aws import alias
+from handlers.aws.task import count, logger, task
+from handlers.domain import progress
+from handlers.domain.model import Deployment, NewVersion
 
 
 @task

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from handlers.aws import client, error_code
-from handlers.errors import ConcurrentModification, TransientAwsError
-from handlers.images import pinned_image
-from handlers.model import Deployment, NewVersion
-from handlers.task import logger, task
+from handlers.aws.clients import client, error_code
+from handlers.aws.task import logger, task
+from handlers.domain.errors import ConcurrentModification, TransientAwsError
+from handlers.domain.images import pinned_image
+from handlers.domain.model import Deployment, NewVersion
 
 
 @task

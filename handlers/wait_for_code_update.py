@@ -5,10 +5,10 @@ Raising ``CodeUpdateInProgress`` instead of sleeping keeps the waiting in Step F
 
 from __future__ import annotations
 
-from handlers.aws import client
-from handlers.errors import CodeUpdateFailed, CodeUpdateInProgress, ConcurrentModification
-from handlers.model import Deployment, NewVersion
-from handlers.task import task
+from handlers.aws.clients import client
+from handlers.aws.task import task
+from handlers.domain.errors import CodeUpdateFailed, CodeUpdateInProgress, ConcurrentModification
+from handlers.domain.model import Deployment, NewVersion
 
 
 @task

@@ -11,7 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from handlers.events import Triggers, forward_pattern, trigger_pattern
+from handlers.domain.events import Triggers, forward_pattern, trigger_pattern
 
 
 def _event_pattern(pattern: dict) -> events.EventPattern:

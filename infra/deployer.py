@@ -7,8 +7,8 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from handlers import deployments
-from handlers.catalog import TASKS
+from handlers.aws import deployments
+from handlers.domain.catalog import TASKS
 from infra.auto_deploy import AutoDeploy
 from infra.ci_access import CiAccess
 from infra.permissions import Targets

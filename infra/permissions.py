@@ -22,7 +22,7 @@ from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
-from handlers import tags
+from handlers.domain import tags
 from infra.nag import wildcard_findings
 
 MANAGED_TAG = tags.MANAGED

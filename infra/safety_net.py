@@ -14,7 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from handlers.events import execution_ended_pattern
+from handlers.domain.events import execution_ended_pattern
 
 RECONCILE_EVERY = Duration.minutes(5)
 

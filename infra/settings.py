@@ -13,7 +13,7 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
-from handlers.events import Triggers, check_triggers
+from handlers.domain.events import Triggers, check_triggers
 from infra.ci_access import GithubOidc
 from infra.errors import ConfigurationError
 from infra.task_functions import POWERTOOLS_LAYER_VERSION

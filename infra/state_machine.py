@@ -11,7 +11,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from handlers.catalog import placeholder
+from handlers.domain.catalog import placeholder
 from infra.errors import ConfigurationError
 from infra.nag import ANY_RESOURCE, X_RAY_REASON, acknowledge
 from infra.permissions import STATE_MACHINE_PERMISSIONS, Targets

@@ -15,8 +15,8 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 import handlers
-from handlers.catalog import EVENT_HANDLERS, TASKS
-from handlers.task import SERVICE, metrics
+from handlers.aws.task import SERVICE, metrics
+from handlers.domain.catalog import EVENT_HANDLERS, TASKS
 from infra.errors import ConfigurationError
 from infra.nag import ANY_RESOURCE, X_RAY_REASON, acknowledge
 from infra.permissions import TASK_PERMISSIONS, Allow, Targets

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from deployer.local import sample
 from deployer.local.emulator import Emulator
-from handlers.images import digest_of, pinned_image
+from handlers.domain.images import digest_of, pinned_image
 
 
 @dataclass

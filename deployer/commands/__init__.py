@@ -6,8 +6,8 @@ import re
 
 from deployer.connection import Connection
 from deployer.errors import UsageError
-from handlers.errors import InvalidDeploymentRequest
-from handlers.model import parse_function
+from handlers.domain.errors import InvalidDeploymentRequest
+from handlers.domain.model import parse_function
 
 # Request keys as the CLI spells them, so a validation message names the argument to fix.
 _OPTIONS = {"function": "--function", "image": "--image", "alias": "--alias", "strategy": "--strategy",

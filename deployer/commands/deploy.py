@@ -18,9 +18,9 @@ from deployer.commands import connect, invalid_request
 from deployer.console import Console
 from deployer.errors import EXIT_FAILED, EXIT_OK, CommandError
 from deployer.executions import follow
-from handlers.errors import InvalidDeploymentRequest
-from handlers.images import digest_of, short
-from handlers.model import parse_function, parse_request
+from handlers.domain.errors import InvalidDeploymentRequest
+from handlers.domain.images import digest_of, short
+from handlers.domain.model import parse_function, parse_request
 
 EXIT_INTERRUPTED = 130  # Ctrl-C while following: the execution goes on in AWS
 

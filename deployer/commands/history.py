@@ -7,8 +7,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from deployer.commands import connect, function_argument
 from deployer.console import Console
 from deployer.errors import EXIT_OK, NotStarted, UsageError
-from handlers import deployments
-from handlers.images import digest_of, short
+from handlers.aws import deployments
+from handlers.domain.images import digest_of, short
 
 _COLUMNS = ("STARTED (UTC)", "KIND", "FROM → TO", "IMAGE", "STRATEGY", "OUTCOME", "TOOK", "BY")
 

@@ -17,13 +17,13 @@ from deployer.commands.deploy import request_from
 from deployer.connection import Connection
 from deployer.console import Console
 from deployer.errors import EXIT_FAILED, EXIT_OK, NotStarted
-from handlers import aws
-from handlers.errors import DeploymentInProgress, InvalidDeploymentRequest
-from handlers.images import short
-from handlers.model import Deployment, parse_request
+from handlers.aws import clients as aws
+from handlers.aws.task import SERVICE
+from handlers.domain.errors import DeploymentInProgress, InvalidDeploymentRequest
+from handlers.domain.images import short
+from handlers.domain.model import Deployment, parse_request
+from handlers.domain.strategy import MAX_HISTORY_EVENTS, check_schedule, history_events
 from handlers.resolve import resolve
-from handlers.strategy import MAX_HISTORY_EVENTS, check_schedule, history_events
-from handlers.task import SERVICE
 
 PLAN_EXECUTION = "plan"  # Resolve compares it with the lock's holder: a running deployment is reported
 

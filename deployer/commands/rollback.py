@@ -14,8 +14,8 @@ from deployer import naming, timeline
 from deployer.commands import invalid_request
 from deployer.commands.deploy import execute
 from deployer.console import Console
-from handlers.errors import InvalidDeploymentRequest
-from handlers.model import ROLLBACK, parse_rollback_request
+from handlers.domain.errors import InvalidDeploymentRequest
+from handlers.domain.model import ROLLBACK, parse_rollback_request
 
 
 def request_from(args) -> dict:

@@ -12,10 +12,10 @@ from deployer.console import Console
 from deployer.errors import EXIT_OK, CommandError, NotStarted
 from deployer.executions import history
 from deployer.inspect import LiveState, live_state
-from handlers import deployments
-from handlers.aws import error_code
-from handlers.images import digest_of, short
-from handlers.model import DEFAULT_ALIAS
+from handlers.aws import deployments
+from handlers.aws.clients import error_code
+from handlers.domain.images import digest_of, short
+from handlers.domain.model import DEFAULT_ALIAS
 
 
 def run(args, console: Console) -> int:

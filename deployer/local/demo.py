@@ -14,7 +14,7 @@ from deployer.executions import follow
 from deployer.inspect import live_state
 from deployer.local import sample
 from deployer.local.emulator import Emulator
-from handlers.images import short
+from handlers.domain.images import short
 
 CANARY = "Canary20Percent3Seconds"
 

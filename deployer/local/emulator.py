@@ -33,8 +33,10 @@ from deployer.executions import TERMINAL
 from deployer.local import fidelity
 from deployer.local.faults import ApiLayer, TaskScope, activated, task_scope
 from deployer.timeline import Visit, visits
-from handlers import aws, deployments, events
-from handlers.catalog import EVENT_HANDLERS, TASKS, placeholder
+from handlers.aws import clients as aws
+from handlers.aws import deployments
+from handlers.domain import events
+from handlers.domain.catalog import EVENT_HANDLERS, TASKS, placeholder
 
 DEFAULT_REGION = "us-east-1"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}

@@ -33,8 +33,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-from handlers import events
-from handlers.images import parse_image_uri
+from handlers.domain import events
+from handlers.domain.images import parse_image_uri
 
 log = logging.getLogger(__name__)
 

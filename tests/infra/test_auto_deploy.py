@@ -12,7 +12,7 @@ import pytest
 from moto.events.models import EventPattern
 from synthesized import configured_deployer, default_deployer  # noqa: F401 (fixtures)
 
-from handlers.events import InvalidAutoDeploy, check_triggers, trigger_pattern
+from handlers.domain.events import InvalidAutoDeploy, check_triggers, trigger_pattern
 
 RULE = "AWS::Events::Rule"
 

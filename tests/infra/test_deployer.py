@@ -6,7 +6,7 @@ from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 from synthesized import configured_deployer, default_deployer  # noqa: F401 (fixtures)
 
-from handlers.catalog import EVENT_HANDLERS, TASKS
+from handlers.domain.catalog import EVENT_HANDLERS, TASKS
 from infra import DeployerSettings, LambdaDeployer
 
 

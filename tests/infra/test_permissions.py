@@ -14,7 +14,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Template
 from synthesized import configured_deployer, default_deployer  # noqa: F401 (fixtures)
 
-from handlers.catalog import EVENT_HANDLERS, TASKS
+from handlers.domain.catalog import EVENT_HANDLERS, TASKS
 from infra import ConfigurationError, cdk_json_context
 from infra.permissions import TASK_PERMISSIONS, Allow, Scope, Targets
 from infra.task_functions import TaskFunctions

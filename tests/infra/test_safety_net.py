@@ -7,7 +7,7 @@ import json
 from moto.events.models import EventPattern
 from synthesized import configured_deployer  # noqa: F401 (fixture)
 
-from handlers.catalog import EVENT_HANDLERS
+from handlers.domain.catalog import EVENT_HANDLERS
 
 RULE = "AWS::Events::Rule"
 

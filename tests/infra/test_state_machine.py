@@ -12,7 +12,7 @@ from aws_cdk.assertions import Match
 from synthesized import configured_deployer  # noqa: F401 (fixtures)
 
 import statemachine
-from handlers.catalog import TASKS
+from handlers.domain.catalog import TASKS
 from infra import ConfigurationError
 from infra.nag import render
 from infra.permissions import Targets

@@ -7,7 +7,7 @@ from pathlib import Path
 from synthesized import configured_deployer  # noqa: F401 (fixtures)
 
 import handlers
-from handlers.catalog import EVENT_HANDLERS, TASKS
+from handlers.domain.catalog import EVENT_HANDLERS, TASKS
 from infra.nag import render
 from infra.task_functions import POWERTOOLS_LAYER_VERSION
 

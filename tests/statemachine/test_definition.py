@@ -7,7 +7,7 @@ import json
 import pytest
 
 import statemachine
-from handlers.catalog import TASKS, placeholder
+from handlers.domain.catalog import TASKS, placeholder
 
 LAMBDA_SERVICE_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
                          "Lambda.ClientExecutionTimeoutException"}

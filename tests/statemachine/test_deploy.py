@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from handlers.strategy import parse_strategy
+from handlers.domain.strategy import parse_strategy
 
 
 def alias_writes(world, execution) -> list[tuple[str, dict]]:

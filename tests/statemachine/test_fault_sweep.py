@@ -17,7 +17,7 @@ from support import make_world, wait_for
 
 from deployer.local.emulator import Emulator
 from deployer.local.faults import CONFLICT, PRECONDITION_FAILED, SERVER_ERROR, THROTTLE, Crash, Fault
-from handlers import deployments
+from handlers.aws import deployments
 
 TWO_SHIFTS = {"steps": [{"weight": 10, "bakeSeconds": 0}, {"weight": 50, "bakeSeconds": 0}]}  # checks mutate nothing
 

@@ -88,7 +88,7 @@ def test_a_throttling_storm_on_the_lambda_control_plane_is_ridden_out(fast_world
 
 
 def test_handler_clients_back_off_adaptively(emulator):
-    from handlers.aws import client
+    from handlers.aws.clients import client
 
     retries = client("lambda").meta.config.retries
     assert retries["mode"] == "adaptive" and retries.get("total_max_attempts", retries.get("max_attempts")) > 3

@@ -1,6 +1,6 @@
 """The history estimate that refuses too-long plans matches what executions really record."""
 
-from handlers.strategy import EVENTS_FIXED, EVENTS_PER_CHECK, EVENTS_PER_SHIFT
+from handlers.domain.strategy import EVENTS_FIXED, EVENTS_PER_CHECK, EVENTS_PER_SHIFT
 
 
 def events(world, strategy) -> int:

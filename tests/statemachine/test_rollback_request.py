@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from support import wait_for
 
-from handlers import deployments
+from handlers.aws import deployments
 
 
 def rollback(world, **extra):

@@ -6,7 +6,7 @@ from support import wait_for
 
 from deployer.local import sample
 from deployer.local.faults import SERVER_ERROR, Crash, Fault
-from handlers import deployments
+from handlers.aws import deployments
 
 CANARY = {"strategy": "Canary10Percent30Seconds", "checkIntervalSeconds": 1}
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from handlers.errors import InvalidDeploymentRequest
-from handlers.strategy import (
+from handlers.domain.errors import InvalidDeploymentRequest
+from handlers.domain.strategy import (
     EVENTS_PER_CHECK,
     MAX_HISTORY_EVENTS,
     Plan,

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from handlers.aws import client, error_code
-from handlers.images import ImageRef
-from handlers.tags import PREVIOUS_SUFFIX
+from handlers.aws.clients import client, error_code
+from handlers.domain.images import ImageRef
+from handlers.domain.tags import PREVIOUS_SUFFIX
 
 # Ask for every manifest type so ECR returns each manifest as pushed, never converted: the digest of a
 # re-put manifest must stay the digest the function pins.

@@ -2,10 +2,10 @@
 
 import pytest
 
-from handlers.errors import InvalidDeploymentRequest
-from handlers.images import parse_image_uri
-from handlers.model import Deployment, FunctionRef, Release, parse_request
-from handlers.strategy import parse_strategy
+from handlers.domain.errors import InvalidDeploymentRequest
+from handlers.domain.images import parse_image_uri
+from handlers.domain.model import Deployment, FunctionRef, Release, parse_request
+from handlers.domain.strategy import parse_strategy
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:" + "cd" * 32
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from handlers.aws import client, error_code
-from handlers.errors import ConcurrentModification, TransientAwsError
+from handlers.aws.clients import client, error_code
+from handlers.domain.errors import ConcurrentModification, TransientAwsError
 
 
 def weights_of(alias: dict) -> dict[str, float]:

@@ -7,8 +7,8 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from handlers.errors import DeploymentUnhealthy, TransientAwsError
-from handlers.task import event_handler, task
+from handlers.aws.task import event_handler, task
+from handlers.domain.errors import DeploymentUnhealthy, TransientAwsError
 
 
 class Context:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from handlers.errors import InvalidDeploymentRequest
-from handlers.images import ImageRef, digest_of, parse_image_uri, pinned_image
+from handlers.domain.errors import InvalidDeploymentRequest
+from handlers.domain.images import ImageRef, digest_of, parse_image_uri, pinned_image
 
 DIGEST = "sha256:" + "ab" * 32
 REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"

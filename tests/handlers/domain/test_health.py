@@ -1,6 +1,6 @@
 """Health verdicts from alarm states."""
 
-from handlers.health import already_firing, judge
+from handlers.domain.health import already_firing, judge
 
 
 def test_all_ok_or_without_data_is_healthy():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.aws import client
+from handlers.aws.clients import client
 
 ALL_ALARM_TYPES = ["MetricAlarm", "CompositeAlarm"]
 

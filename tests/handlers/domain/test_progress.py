@@ -1,7 +1,7 @@
 """The bake cursor: shift, wait and check, step after step, then promote."""
 
-from handlers import progress
-from handlers.strategy import Plan, Step, parse_strategy
+from handlers.domain import progress
+from handlers.domain.strategy import Plan, Step, parse_strategy
 
 
 def walk(plan: Plan, interval: int) -> list[tuple]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from handlers.errors import InvalidDeploymentRequest
+from handlers.domain.errors import InvalidDeploymentRequest
 
 _REPOSITORY = r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*"
 _IMAGE_URI = re.compile(

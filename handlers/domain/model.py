@@ -10,9 +10,9 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 
-from handlers.errors import InvalidDeploymentRequest
-from handlers.images import ImageRef, parse_image_uri
-from handlers.strategy import Plan, check_history_budget, parse_strategy
+from handlers.domain.errors import InvalidDeploymentRequest
+from handlers.domain.images import ImageRef, parse_image_uri
+from handlers.domain.strategy import Plan, check_history_budget, parse_strategy
 
 DEFAULT_ALIAS = "live"
 DEFAULT_CHECK_INTERVAL = 60

@@ -15,8 +15,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from handlers.aws import describe, is_transient
-from handlers.errors import DeployerError, TransientAwsError
+from handlers.aws.clients import describe, is_transient
+from handlers.domain.errors import DeployerError, TransientAwsError
 
 SERVICE = "lambda-deployer"
 logger = Logger(service=SERVICE)

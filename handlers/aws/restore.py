@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from handlers import alias, registry
-from handlers.aws import client
-from handlers.images import digest_of, pinned_image, short
-from handlers.model import Deployment
-from handlers.task import logger
+from handlers.aws import alias, deployments, registry
+from handlers.aws.clients import client
+from handlers.aws.task import count, logger
+from handlers.domain.errors import RollbackIncomplete
+from handlers.domain.images import digest_of, pinned_image, short
+from handlers.domain.model import ROLLBACK, Deployment
+from handlers.domain.timing import seconds_since
 
 
 @dataclass(frozen=True)
@@ -105,3 +107,28 @@ def _restore_latest(deployment: Deployment, point: RestorePoint | None, keep_ali
         return None  # already right, or someone else's image since: theirs to keep
     lam.update_function_code(FunctionName=deployment.function_arn, ImageUri=point.image)
     return f"$LATEST → {short(point.digest) if point.digest else point.image}"
+
+
+def rescue(lock: deployments.Lock, status: str) -> Restored:
+    """Back to the stable version the lock's deployment recorded, then record and release.
+
+    An execution that SUCCEEDED but could not write its record finished its work: the record is closed
+    and the lock released, nothing is restored."""
+    deployment = Deployment.from_json(lock.deployment)
+    if status == "SUCCEEDED":
+        deployments.record(lock.function, lock.execution, lock.started_at, finishedAt=deployments.now(),
+                           outcome="rolledBack" if deployment.kind == ROLLBACK else "deployed")
+        deployments.release(lock.function, lock.execution)
+        return Restored()
+    restored = restore(deployment)
+    if restored.left:
+        raise RollbackIncomplete(f"{lock.function} after {status}: could not restore {'; '.join(restored.left)}")
+    outcome = {"ABORTED": "aborted", "TIMED_OUT": "timedOut"}.get(status, "failed")
+    deployments.record(lock.function, lock.execution, lock.started_at, outcome=outcome,
+                       cause=f"execution ended {status}; restored by the deployer: {restored.summary}",
+                       finishedAt=deployments.now(), durationSeconds=seconds_since(lock.started_at))
+    deployments.release(lock.function, lock.execution)
+    count("DeploymentRescued")
+    logger.info("rescued", function=lock.function, execution=lock.execution, status=status,
+                restored=restored.done)
+    return restored

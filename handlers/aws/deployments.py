@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
-from handlers.aws import client, error_code
+from handlers.aws.clients import client, error_code
 
 LOCK = "lock"
 RECORD_PREFIX = "deployment#"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import deployments
+from handlers.aws import deployments
 
 
 def test_history_and_holder_read_the_table_they_are_given(fast_world, monkeypatch):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from handlers.strategy import Plan, check_schedule
+from handlers.domain.strategy import Plan, check_schedule
 
 SHIFT, BAKE, PROMOTE = "shift", "bake", "promote"
 

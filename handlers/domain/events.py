@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
-from handlers.tags import PREVIOUS_SUFFIX
+from handlers.domain.tags import PREVIOUS_SUFFIX
 
 ECR_SOURCE, ECR_DETAIL_TYPE = "aws.ecr", "ECR Image Action"
 SFN_SOURCE, SFN_DETAIL_TYPE = "aws.states", "Step Functions Execution Status Change"

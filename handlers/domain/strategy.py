@@ -10,7 +10,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from handlers.errors import InvalidDeploymentRequest
+from handlers.domain.errors import InvalidDeploymentRequest
 
 _UNIT_SECONDS = {"Second": 1, "Minute": 60, "Hour": 3600}
 _PREFIX = r"(?:CodeDeployDefault\.Lambda)?"
