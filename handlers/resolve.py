@@ -1,194 +1,25 @@
 """Resolve: validate a deploy request against AWS and record the stable version and the plan.
 
 Only reads. Everything that can make a deployment fail for a reason known up front is refused here,
-before the first mutation, with a message a person can act on.
+before the first mutation, with a message a person can act on (``handlers.aws.resolution``).
 """
 
 from __future__ import annotations
 
-import fnmatch
-
-from botocore.exceptions import ClientError
-
-from handlers.aws import deployments
-from handlers.aws.alarms import alarm_states
-from handlers.aws.clients import client, error_code
-from handlers.aws.functions import check_region, get_function, get_image_function
+from handlers.aws.context import Aws
+from handlers.aws.resolution import resolve
 from handlers.aws.task import count, logger, task
 from handlers.domain import progress
-from handlers.domain.errors import DeploymentInProgress, InvalidDeploymentRequest
-from handlers.domain.health import already_firing
-from handlers.domain.images import ImageRef, digest_of, parse_image_uri, pinned_image
-from handlers.domain.model import Deployment, DeployRequest, Release, parse_request
-from handlers.domain.strategy import Plan
+from handlers.domain.model import parse_request
 
 
 @task
 def handler(event: dict) -> dict:
     request = parse_request(event.get("request"))
-    deployment, alias_revision_id = resolve(request, event["executionId"])
+    deployment, alias_revision_id = resolve(request, event["executionId"], Aws.from_environment())
     count("DeploymentStarted")
     logger.info("deployment resolved", deployment=deployment.to_json())
     return {
         "deployment": deployment.to_json(),
         "traffic": progress.start(deployment.plan, alias_revision_id).to_json(),
     }
-
-
-def resolve(request: DeployRequest, execution: str) -> tuple[Deployment, str | None]:
-    """The deployment to run and the alias revision it starts from."""
-    region = check_region(request.function)
-    function = request.function
-    if request.image.region != region:
-        raise InvalidDeploymentRequest(
-            f"image {request.image.uri} is in {request.image.region} but function {function.name} is in "
-            f"{region}; Lambda pulls images only from the function's own region"
-        )
-
-    latest = get_image_function(function.name)
-    config = latest["Configuration"]
-    check_not_busy(config["FunctionName"], execution)
-    function_arn = config["FunctionArn"]
-    latest_image = pinned_image(latest.get("Code", {}))
-    _check_same_repository(function.name, latest_image, request.image)
-
-    target = _resolve_image(request.image, function.name)
-    alias = _get_alias(function_arn, request.alias)
-    stable = None
-    plan = request.plan
-    if alias:
-        stable_function = get_function(function_arn, alias["FunctionVersion"])
-        stable_image = pinned_image(stable_function.get("Code", {}))
-        stable = Release(version=alias["FunctionVersion"], image=stable_image, digest=digest_of(stable_image))
-        if plan.steps:
-            _check_weighted_alias_possible(function.name, stable_function["Configuration"], config, stable.version)
-    elif plan.steps:
-        logger.info("no alias yet: first deployment goes all at once", alias=request.alias)
-        plan = Plan(f"AllAtOnce (first deployment, {plan.name} needs a live version)", ())
-
-    ignored = _check_alarms(request)
-    deployment = Deployment(
-        function_name=config["FunctionName"],
-        function_arn=function_arn,
-        alias=request.alias,
-        alias_exists=alias is not None,
-        target=target,
-        stable=stable,
-        latest_image=latest_image,
-        plan=plan,
-        check_interval_seconds=request.check_interval_seconds,
-        alarms=request.alarms,
-        ignored_alarms=ignored,
-        noop=stable is not None and stable.digest == target.digest,
-        requested_by=request.requested_by,
-        latest_revision_id=config.get("RevisionId"),
-    )
-    return deployment, alias.get("RevisionId") if alias else None
-
-
-def check_not_busy(function: str, execution: str) -> None:
-    """A lock held by another execution: that deployment is still running (or being cleaned up)."""
-    lock = deployments.holder(function)
-    if lock and lock.execution != execution:
-        raise DeploymentInProgress(deployments.busy(lock))
-
-
-def _get_alias(function_arn: str, alias: str) -> dict | None:
-    try:
-        found = client("lambda").get_alias(FunctionName=function_arn, Name=alias)
-    except ClientError as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            return None  # first deployment: Promote creates it
-        raise
-    if found["FunctionVersion"] == "$LATEST":
-        raise InvalidDeploymentRequest(
-            f"alias {alias} points at $LATEST, so every code update would take all traffic at once; "
-            "point it at a published version first"
-        )
-    weights = (found.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
-    if weights:
-        split = ", ".join(f"{w * 100:g}% to version {v}" for v, w in weights.items())
-        raise InvalidDeploymentRequest(
-            f"alias {alias} is already weighted ({split}) but no deployment is running: roll back first "
-            "(or let the reconciler repair it)"
-        )
-    return found
-
-
-def _check_same_repository(function: str, latest_image: str | None, image: ImageRef) -> None:
-    """The drift-free convention: the function's IaC names ``repo:<function>``; the tag moves in that repo."""
-    if not latest_image:
-        return
-    try:
-        current = parse_image_uri(latest_image)
-    except InvalidDeploymentRequest:
-        return  # not an ECR URI we understand; nothing to compare
-    if (current.account, current.repository) != (image.account, image.repository):
-        raise InvalidDeploymentRequest(
-            f"function {function} runs images from {current.repository_uri} but the request's image is in "
-            f"{image.repository_uri}; change the repository through the function's IaC first"
-        )
-
-
-def _resolve_image(image: ImageRef, function: str) -> ImageRef:
-    ecr = client("ecr")
-    try:
-        repository = ecr.describe_repositories(registryId=image.account, repositoryNames=[image.repository])
-    except ClientError as exc:
-        if error_code(exc) == "RepositoryNotFoundException":
-            raise InvalidDeploymentRequest(f"repository {image.repository_uri} does not exist") from None
-        raise
-    _check_tag_can_move(repository["repositories"][0], function)
-    image_id = {"imageDigest": image.digest} if image.digest else {"imageTag": image.tag}
-    try:
-        details = ecr.describe_images(registryId=image.account, repositoryName=image.repository,
-                                      imageIds=[image_id])["imageDetails"]
-    except ClientError as exc:
-        if error_code(exc) == "ImageNotFoundException":
-            raise InvalidDeploymentRequest(f"image {image.uri} is not in repository {image.repository}") from None
-        raise
-    if not details:
-        raise InvalidDeploymentRequest(f"image {image.uri} is not in repository {image.repository}")
-    return image.pinned(details[0]["imageDigest"])
-
-
-def _check_tag_can_move(repository: dict, function: str) -> None:
-    """The deployer moves the tag ``<function>``; refuse up front where ECR would forbid it."""
-    mode = repository.get("imageTagMutability", "MUTABLE")
-    patterns = [f["filter"] for f in repository.get("imageTagMutabilityExclusionFilters", [])]
-    excluded = any(fnmatch.fnmatchcase(function, pattern) for pattern in patterns)
-    immutable = mode == "IMMUTABLE" or (mode == "IMMUTABLE_WITH_EXCLUSION" and not excluded) or (
-        mode == "MUTABLE_WITH_EXCLUSION" and excluded
-    )
-    if immutable:
-        raise InvalidDeploymentRequest(
-            f"repository {repository['repositoryName']} has immutable tags ({mode}), so the tag {function} "
-            f"cannot move; make tag {function} mutable (e.g. an exclusion filter) or use a mutable repository"
-        )
-
-
-def _check_weighted_alias_possible(function: str, stable: dict, latest: dict, version: str) -> None:
-    """A weighted alias needs both versions on the same role and dead-letter config."""
-    for key, label in (("Role", "execution role"), ("DeadLetterConfig", "dead-letter config")):
-        if stable.get(key) != latest.get(key):
-            raise InvalidDeploymentRequest(
-                f"function {function}: version {version} and $LATEST have different {label}s, so traffic "
-                "cannot be split between them; use strategy AllAtOnce or align the configuration"
-            )
-
-
-def _check_alarms(request: DeployRequest) -> tuple[str, ...]:
-    """Every watched alarm must exist; one already firing refuses the start unless it is a hotfix."""
-    if not request.alarms:
-        return ()
-    states = alarm_states(request.alarms)
-    missing = [name for name in request.alarms if name not in states]
-    if missing:
-        raise InvalidDeploymentRequest(f"unknown alarm(s): {', '.join(missing)}")
-    firing = already_firing(states)
-    if firing and not request.allow_firing_alarms:
-        raise InvalidDeploymentRequest(
-            f"alarm(s) {', '.join(firing)} already in ALARM, so the deployment could not be judged; fix them "
-            "first, or set allowFiringAlarms for a hotfix (health is then judged by the other alarms)"
-        )
-    return firing

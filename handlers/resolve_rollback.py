@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from handlers.aws import alias, deployments
 from handlers.aws.clients import client, error_code
+from handlers.aws.context import Aws
 from handlers.aws.functions import check_region, get_function, get_image_function
 from handlers.aws.task import logger, task
 from handlers.domain import progress
@@ -24,8 +25,9 @@ from handlers.domain.strategy import Plan
 @task
 def handler(event: dict) -> dict:
     request = parse_rollback_request(event["request"])
-    check_region(request.function)
-    latest = get_image_function(request.function.name)
+    aws = Aws.from_environment()
+    check_region(request.function, aws.region)
+    latest = get_image_function(aws, request.function.name)
     config = latest["Configuration"]
     function, function_arn = config["FunctionName"], config["FunctionArn"]
     current = alias.get(function_arn, request.alias)
@@ -35,9 +37,10 @@ def handler(event: dict) -> dict:
     serving = current["FunctionVersion"]
     leaving = next(iter(weights), serving)  # a canary's new version, or the version serving everything
     target = request.to_version or (serving if weights else _previous_stable(function, serving))
-    target_code = get_function(function_arn, target)["Code"]
+    target_code = get_function(aws, function_arn, target)["Code"]
     target_image = pinned_image(target_code)
-    leaving_image = pinned_image(get_function(function_arn, leaving)["Code"]) if leaving != target else target_image
+    leaving_image = (target_image if leaving == target
+                     else pinned_image(get_function(aws, function_arn, leaving)["Code"]))
     _check_image_still_there(target_image, target)
 
     deployment = Deployment(

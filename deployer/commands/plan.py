@@ -5,62 +5,45 @@ only), and the plan says what would change and when health would be checked. Not
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from deployer.commands import connect
 from deployer.commands.deploy import request_from
-from deployer.connection import Connection
 from deployer.console import Console
 from deployer.errors import EXIT_FAILED, EXIT_OK, NotStarted
-from handlers.aws import clients as aws
+from handlers.aws.context import Aws
+from handlers.aws.resolution import resolve
 from handlers.aws.task import SERVICE
 from handlers.domain.errors import DeploymentInProgress, InvalidDeploymentRequest
 from handlers.domain.images import short
 from handlers.domain.model import Deployment, parse_request
 from handlers.domain.strategy import MAX_HISTORY_EVENTS, check_schedule, history_events
-from handlers.resolve import resolve
 
 PLAN_EXECUTION = "plan"  # Resolve compares it with the lock's holder: a running deployment is reported
 
 
 @contextmanager
-def handler_environment(conn: Connection) -> Iterator[None]:
-    """The handlers' view of AWS, for the CLI's session: they build clients from boto3's default session
-    and read ``AWS_REGION``, ``DEPLOYMENTS_TABLE`` (and botocore ``AWS_ENDPOINT_URL``) from the environment."""
-    variables = {"AWS_REGION": conn.region, "DEPLOYMENTS_TABLE": conn.table}
-    if conn.endpoint_url:
-        variables["AWS_ENDPOINT_URL"] = conn.endpoint_url
-    saved = {name: os.environ.get(name) for name in variables}
-    session, handler_logs = boto3.DEFAULT_SESSION, logging.getLogger(SERVICE)
+def quiet_handler_logs() -> Iterator[None]:
+    """The handlers' JSON logs are for CloudWatch, not this terminal."""
+    handler_logs = logging.getLogger(SERVICE)
     level = handler_logs.level
-    os.environ.update(variables)
-    boto3.DEFAULT_SESSION = conn.session
-    handler_logs.setLevel(logging.CRITICAL)  # the handlers' JSON logs are for CloudWatch, not this terminal
-    aws.client.cache_clear()
+    handler_logs.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
-        aws.client.cache_clear()
         handler_logs.setLevel(level)
-        boto3.DEFAULT_SESSION = session
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def run(args, console: Console) -> int:
     request = request_from(args)
     conn = connect(args)
     try:
-        with handler_environment(conn):
-            deployment, _revision = resolve(parse_request(request), PLAN_EXECUTION)
+        with quiet_handler_logs():
+            deployment, _revision = resolve(parse_request(request), PLAN_EXECUTION,
+                                            Aws(region=conn.region, table=conn.table, client=conn.client))
     except (InvalidDeploymentRequest, DeploymentInProgress) as exc:
         console.show(f"the state machine would refuse this deployment ({type(exc).__name__}): {exc}", "bad")
         console.emit({"function": request["function"], "wouldDeploy": False,

@@ -49,3 +49,38 @@ def test_plan_says_the_state_machine_would_refuse_and_exits_1(fast_world, cli):
     done = cli(*PLAN, "--image", fast_world.fn.image(fast_world.v2), "--alarm", "no-such-alarm")
     assert done.code == EXIT_FAILED
     assert "would refuse this deployment (InvalidDeploymentRequest): unknown alarm(s): no-such-alarm" in done.out
+
+
+class _Untouchable(dict):
+    """An environment that fails the test on any write."""
+
+    def __setitem__(self, key, value):
+        raise AssertionError(f"plan wrote the environment: {key}={value}")
+
+    def __delitem__(self, key):
+        raise AssertionError(f"plan deleted {key} from the environment")
+
+    def update(self, *args, **kwargs):
+        raise AssertionError("plan rewrote the environment")
+
+    pop = update
+
+
+class _NoDefaultSession:
+    def __getattr__(self, name):
+        raise AssertionError(f"plan used boto3's default session ({name})")
+
+
+def test_plan_runs_resolve_with_its_own_clients_not_the_environment_or_default_session(fast_world, cli,
+                                                                                         monkeypatch):
+    import os
+
+    import boto3
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "environ", _Untouchable(os.environ))
+        patched.setattr(boto3, "DEFAULT_SESSION", _NoDefaultSession())
+        done = cli(*PLAN, "--image", fast_world.fn.image(fast_world.v2))
+        assert isinstance(boto3.DEFAULT_SESSION, _NoDefaultSession)
+    assert done.code == EXIT_OK, done.err
+    assert "live now:  version 1" in done.out
