@@ -27,6 +27,7 @@ test: $(STAMP) lint
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache  # the layering contracts in pyproject.toml
 
 serve: $(STAMP)
 	$(BIN)/lambda-deployer local serve
