@@ -15,6 +15,16 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20,22")
 
 
+REAL_TIME_FIXTURES = frozenset({"emulator", "world"})
+
+
+def pytest_collection_modifyitems(items):
+    """A test on the real-time emulator is ``slow`` (``pytest -m "not slow"`` is the quick loop)."""
+    for item in items:
+        if REAL_TIME_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def emulator():
     """Real time: Wait states and retries take as long as they say."""
