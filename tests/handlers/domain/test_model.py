@@ -36,23 +36,28 @@ def test_every_problem_is_reported_at_once():
         assert expected in message
 
 
-@pytest.mark.parametrize("request_", [
-    None, [], "deploy",
-    {"function": "orders"},
-    {"function": "bad name!", "image": IMAGE},
-    {"function": "arn:aws:lambda:eu-west-1:123456789012:function:orders:live", "image": IMAGE},
-    {"function": "f", "image": IMAGE, "alias": "$LATEST"},
-    {"function": "f", "image": IMAGE, "alarms": [1]},
-    {"function": "f", "image": IMAGE, "alarms": ["a"] * 101},
-    {"function": "f", "image": IMAGE, "checkIntervalSeconds": "60"},
-    {"function": "f", "image": IMAGE, "checkIntervalSeconds": 3601},
-    {"function": "f", "image": IMAGE, "allowFiringAlarms": "yes"},
-    {"function": "f", "image": IMAGE, "strategy": "{not json"},
-    {"function": "f", "image": IMAGE, "strategy": "Linear10PercentEvery10Minutes", "checkIntervalSeconds": 1},
+@pytest.mark.parametrize(("request_", "problem"), [
+    (None, "the request must be a JSON object"),
+    ([], "the request must be a JSON object"),
+    ("deploy", "the request must be a JSON object"),
+    ({"function": "orders"}, "'image' is required"),
+    ({"function": "bad name!", "image": IMAGE}, "'function' 'bad name!'"),
+    ({"function": "arn:aws:lambda:eu-west-1:123456789012:function:orders:live", "image": IMAGE},
+     "names a version or alias"),
+    ({"function": "f", "image": IMAGE, "alias": "$LATEST"}, "'alias' '$LATEST' is not a valid alias name"),
+    ({"function": "f", "image": IMAGE, "alarms": [1]}, "'alarms' must be a list of CloudWatch alarm names"),
+    ({"function": "f", "image": IMAGE, "alarms": ["a"] * 101}, "at most 100 alarms"),
+    ({"function": "f", "image": IMAGE, "checkIntervalSeconds": "60"}, "'checkIntervalSeconds' '60' must be an integer"),
+    ({"function": "f", "image": IMAGE, "checkIntervalSeconds": 3601}, "'checkIntervalSeconds' 3601 must be"),
+    ({"function": "f", "image": IMAGE, "allowFiringAlarms": "yes"}, "'allowFiringAlarms' must be true or false"),
+    ({"function": "f", "image": IMAGE, "strategy": "{not json"}, "'strategy' looks like JSON but does not parse"),
+    ({"function": "f", "image": IMAGE, "strategy": "Linear10PercentEvery10Minutes", "checkIntervalSeconds": 1},
+     "25000 history events"),
 ])
-def test_malformed_requests_are_refused(request_):
-    with pytest.raises(InvalidDeploymentRequest):
+def test_malformed_requests_are_refused_naming_the_problem(request_, problem):
+    with pytest.raises(InvalidDeploymentRequest) as refused:
         parse_request(request_)
+    assert problem in str(refused.value)
 
 
 def test_duplicate_alarms_are_watched_once():
