@@ -39,6 +39,8 @@ class DeployerSettings:
     auto_deploy: Triggers = field(default_factory=dict)
     """Per repository, the tag patterns whose push starts a deployment (exact or EventBridge wildcard)."""
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    history_retention_days: int = 365
+    """Days a deployment record is kept after its last write (DynamoDB TTL); 0 keeps records for ever."""
     log_level: str = "INFO"
     powertools_layer_version: int = POWERTOOLS_LAYER_VERSION
     github: GithubOidc | None = None
@@ -57,6 +59,9 @@ class DeployerSettings:
             )
         if self.log_level not in LOG_LEVELS:
             raise ConfigurationError(f"logLevel {self.log_level!r}: one of {', '.join(LOG_LEVELS)}")
+        days = self.history_retention_days
+        if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+            raise ConfigurationError(f"historyRetentionDays {days!r}: a number of days, or 0 to keep records for ever")
         version = self.powertools_layer_version
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise ConfigurationError(f"powertoolsLayerVersion {version!r}: a layer version number")
@@ -77,6 +82,7 @@ class DeployerSettings:
             "repositories": context.names("repositories"),
             "auto_deploy": context.json("autoDeploy"),
             "log_retention": context.retention("logRetentionDays"),
+            "history_retention_days": context.number("historyRetentionDays"),
             "log_level": context.text("logLevel"),
             "powertools_layer_version": context.number("powertoolsLayerVersion"),
             "github": context.github(),

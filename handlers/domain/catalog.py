@@ -9,6 +9,8 @@ SERVICE = "lambda-deployer"
 """The Powertools service of every function: its logger's name, the ``service`` key of logs and metrics."""
 METRICS_NAMESPACE = "LambdaDeployer"
 """The CloudWatch namespace of the deployer's own metrics (TaskDuration, TaskFailed, ...)."""
+FUNCTION_NAME_PREFIX = "FUNCTION_NAME_PREFIX"
+"""The environment variable naming the deployer's ``functionNamePrefix`` (empty: every managed function)."""
 
 TASKS: dict[str, str] = {
     "Resolve": "handlers.resolve.handler",
