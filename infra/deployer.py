@@ -22,9 +22,9 @@ class LambdaDeployer(Construct):
     """Task functions, the deployment state machine, its safety net (rescue, reconciler), auto-deploy on ECR
     push, CI access, deployment history."""
 
-    def __init__(self, scope: Construct, id: str, *, settings: DeployerSettings | None = None) -> None:
+    def __init__(self, scope: Construct, id: str, *, settings: DeployerSettings) -> None:
         super().__init__(scope, id)
-        self.settings = settings = settings or DeployerSettings()
+        self.settings = settings
 
         # Deployment history and the per-function lock (items keyed by pk/sk), for every task to use; records
         # expire by TTL, and the sparse index holds only the locks (handlers.aws.deployments says how).

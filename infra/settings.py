@@ -29,13 +29,14 @@ _REPOSITORY_PATTERN = re.compile(r"^[a-z0-9._/*-]{1,256}$")
 
 @dataclass(frozen=True, kw_only=True)
 class DeployerSettings:
-    """Everything a ``LambdaDeployer`` can be told; the defaults deploy a working deployer."""
+    """Everything a ``LambdaDeployer`` can be told; besides ``repositories`` the defaults deploy a working deployer."""
 
     state_machine_name: str = DEFAULT_STATE_MACHINE_NAME
     function_name_prefix: str = ""
     """Narrows the deployable functions to names with this prefix, on top of the managed tag."""
-    repositories: tuple[str, ...] = ("*",)
-    """ECR repositories (names, or patterns with ``*``) in this account and region the deployer may retag."""
+    repositories: tuple[str, ...] = ()
+    """ECR repositories (names, or patterns with ``*``) in this account and region the deployer may read and
+    retag. Required: no default, so that every repository of the account (``*``) is a choice, never an accident."""
     auto_deploy: Triggers = field(default_factory=dict)
     """Per repository, the tag patterns whose push starts a deployment (exact or EventBridge wildcard)."""
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
@@ -53,7 +54,13 @@ class DeployerSettings:
                 f"functionNamePrefix {self.function_name_prefix!r}: letters, digits, - or _ (a function name's start)"
             )
         repositories = (self.repositories,) if isinstance(self.repositories, str) else tuple(self.repositories)
-        if not repositories or not all(isinstance(r, str) and _REPOSITORY_PATTERN.match(r) for r in repositories):
+        if not repositories:
+            raise ConfigurationError(
+                "repositories is required: the ECR repositories (names, or patterns such as 'team/*') this deployer "
+                "may read and retag, e.g. -c repositories=orders,payments; '*' allows every repository of the "
+                "account and region and must be given explicitly"
+            )
+        if not all(isinstance(r, str) and _REPOSITORY_PATTERN.match(r) for r in repositories):
             raise ConfigurationError(
                 f"repositories {self.repositories!r}: a list of ECR repository names or patterns such as 'team/*'"
             )

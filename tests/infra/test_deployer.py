@@ -76,8 +76,10 @@ def test_resources_are_attributes_of_the_construct(configured, defaults):
 
 def test_another_teams_stack_can_hold_two_deployers():
     stack = Stack(App(), "TeamStack")
-    LambdaDeployer(stack, "Blue", settings=DeployerSettings(state_machine_name="deployer-blue"))
+    LambdaDeployer(stack, "Blue", settings=DeployerSettings(state_machine_name="deployer-blue",
+                                                            repositories=("orders",)))
     LambdaDeployer(stack, "Green", settings=DeployerSettings(state_machine_name="deployer-green",
+                                                             repositories=("orders",),
                                                              auto_deploy={"orders": ["main"]}))
 
     template = Template.from_stack(stack)

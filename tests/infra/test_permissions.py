@@ -120,11 +120,12 @@ def test_each_task_function_has_a_role_of_its_own_that_only_lambda_assumes(confi
         ]
 
 
-def test_by_default_the_managed_tag_alone_scopes_functions_and_any_repository_may_be_retagged(defaults):
+def test_by_default_the_managed_tag_alone_scopes_functions_and_only_the_named_repositories_are_retagged(defaults):
     _, function = defaults.function(TASKS["Rollback"])
     granted = defaults.grants(defaults.statements(defaults.role_of(function)))
     assert ("lambda:UpdateFunctionCode", ARN.format(service="lambda", resource="function:*"), MANAGED_TAG) in granted
-    assert ("ecr:PutImage", ARN.format(service="ecr", resource="repository/*"), UNCONDITIONAL) in granted
+    assert {resource for action, resource, _ in granted if action == "ecr:PutImage"} == {
+        ARN.format(service="ecr", resource="repository/orders")}  # cdk.json's example, never every repository
 
 
 def task_functions(tasks: dict[str, str], permissions=TASK_PERMISSIONS) -> TaskFunctions:
