@@ -118,7 +118,7 @@ def test_a_subject_may_name_a_ref_of_the_repository_with_wildcards_in_the_ref_na
     "repo:acme/orders:workflow:deploy",
 ])
 def test_a_subject_with_a_wildcard_beyond_the_ref_or_of_another_form_fails_the_synth(subject):
-    with pytest.raises(ConfigurationError, match="wildcard .* may stand only in the branch or tag name"):
+    with pytest.raises(ConfigurationError, match=r"wildcard .* may stand only in the branch or tag name"):
         GithubOidc(repository="acme/orders", subject=subject)
 
 
