@@ -3,6 +3,10 @@
 Results go to stdout: text, or one JSON document with ``--output json``. Progress goes to stdout in text
 mode and to stderr in JSON mode (stdout stays parseable). Colour and a live status line (rewritten in place)
 only when that stream is a terminal and ``NO_COLOR`` is unset; a CI log gets plain lines, no control codes.
+
+Much of what is shown was read from AWS (execution causes, records, names): every line is made printable
+first (``handlers.domain.text``), so no control character or bidi override read from AWS reaches the terminal
+or the log; the console's own colour codes are added after. JSON documents escape them by themselves.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import json
 import os
 import sys
 from collections.abc import Mapping
+
+from handlers.domain.text import printable
 
 _STYLES = {"ok": "32", "bad": "31", "warn": "33", "dim": "2", "bold": "1"}
 _CLEAR_LINE = "\r\x1b[K"
@@ -36,6 +42,7 @@ class Console:
         self._status_shown = False
 
     def paint(self, text: str, style: str | None) -> str:
+        text = printable(text)
         if not (self.colour and style):
             return text
         return f"\x1b[{_STYLES[style]}m{text}\x1b[0m"
@@ -73,5 +80,5 @@ class Console:
 
     def error(self, text: str) -> None:
         self.clear_status()
-        colour = self.colour and _is_terminal(self.err)
+        colour, text = self.colour and _is_terminal(self.err), printable(text)
         print(f"\x1b[31m{text}\x1b[0m" if colour else text, file=self.err, flush=True)

@@ -13,13 +13,9 @@ TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 def history(sfn, execution_arn: str) -> list[dict]:
     """All history events, oldest first (paginated: a long bake has thousands)."""
-    events, token = [], None
-    while True:
-        page = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000,
-                                         **({"nextToken": token} if token else {}))
-        events += page["events"]
-        if not (token := page.get("nextToken")):
-            return events
+    pages = sfn.get_paginator("get_execution_history").paginate(
+        executionArn=execution_arn, PaginationConfig={"PageSize": 1000})
+    return [event for page in pages for event in page["events"]]
 
 
 class HistoryReader:
@@ -32,13 +28,12 @@ class HistoryReader:
 
     def read(self) -> list[dict]:
         seen = self.events[-1]["id"] if self.events else 0
-        new, token = {}, None
-        while True:
-            page = self._sfn.get_execution_history(executionArn=self._arn, maxResults=1000, reverseOrder=True,
-                                                   **({"nextToken": token} if token else {}))
-            ids = [event["id"] for event in page["events"]]
+        new = {}
+        pages = self._sfn.get_paginator("get_execution_history").paginate(
+            executionArn=self._arn, reverseOrder=True, PaginationConfig={"PageSize": 1000})
+        for page in pages:  # pages are fetched as they are read: stop at the first one reaching the known
             new.update((event["id"], event) for event in page["events"] if event["id"] > seen)
-            if not (token := page.get("nextToken")) or (ids and min(ids) <= seen):
+            if any(event["id"] <= seen for event in page["events"]):
                 break
         self.events += [new[key] for key in sorted(new)]
         return self.events

@@ -41,12 +41,7 @@ def handler(event: dict) -> dict:
 
 def _tracking(track: str) -> list[tuple[str, dict[str, str]]]:
     """Functions tagged ``lambda-deployer:track=<track>``, with their tags (one paginated call)."""
-    found, token = [], ""
-    while True:
-        page = client("resourcegroupstaggingapi").get_resources(
-            TagFilters=[{"Key": tags.TRACK, "Values": [track]}], ResourceTypeFilters=["lambda:function"],
-            **({"PaginationToken": token} if token else {}))
-        found += [(r["ResourceARN"], {t["Key"]: t["Value"] for t in r.get("Tags", [])})
-                  for r in page.get("ResourceTagMappingList", [])]
-        if not (token := page.get("PaginationToken")):
-            return found
+    pages = client("resourcegroupstaggingapi").get_paginator("get_resources").paginate(
+        TagFilters=[{"Key": tags.TRACK, "Values": [track]}], ResourceTypeFilters=["lambda:function"])
+    return [(r["ResourceARN"], {t["Key"]: t["Value"] for t in r.get("Tags", [])})
+            for page in pages for r in page.get("ResourceTagMappingList", [])]

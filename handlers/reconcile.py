@@ -3,9 +3,17 @@
 - A lock whose execution is no longer running (its rescue never arrived or failed): restore and free it.
 - A managed function's alias left weighted with no deployment running: all traffic back on the alias'
   primary version (the stable one during a shift), tag and ``$LATEST`` following it.
+
+Only functions whose name starts with ``FUNCTION_NAME_PREFIX`` are this deployer's: its role may act on no
+other, so a managed function outside the prefix is not even looked at. Each lock and each function is
+repaired on its own: one that fails is reported in ``problems`` and the others are still repaired.
+Locks come from the table's sparse index of held locks (eventually consistent, and a deployment may start
+meanwhile), so a weighted alias is left alone if its function's lock, read once more consistently, is held.
 """
 
 from __future__ import annotations
+
+import os
 
 from botocore.exceptions import ClientError
 
@@ -14,6 +22,7 @@ from handlers.aws.clients import client, error_code
 from handlers.aws.restore import rescue, restore
 from handlers.aws.task import count, event_handler, logger
 from handlers.domain import tags
+from handlers.domain.catalog import FUNCTION_NAME_PREFIX
 from handlers.domain.images import digest_of, parse_image_uri, pinned_image
 from handlers.domain.model import Deployment, Release
 from handlers.domain.strategy import Plan
@@ -24,29 +33,43 @@ def handler(event: dict) -> dict:
     running: set[str] = set()
     freed, repaired, problems = [], [], []
     for lock in deployments.locks():
-        status = _status(lock.execution)
-        if status == "RUNNING":
-            running.add(lock.function)
-            continue
         try:
+            status = _status(lock.execution)
+            if status == "RUNNING":
+                running.add(lock.function)
+                continue
             rescue(lock, status)
             freed.append(lock.function)
         except Exception as exc:  # one broken function must not stop the others' repair
+            logger.exception("freeing a stale lock failed", function=lock.function)
             problems.append(f"{lock.function}: {exc}")
-    for function_arn in _managed_functions():
+    for function_arn in _managed_functions(os.environ.get(FUNCTION_NAME_PREFIX, "")):
         function = function_arn.rsplit(":", 1)[-1]
         if function in running:
             continue
-        for found in client("lambda").list_aliases(FunctionName=function).get("Aliases", []):
-            if not alias.weights_of(found):
-                continue
-            result = restore(_repair_of(function, function_arn, found))
-            if result.left:
-                problems.extend(f"{function}:{found['Name']}: {left}" for left in result.left)
+        try:
+            weighted = [found for page in client("lambda").get_paginator("list_aliases").paginate(
+                FunctionName=function) for found in page["Aliases"] if alias.weights_of(found)]
+            if weighted and deployments.holder(function):
+                continue  # a deployment took the lock since the locks were read: the split is its own
+        except Exception as exc:
+            logger.exception("reading the aliases failed", function=function)
+            problems.append(f"{function}: {exc}")
+            continue
+        for found in weighted:
+            name = f"{function}:{found['Name']}"
+            try:
+                left = restore(_repair_of(function, function_arn, found)).left
+            except Exception as exc:
+                logger.exception("repairing an alias failed", function=function, alias=found["Name"])
+                left = [str(exc)]
+            if left:
+                problems.extend(f"{name}: {what}" for what in left)
             else:
-                repaired.append(f"{function}:{found['Name']}")
+                repaired.append(name)
     count("LocksFreed", len(freed))
     count("AliasesRepaired", len(repaired))
+    count("ReconcileProblems", len(problems))
     logger.info("reconciled", freed=freed, repaired=repaired, problems=problems)
     return {"freedLocks": freed, "repairedAliases": repaired, "problems": problems}
 
@@ -60,15 +83,13 @@ def _status(execution: str) -> str:
         raise
 
 
-def _managed_functions() -> list[str]:
-    found, token = [], ""
-    while True:
-        page = client("resourcegroupstaggingapi").get_resources(
-            TagFilters=[{"Key": tags.MANAGED, "Values": ["true"]}], ResourceTypeFilters=["lambda:function"],
-            **({"PaginationToken": token} if token else {}))
-        found += [r["ResourceARN"] for r in page.get("ResourceTagMappingList", [])]
-        if not (token := page.get("PaginationToken")):
-            return found
+def _managed_functions(prefix: str) -> list[str]:
+    """The ARNs of the functions tagged managed whose name starts with ``prefix`` (the tagging API has no
+    name filter: the prefix is applied here)."""
+    pages = client("resourcegroupstaggingapi").get_paginator("get_resources").paginate(
+        TagFilters=[{"Key": tags.MANAGED, "Values": ["true"]}], ResourceTypeFilters=["lambda:function"])
+    return [found["ResourceARN"] for page in pages for found in page.get("ResourceTagMappingList", [])
+            if found["ResourceARN"].rsplit(":", 1)[-1].startswith(prefix)]
 
 
 def _repair_of(function: str, function_arn: str, weighted: dict) -> Deployment:

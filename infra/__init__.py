@@ -2,7 +2,8 @@
 
     from infra import DeployerSettings, LambdaDeployer
 
-    LambdaDeployer(self, "Deployer", settings=DeployerSettings(auto_deploy={"orders": ["main"]}))
+    LambdaDeployer(self, "Deployer", settings=DeployerSettings(repositories=("orders",),
+                                                               auto_deploy={"orders": ["main"]}))
 """
 
 from infra.ci_access import GithubOidc

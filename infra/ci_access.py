@@ -15,6 +15,12 @@ from infra.permissions import CI_PERMISSIONS, Targets
 
 GITHUB_TOKEN_HOST = "token.actions.githubusercontent.com"
 _GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+# GitHub's default subject formats (OIDC reference, "Filtering for ..."): repo:OWNER/REPO: then
+# ref:refs/heads/BRANCH, ref:refs/tags/TAG, environment:NAME or pull_request. Repositories with immutable
+# subject claims add their ids: repo:OWNER@ID/REPO@ID:... A wildcard (* or ?, StringLike) may stand only in
+# the branch or tag name: git forbids ':' in ref names, so it cannot reach past the ref into another context.
+_SUBJECT = re.compile(r"^repo:(?P<owner>[A-Za-z0-9_.-]+)(@\d+)?/(?P<name>[A-Za-z0-9_.-]+)(@\d+)?:"
+                      r"(?:ref:refs/(?:heads|tags)/[^:]+|environment:[^:*?]+|pull_request)$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,7 +30,8 @@ class GithubOidc:
     repository: str
     """``org/repo``."""
     subject: str = ""
-    """The token's ``sub`` claim (``StringLike``); default: the repository's main branch."""
+    """The token's ``sub`` claim (``StringLike``); default: the repository's main branch. One of GitHub's
+    default formats for ``repository``; ``*`` and ``?`` only in a branch or tag name (``ref:refs/heads/release-*``)."""
     provider_arn: str = ""
     """An existing OIDC provider; default: this account's provider for token.actions.githubusercontent.com."""
     create_provider: bool = False
@@ -33,9 +40,23 @@ class GithubOidc:
     def __post_init__(self) -> None:
         if not _GITHUB_REPOSITORY.match(self.repository):
             raise ConfigurationError(f"githubRepository {self.repository!r} is not a GitHub repository like org/repo")
+        if self.subject:
+            self._check_subject()
         if self.create_provider and self.provider_arn:
             raise ConfigurationError("give either githubOidcProviderArn (use that provider) or "
                                      "createGithubOidcProvider (create one), not both")
+
+    def _check_subject(self) -> None:
+        found = _SUBJECT.match(self.subject)
+        if not found:
+            raise ConfigurationError(
+                f"githubSubject {self.subject!r}: give one of repo:{self.repository}:ref:refs/heads/BRANCH, "
+                f"…:ref:refs/tags/TAG, …:environment:NAME or …:pull_request; a wildcard (* or ?) may stand only in "
+                "the branch or tag name, never in the repository or instead of the ref"
+            )
+        if f"{found['owner']}/{found['name']}".lower() != self.repository.lower():
+            raise ConfigurationError(f"githubSubject {self.subject!r} names another repository than "
+                                     f"githubRepository {self.repository!r}")
 
     @property
     def allowed_subject(self) -> str:

@@ -8,7 +8,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from handlers.aws import deployments
-from handlers.domain.catalog import TASKS
+from handlers.domain.catalog import FUNCTION_NAME_PREFIX, TASKS
 from infra.auto_deploy import AutoDeploy
 from infra.ci_access import CiAccess
 from infra.permissions import Targets
@@ -22,11 +22,13 @@ class LambdaDeployer(Construct):
     """Task functions, the deployment state machine, its safety net (rescue, reconciler), auto-deploy on ECR
     push, CI access, deployment history."""
 
-    def __init__(self, scope: Construct, id: str, *, settings: DeployerSettings | None = None) -> None:
+    def __init__(self, scope: Construct, id: str, *, settings: DeployerSettings) -> None:
         super().__init__(scope, id)
-        self.settings = settings = settings or DeployerSettings()
+        self.settings = settings
 
-        # Deployment history and the per-function lock (items keyed by pk/sk), for every task to use.
+        # Deployment history and the per-function lock (items keyed by pk/sk), for every task to use; records
+        # expire by TTL, and the sparse index holds only the locks (handlers.aws.deployments says how).
+        # The emulator creates the same table (deployer.local.emulator).
         self.table = dynamodb.Table(
             self, "Deployments",
             table_name=deployments.table_name_for(settings.state_machine_name),  # the CLI derives it
@@ -35,14 +37,27 @@ class LambdaDeployer(Construct):
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True),
+            time_to_live_attribute=deployments.EXPIRES_AT,
             removal_policy=RemovalPolicy.RETAIN,
+        )
+        # One index partition for every lock: a lock is written twice per deployment, far below a partition's
+        # write throughput, and one Query then returns every held lock.
+        self.table.add_global_secondary_index(
+            index_name=deployments.LOCKS_INDEX,
+            partition_key=dynamodb.Attribute(name=deployments.HELD, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
         )
         self.targets = Targets(scope=self, state_machine_name=settings.state_machine_name,
                                function_name_prefix=settings.function_name_prefix,
                                repositories=settings.repositories, table_arn=self.table.table_arn)
 
         self.tasks = TaskFunctions(
-            self, "Tasks", targets=self.targets, environment={"DEPLOYMENTS_TABLE": self.table.table_name},
+            self, "Tasks", targets=self.targets, environment={
+                "DEPLOYMENTS_TABLE": self.table.table_name,
+                deployments.RETENTION_ENV: str(settings.history_retention_days),
+                FUNCTION_NAME_PREFIX: settings.function_name_prefix,  # the reconciler looks only at these
+            },
             log_level=settings.log_level, log_retention=settings.log_retention,
             powertools_layer_version=settings.powertools_layer_version,
         )

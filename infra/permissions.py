@@ -22,6 +22,7 @@ from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
+from handlers.aws import deployments
 from handlers.domain import tags
 from infra.nag import wildcard_findings
 
@@ -36,6 +37,7 @@ class Scope(enum.Enum):
     REPOSITORIES = enum.auto()
     ALARMS = enum.auto()
     DEPLOYMENTS_TABLE = enum.auto()
+    LOCKS_INDEX = enum.auto()
     STATE_MACHINE = enum.auto()
     EXECUTIONS = enum.auto()
     SYNC_EXECUTION_RULE = enum.auto()
@@ -146,7 +148,8 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
     "Reconcile": (  # stale locks, and managed aliases left weighted with no deployment running
         *_RESTORE,
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:ListAliases"),
-        Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:Scan", *_RECORD),
+        Allow(Scope.LOCKS_INDEX, "dynamodb:Query"),  # the held locks, never the history
+        Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:GetItem", *_RECORD),  # GetItem: is it still unlocked?
         Allow(Scope.EXECUTIONS, "states:DescribeExecution"),
         Allow(Scope.ANY, "tag:GetResources"),
     ),
@@ -207,6 +210,8 @@ class Targets:
                 return [self._arn("cloudwatch", "alarm", "*")]
             case Scope.DEPLOYMENTS_TABLE:
                 return [self.table_arn]
+            case Scope.LOCKS_INDEX:  # an index is its own IAM resource: <table ARN>/index/<name>
+                return [f"{self.table_arn}/index/{deployments.LOCKS_INDEX}"]
             case Scope.STATE_MACHINE:
                 return [self.state_machine_arn]
             case Scope.EXECUTIONS:

@@ -29,16 +29,19 @@ _REPOSITORY_PATTERN = re.compile(r"^[a-z0-9._/*-]{1,256}$")
 
 @dataclass(frozen=True, kw_only=True)
 class DeployerSettings:
-    """Everything a ``LambdaDeployer`` can be told; the defaults deploy a working deployer."""
+    """Everything a ``LambdaDeployer`` can be told; besides ``repositories`` the defaults deploy a working deployer."""
 
     state_machine_name: str = DEFAULT_STATE_MACHINE_NAME
     function_name_prefix: str = ""
     """Narrows the deployable functions to names with this prefix, on top of the managed tag."""
-    repositories: tuple[str, ...] = ("*",)
-    """ECR repositories (names, or patterns with ``*``) in this account and region the deployer may retag."""
+    repositories: tuple[str, ...] = ()
+    """ECR repositories (names, or patterns with ``*``) in this account and region the deployer may read and
+    retag. Required: no default, so that every repository of the account (``*``) is a choice, never an accident."""
     auto_deploy: Triggers = field(default_factory=dict)
     """Per repository, the tag patterns whose push starts a deployment (exact or EventBridge wildcard)."""
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    history_retention_days: int = 365
+    """Days a deployment record is kept after its last write (DynamoDB TTL); 0 keeps records for ever."""
     log_level: str = "INFO"
     powertools_layer_version: int = POWERTOOLS_LAYER_VERSION
     github: GithubOidc | None = None
@@ -51,12 +54,21 @@ class DeployerSettings:
                 f"functionNamePrefix {self.function_name_prefix!r}: letters, digits, - or _ (a function name's start)"
             )
         repositories = (self.repositories,) if isinstance(self.repositories, str) else tuple(self.repositories)
-        if not repositories or not all(isinstance(r, str) and _REPOSITORY_PATTERN.match(r) for r in repositories):
+        if not repositories:
+            raise ConfigurationError(
+                "repositories is required: the ECR repositories (names, or patterns such as 'team/*') this deployer "
+                "may read and retag, e.g. -c repositories=orders,payments; '*' allows every repository of the "
+                "account and region and must be given explicitly"
+            )
+        if not all(isinstance(r, str) and _REPOSITORY_PATTERN.match(r) for r in repositories):
             raise ConfigurationError(
                 f"repositories {self.repositories!r}: a list of ECR repository names or patterns such as 'team/*'"
             )
         if self.log_level not in LOG_LEVELS:
             raise ConfigurationError(f"logLevel {self.log_level!r}: one of {', '.join(LOG_LEVELS)}")
+        days = self.history_retention_days
+        if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+            raise ConfigurationError(f"historyRetentionDays {days!r}: a number of days, or 0 to keep records for ever")
         version = self.powertools_layer_version
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise ConfigurationError(f"powertoolsLayerVersion {version!r}: a layer version number")
@@ -77,6 +89,7 @@ class DeployerSettings:
             "repositories": context.names("repositories"),
             "auto_deploy": context.json("autoDeploy"),
             "log_retention": context.retention("logRetentionDays"),
+            "history_retention_days": context.number("historyRetentionDays"),
             "log_level": context.text("logLevel"),
             "powertools_layer_version": context.number("powertoolsLayerVersion"),
             "github": context.github(),

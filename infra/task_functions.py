@@ -15,8 +15,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 import handlers
-from handlers.aws.task import SERVICE, metrics
-from handlers.domain.catalog import EVENT_HANDLERS, TASKS
+from handlers.domain.catalog import EVENT_HANDLERS, METRICS_NAMESPACE, SERVICE, TASKS
 from infra.errors import ConfigurationError
 from infra.nag import ANY_RESOURCE, X_RAY_REASON, acknowledge
 from infra.permissions import TASK_PERMISSIONS, Allow, Targets
@@ -114,7 +113,7 @@ class TaskFunctions(Construct):
         self.layer = powertools_layer(self, "Powertools", version=powertools_layer_version)
         self.environment = {
             "POWERTOOLS_SERVICE_NAME": SERVICE,
-            "POWERTOOLS_METRICS_NAMESPACE": metrics.namespace,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": log_level,
             **environment,
         }

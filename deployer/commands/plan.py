@@ -16,7 +16,7 @@ from deployer.console import Console
 from deployer.errors import EXIT_FAILED, EXIT_OK, NotStarted
 from handlers.aws.context import Aws
 from handlers.aws.resolution import resolve
-from handlers.aws.task import SERVICE
+from handlers.domain.catalog import SERVICE
 from handlers.domain.errors import DeploymentInProgress, InvalidDeploymentRequest
 from handlers.domain.images import short
 from handlers.domain.model import Deployment, parse_request

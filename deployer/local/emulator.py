@@ -36,7 +36,7 @@ from deployer.timeline import Visit, visits
 from handlers.aws import clients as aws
 from handlers.aws import deployments
 from handlers.domain import events
-from handlers.domain.catalog import EVENT_HANDLERS, TASKS, placeholder
+from handlers.domain.catalog import EVENT_HANDLERS, FUNCTION_NAME_PREFIX, TASKS, placeholder
 
 DEFAULT_REGION = "us-east-1"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -96,13 +96,17 @@ class Emulator:
 
     ``time_scale`` shortens every Wait state and Retry interval (0.05: twenty times faster); the default
     1.0 waits for real, as AWS does. ``code_update_seconds`` is how long a code update stays InProgress.
+    ``function_name_prefix`` and ``history_retention_days`` are the stack's settings of the same names.
     """
 
     def __init__(self, *, region: str = DEFAULT_REGION, state_machine_name: str = "lambda-deployer",
                  time_scale: float = 1.0, code_update_seconds: float = 0.0, quiet: bool = True,
-                 auto_deploy: dict[str, list[str]] | None = None) -> None:
+                 auto_deploy: dict[str, list[str]] | None = None, function_name_prefix: str = "",
+                 history_retention_days: int = 365) -> None:
         self.region = region
         self.state_machine_name = state_machine_name
+        self.function_name_prefix = function_name_prefix
+        self.history_retention_days = history_retention_days
         self.table_name = deployments.table_name_for(state_machine_name)
         self.auto_deploy = events.check_triggers(auto_deploy or {})
         self.time_scale = time_scale
@@ -130,7 +134,9 @@ class Emulator:
             "AWS_DEFAULT_REGION": self.region,
             "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would only clutter the emulator's output
             "POWERTOOLS_TRACE_DISABLED": "true",
-            "DEPLOYMENTS_TABLE": self.table_name,
+            "DEPLOYMENTS_TABLE": self.table_name,  # the environment infra.deployer gives every task function
+            deployments.RETENTION_ENV: str(self.history_retention_days),
+            FUNCTION_NAME_PREFIX: self.function_name_prefix,
         }))
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
         stack.enter_context(fidelity.installed(code_update_seconds=self.code_update_seconds))
@@ -220,12 +226,7 @@ class Emulator:
                 "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
                 "Action": "sts:AssumeRole"}]}),
         )["Role"]["Arn"]
-        self.client("dynamodb").create_table(
-            TableName=self.table_name, BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "sk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        )
+        self._create_table()
         lam = self.client("lambda")
         for key, handler in {**TASKS, **EVENT_HANDLERS}.items():
             name = f"{self.state_machine_name}-{key}"
@@ -246,6 +247,24 @@ class Emulator:
             self._rule("forward-pushes", events.forward_pattern(self.auto_deploy), bus)
             self._rule("start-deployments", events.trigger_pattern(self.auto_deploy), self.state_machine_arn,
                        bus=bus)
+
+    def _create_table(self) -> None:
+        """The deployments table as infra.deployer declares it: pk/sk, the sparse index of locks, TTL."""
+        ddb = self.client("dynamodb")
+        ddb.create_table(
+            TableName=self.table_name, BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"}
+                                  for name in ("pk", "sk", deployments.HELD)],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            GlobalSecondaryIndexes=[{
+                "IndexName": deployments.LOCKS_INDEX,
+                "KeySchema": [{"AttributeName": deployments.HELD, "KeyType": "HASH"},
+                              {"AttributeName": "pk", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }],
+        )
+        ddb.update_time_to_live(TableName=self.table_name, TimeToLiveSpecification={
+            "Enabled": True, "AttributeName": deployments.EXPIRES_AT})
 
     def _rule(self, name: str, pattern: dict, target: str, bus: str = "default") -> None:
         bridge, rule = self.client("events"), f"{self.state_machine_name}-{name}"

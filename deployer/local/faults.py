@@ -2,12 +2,14 @@
 
 One botocore ``before-call`` hook sees every call a task handler makes (calls from tests or from moto
 itself are not in a task and pass untouched). It records them per execution and task, and answers
-with a real AWS error where a fault rule says so, exactly as botocore would raise it.
+with a real AWS error where a fault rule says so, exactly as botocore would raise it. An ``after-call``
+hook adds the answer to the record (what a call read, e.g. the items of a DynamoDB Query).
 """
 
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +43,7 @@ class ApiCall:
     operation: str
     params: dict
     fault: str | None = None  # the error code injected instead of calling AWS
+    response: dict | None = None  # the parsed answer (an error's too), once it has arrived
 
     @property
     def mutating(self) -> bool:
@@ -147,6 +150,8 @@ class ApiLayer:
         params = (context or {}).get(_PARAMS, {})
         with self._lock:
             fault = next((f for f in self.faults if f.matches(scope, service, operation) and f.fire()), None)
+            if context is not None:
+                context[_CALL] = (self, len(self.calls))
             self.calls.append(ApiCall(scope.execution, scope.task, service, operation, params,
                                       fault.error[1] if fault else None))
         if fault is None:
@@ -157,6 +162,11 @@ class ApiLayer:
             "Error": {"Code": code, "Message": f"injected by the emulator ({operation} in {scope.task})"},
             "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "emulator-fault"},
         }
+
+
+    def after_call(self, index: int, parsed: dict) -> None:
+        with self._lock:
+            self.calls[index] = dataclasses.replace(self.calls[index], response=parsed)
 
 
 _scope: contextvars.ContextVar[TaskScope | None] = contextvars.ContextVar("task_scope", default=None)
@@ -173,6 +183,7 @@ def task_scope(scope: TaskScope) -> Iterator[None]:
 
 
 _PARAMS = "lambda_deployer_emulator_params"
+_CALL = "lambda_deployer_emulator_call"
 
 
 def _keep_params(params, context, **_):
@@ -186,10 +197,18 @@ def _dispatch(**kwargs):
     return _active[-1].before_call(**kwargs) if _active else None
 
 
+def _answered(parsed=None, context=None, **_):
+    """``after-call``: the answer of a recorded call joins its record (in the layer that recorded it)."""
+    if context and _CALL in context:
+        layer, index = context.pop(_CALL)
+        layer.after_call(index, parsed)
+
+
 # Registered once for every botocore session created from now on (moto registers its stubber the same
 # way); clients created before an emulator starts are dropped by the emulator.
 BUILTIN_HANDLERS.append(("before-parameter-build", _keep_params))
 BUILTIN_HANDLERS.append(("before-call", _dispatch))
+BUILTIN_HANDLERS.append(("after-call", _answered))
 
 
 @contextmanager

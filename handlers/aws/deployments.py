@@ -3,8 +3,14 @@
 Items (partition key ``pk`` = function name, sort key ``sk``):
 
 - ``sk = "lock"``: held by one execution from before the first mutation until the deployment ends;
-  carries the resolved deployment so a rescue after an abort knows what to restore.
+  carries the resolved deployment so a rescue after an abort knows what to restore. Only lock items carry
+  ``held``, the partition key of the index ``locks`` (sort key ``pk``): a global secondary index holds only
+  the items that carry its key attributes ("sparse index", DynamoDB Developer Guide), so the reconciler
+  reads the held locks, however long the history grows.
 - ``sk = "deployment#<started ISO time>#<execution name>"``: who, what, from, to, outcome — ``history``.
+  Each write sets ``expiresAt`` (epoch seconds, a Number: what DynamoDB TTL reads) to
+  ``HISTORY_RETENTION_DAYS`` days ahead; TTL deletes an expired item in the background, typically within
+  a few days, and until then reads still return it. Locks never expire.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
@@ -21,6 +27,12 @@ from handlers.aws.clients import client, error_code
 LOCK = "lock"
 RECORD_PREFIX = "deployment#"
 RUNNING = "running"
+LOCKS_INDEX = "locks"
+HELD = "held"
+"""The index key only lock items carry (value ``LOCK``)."""
+EXPIRES_AT = "expiresAt"
+"""The table's TTL attribute, set on deployment records only."""
+RETENTION_ENV = "HISTORY_RETENTION_DAYS"
 
 
 def table_name() -> str:
@@ -72,8 +84,8 @@ def acquire(function: str, execution: str, started_at: str, deployment: dict,
     try:
         _ddb().put_item(
             TableName=table_name(),
-            Item={"pk": _s(function), "sk": _s(LOCK), "execution": _s(execution), "startedAt": _s(started_at),
-                  "deployment": _s(json.dumps(deployment))},
+            Item={"pk": _s(function), "sk": _s(LOCK), HELD: _s(LOCK), "execution": _s(execution),
+                  "startedAt": _s(started_at), "deployment": _s(json.dumps(deployment))},
             ConditionExpression=condition,
             ExpressionAttributeValues=values,
         )
@@ -107,37 +119,43 @@ def release(function: str, execution: str) -> bool:
 
 
 def locks() -> list[Lock]:
-    """Every lock held now (the reconciler's starting point; the table holds one per running deployment)."""
-    found, start = [], None
-    while True:
-        page = _ddb().scan(TableName=table_name(), FilterExpression="sk = :lock",
-                           ExpressionAttributeValues={":lock": _s(LOCK)},
-                           **({"ExclusiveStartKey": start} if start else {}))
-        found += [Lock(i["pk"]["S"], i["execution"]["S"], i["startedAt"]["S"], json.loads(i["deployment"]["S"]))
-                  for i in page.get("Items", [])]
-        if not (start := page.get("LastEvaluatedKey")):
-            return found
+    """Every lock held now (the reconciler's starting point): the index holds lock items and nothing else."""
+    pages = _ddb().get_paginator("query").paginate(
+        TableName=table_name(), IndexName=LOCKS_INDEX, KeyConditionExpression="#held = :lock",
+        ExpressionAttributeNames={"#held": HELD}, ExpressionAttributeValues={":lock": _s(LOCK)},
+    )
+    return [Lock(i["pk"]["S"], i["execution"]["S"], i["startedAt"]["S"], json.loads(i["deployment"]["S"]))
+            for page in pages for i in page.get("Items", [])]
 
 
 def record(function: str, execution: str, started_at: str, **fields) -> None:
     """Create or update the deployment's record (idempotent: the key is the execution's)."""
     name = execution.rsplit(":", 1)[-1]
     values = {"execution": execution, "startedAt": started_at, **{k: v for k, v in fields.items() if v is not None}}
-    names = {f"#{k}": k for k in values}
+    attributes = {f":{k}": _s(v) for k, v in values.items()}
+    if expires := _expires_at():
+        values[EXPIRES_AT], attributes[f":{EXPIRES_AT}"] = expires, {"N": str(expires)}
     _ddb().update_item(
         TableName=table_name(),
         Key={"pk": _s(function), "sk": _s(f"{RECORD_PREFIX}{started_at}#{name}")},
         UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in values),
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues={f":{k}": _s(v) for k, v in values.items()},
+        ExpressionAttributeNames={f"#{k}": k for k in values},
+        ExpressionAttributeValues=attributes,
     )
+
+
+def _expires_at() -> int | None:
+    """When a record written now may go: ``HISTORY_RETENTION_DAYS`` ahead (unset or 0: kept for ever)."""
+    days = int(os.environ.get(RETENTION_ENV) or 0)
+    return int((datetime.now(UTC) + timedelta(days=days)).timestamp()) if days > 0 else None
 
 
 def history(function: str, limit: int = 20, *, ddb=None, table: str | None = None) -> list[dict]:
     """The most recent deployment records of ``function``, newest first (``ddb``/``table`` as for holder)."""
-    items = (ddb or _ddb()).query(
+    pages = (ddb or _ddb()).get_paginator("query").paginate(
         TableName=table or table_name(), KeyConditionExpression="pk = :fn AND begins_with(sk, :prefix)",
         ExpressionAttributeValues={":fn": _s(function), ":prefix": _s(RECORD_PREFIX)},
-        ScanIndexForward=False, Limit=limit,
-    ).get("Items", [])
-    return [{k: v["S"] for k, v in item.items() if k not in ("pk", "sk")} for item in items]
+        ScanIndexForward=False, PaginationConfig={"MaxItems": limit, "PageSize": limit},
+    )
+    return [{k: v["S"] for k, v in item.items() if k not in ("pk", "sk", EXPIRES_AT)}
+            for page in pages for item in page.get("Items", [])]

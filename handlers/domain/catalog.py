@@ -5,6 +5,13 @@ serve several states: Rollback also serves RestoreVersion). ``EVENT_HANDLERS`` a
 The CDK construct and the local emulator both create one function per entry.
 """
 
+SERVICE = "lambda-deployer"
+"""The Powertools service of every function: its logger's name, the ``service`` key of logs and metrics."""
+METRICS_NAMESPACE = "LambdaDeployer"
+"""The CloudWatch namespace of the deployer's own metrics (TaskDuration, TaskFailed, ...)."""
+FUNCTION_NAME_PREFIX = "FUNCTION_NAME_PREFIX"
+"""The environment variable naming the deployer's ``functionNamePrefix`` (empty: every managed function)."""
+
 TASKS: dict[str, str] = {
     "Resolve": "handlers.resolve.handler",
     "ResolveRollback": "handlers.resolve_rollback.handler",

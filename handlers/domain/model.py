@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from handlers.domain.errors import InvalidDeploymentRequest
 from handlers.domain.images import ImageRef, parse_image_uri
 from handlers.domain.strategy import Plan, check_history_budget, parse_strategy
+from handlers.domain.text import printable, unsafe_characters
 
 DEFAULT_ALIAS = "live"
 DEFAULT_CHECK_INTERVAL = 60
@@ -146,6 +147,8 @@ def parse_rollback_request(raw: dict) -> RollbackRequest:
 def _parse_requested_by(value: object) -> str | None:
     if value is not None and (not isinstance(value, str) or len(value) > 256):
         raise InvalidDeploymentRequest("'requestedBy' must be a string of at most 256 characters")
+    if value and (unsafe := unsafe_characters(value)):  # the CLI and the console show it to people
+        raise InvalidDeploymentRequest(f"'requestedBy' must not contain control characters ({', '.join(unsafe)})")
     return value
 
 
@@ -172,6 +175,8 @@ def _parse_alarms(value: object) -> tuple[str, ...]:
         raise InvalidDeploymentRequest("'alarms' must be a list of CloudWatch alarm names")
     if len(value) > MAX_ALARMS:
         raise InvalidDeploymentRequest(f"at most {MAX_ALARMS} alarms may be watched")
+    if unsafe := [printable(v) for v in value if unsafe_characters(v)]:  # CloudWatch refuses them in names too
+        raise InvalidDeploymentRequest(f"alarm names must not contain control characters: {', '.join(unsafe)}")
     return tuple(dict.fromkeys(value))
 
 

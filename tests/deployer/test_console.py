@@ -42,3 +42,23 @@ def test_json_mode_writes_progress_to_stderr_and_one_document_to_stdout():
     console.show("text result")
     console.emit({"status": "SUCCEEDED"})
     assert json.loads(out.getvalue()) == {"status": "SUCCEEDED"} and err.getvalue() == "started run-1\n"
+
+
+def test_text_read_from_aws_reaches_a_terminal_as_one_inert_line_and_colour_is_still_the_consoles():
+    out, err = Terminal(), Terminal()
+    console = Console(stdout=out, stderr=err, env={"TERM": "xterm"})
+    cause = "rolled back\x1b]0;owned\x07\n::error::fake\r\u202eevil\x9b2J"
+
+    console.say(f"  => FAILED: {cause}", "bad")
+    console.error(cause)
+
+    escaped = "rolled back\\x1b]0;owned\\x07\\n::error::fake\\r\\u202eevil\\x9b2J"
+    assert out.getvalue() == f"\x1b[31m  => FAILED: {escaped}\x1b[0m\n"
+    assert err.getvalue() == f"\x1b[31m{escaped}\x1b[0m\n"
+
+
+def test_a_json_document_carries_control_characters_only_as_escapes():
+    out = io.StringIO()
+    Console(json_output=True, stdout=out, env={}).emit({"cause": "a\x1b[2Jb\u202e"})
+    assert "\x1b" not in out.getvalue() and "\u202e" not in out.getvalue()
+    assert json.loads(out.getvalue()) == {"cause": "a\x1b[2Jb\u202e"}

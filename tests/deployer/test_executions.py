@@ -6,7 +6,8 @@ from deployer.executions import HistoryReader
 
 
 class PagedHistory:
-    """GetExecutionHistory as AWS pages it: ``reverseOrder`` newest first, ``maxResults`` per page."""
+    """GetExecutionHistory as AWS pages it: ``reverseOrder`` newest first, ``maxResults`` per page; and its
+    boto3 paginator, which fetches a page only when the one before has been read."""
 
     def __init__(self, count: int, *, honours_order: bool = True) -> None:
         self.events = [{"id": n} for n in range(1, count + 1)]
@@ -21,6 +22,18 @@ class PagedHistory:
         if start + maxResults < len(ordered):
             page["nextToken"] = str(start + maxResults)
         return page
+
+    def get_paginator(self, operation: str):
+        assert operation == "get_execution_history"
+        return self
+
+    def paginate(self, PaginationConfig, **params):
+        token = None
+        while True:
+            page = self.get_execution_history(maxResults=PaginationConfig["PageSize"], nextToken=token, **params)
+            yield page
+            if not (token := page.get("nextToken")):
+                return
 
 
 def test_a_long_history_is_read_whole_once_then_one_page_per_poll():

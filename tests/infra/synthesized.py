@@ -26,6 +26,7 @@ CONFIGURED = {
     "repositories": ["orders", "payments", "billing"],
     "autoDeploy": {"orders": ["main", "release-*"], "payments": ["main", "release-*"], "billing": ["prod"]},
     "logRetentionDays": 90,
+    "historyRetentionDays": 400,
     "logLevel": "DEBUG",
     "githubRepository": "acme/orders",
     "createGithubOidcProvider": True,

@@ -90,5 +90,42 @@ def test_github_settings_are_checked(settings, problem):
         GithubOidc(**settings)
 
 
+@pytest.mark.parametrize("subject", [
+    "repo:acme/orders:ref:refs/heads/main",
+    "repo:acme/orders:ref:refs/heads/*",  # any branch of this repository: a ref wildcard
+    "repo:acme/orders:ref:refs/heads/release-*",
+    "repo:acme/orders:ref:refs/tags/v?.*",
+    "repo:acme/orders:environment:Production",
+    "repo:acme/orders:pull_request",
+    "repo:acme@123456/orders@456789:ref:refs/heads/main",  # immutable subject claims carry the ids
+    "repo:Acme/Orders:environment:prod",  # GitHub names are case-insensitive
+])
+def test_a_subject_may_name_a_ref_of_the_repository_with_wildcards_in_the_ref_name(subject):
+    assert GithubOidc(repository="acme/orders", subject=subject).allowed_subject == subject
+
+
+@pytest.mark.parametrize("subject", [
+    "*",
+    "repo:acme/*",  # every repository of the organization
+    "repo:acme/orders*:ref:refs/heads/main",  # orders-fork, orders2, ...
+    "repo:acme/orders:*",  # any ref, environment or pull request
+    "repo:acme/orders:ref:*",
+    "repo:acme/orders:ref:refs/*",  # beyond branches and tags
+    "repo:acme/orders:environment:*",  # any environment, protected or not
+    "repo:acme/orders:environment:prod?",
+    "repo:acme/orders:ref:refs/heads/main:environment:prod",
+    "repo:acme/orders:ref:refs/heads/",
+    "repo:acme/orders:workflow:deploy",
+])
+def test_a_subject_with_a_wildcard_beyond_the_ref_or_of_another_form_fails_the_synth(subject):
+    with pytest.raises(ConfigurationError, match=r"wildcard .* may stand only in the branch or tag name"):
+        GithubOidc(repository="acme/orders", subject=subject)
+
+
+def test_a_subject_of_another_repository_fails_the_synth():
+    with pytest.raises(ConfigurationError, match="names another repository"):
+        GithubOidc(repository="acme/orders", subject="repo:acme/payments:ref:refs/heads/main")
+
+
 def test_the_github_role_lasts_long_enough_to_follow_a_long_canary(configured):
     configured.template.has_resource_properties("AWS::IAM::Role", {"MaxSessionDuration": 6 * 3600})

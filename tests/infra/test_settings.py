@@ -14,28 +14,45 @@ def from_context(**context) -> DeployerSettings:
     return DeployerSettings.from_context(App(context=context).node)
 
 
-def test_without_context_the_defaults_apply():
-    settings = from_context()
+def with_repositories(**context) -> DeployerSettings:
+    return from_context(**{"repositories": ["orders", "payments"], **context})
 
-    assert settings == DeployerSettings()
+
+def test_with_only_the_repositories_given_the_defaults_apply():
+    settings = from_context(repositories="orders")
+
+    assert settings == DeployerSettings(repositories=("orders",))
     assert settings.state_machine_name == "lambda-deployer"
-    assert settings.repositories == ("*",)
     assert settings.auto_deploy == {}
     assert settings.log_retention is logs.RetentionDays.ONE_MONTH
+    assert settings.history_retention_days == 365
     assert settings.github is None
+
+
+@pytest.mark.parametrize("context", [{}, {"repositories": ""}, {"repositories": []}])
+def test_the_repositories_are_required_so_that_every_repository_is_never_a_default(context):
+    with pytest.raises(ConfigurationError, match=r"repositories is required.*'\*' allows every repository"):
+        from_context(**context)
+    with pytest.raises(ConfigurationError, match="repositories is required"):
+        DeployerSettings()
+
+
+def test_every_repository_of_the_account_is_allowed_when_asked_for_explicitly():
+    assert from_context(repositories="*").repositories == ("*",)
 
 
 def test_context_from_the_command_line_arrives_as_strings():
     settings = from_context(
         stateMachineName="deployer", functionNamePrefix="team-", repositories="orders, payments",
-        autoDeploy='{"orders": ["main", "release-*"]}', logRetentionDays="14", logLevel="DEBUG",
+        autoDeploy='{"orders": ["main", "release-*"]}', logRetentionDays="14", historyRetentionDays="90",
+        logLevel="DEBUG",
         powertoolsLayerVersion="40", githubRepository="acme/orders", createGithubOidcProvider="true",
     )
 
     assert settings == DeployerSettings(
         state_machine_name="deployer", function_name_prefix="team-", repositories=("orders", "payments"),
         auto_deploy={"orders": ("main", "release-*")}, log_retention=logs.RetentionDays.TWO_WEEKS,
-        log_level="DEBUG", powertools_layer_version=40,
+        history_retention_days=90, log_level="DEBUG", powertools_layer_version=40,
         github=GithubOidc(repository="acme/orders", create_provider=True),
     )
 
@@ -51,10 +68,11 @@ def test_context_from_cdk_json_arrives_as_json():
 
 
 @pytest.mark.parametrize("context, problem", [
+    ({"historyRetentionDays": -1}, "historyRetentionDays"),
+    ({"historyRetentionDays": "a year"}, "historyRetentionDays: expected a whole number"),
     ({"stateMachineName": "two words"}, "stateMachineName"),
     ({"stateMachineName": 7}, "stateMachineName: expected a string"),
     ({"functionNamePrefix": "team/"}, "functionNamePrefix"),
-    ({"repositories": []}, "repositories"),
     ({"repositories": ["Orders"]}, "repositories"),
     ({"repositories": {"orders": 1}}, "expected a list of names"),
     ({"autoDeploy": "{not json"}, "autoDeploy: not valid JSON"),
@@ -68,7 +86,7 @@ def test_context_from_cdk_json_arrives_as_json():
 ])
 def test_a_bad_setting_fails_the_synth_naming_it(context, problem):
     with pytest.raises(ConfigurationError, match=problem):
-        from_context(**context)
+        with_repositories(**context)
 
 
 def test_retention_days_are_cdk_retention_choices():

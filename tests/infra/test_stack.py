@@ -24,6 +24,5 @@ def test_without_github_only_the_state_machine_and_ci_policy_are_output(defaults
 
 
 def test_stack_name_comes_from_context():
-    assert LambdaDeployerStack(App(context={"stackName": "deployer-prod"}), "LambdaDeployer").stack_name == (
-        "deployer-prod"
-    )
+    app = App(context={"stackName": "deployer-prod", "repositories": "orders"})
+    assert LambdaDeployerStack(app, "LambdaDeployer").stack_name == "deployer-prod"

@@ -46,6 +46,8 @@ CASES = {
     "malformed alias": (lambda w: w.request(w.v2, alias="12"), None, "'alias' '12'"),
     "malformed interval": (lambda w: w.request(w.v2, checkIntervalSeconds="often"), None, "checkIntervalSeconds"),
     "unknown key": (lambda w: w.request(w.v2, alarm="x"), None, "unknown key(s) alarm"),
+    "escape sequence in requestedBy": (lambda w: w.request(w.v2, requestedBy="ci\x1b[2J\x1b[1A"), None,
+                                       "'requestedBy' must not contain control characters (\\x1b)"),
     "unknown function": (lambda w: w.request(w.v2) | {"function": "nope"}, None, "function nope was not found"),
     "zip-packaged function": (lambda w: w.request(w.v2) | {"function": "zippy"}, zip_function, "zip-packaged"),
     "image in another region": (lambda w: w.request(w.v2) | {"image": OTHER_REGION_IMAGE}, None,

@@ -28,3 +28,17 @@ def test_status_and_history_show_what_the_deploys_did(fast_world, cli):
     assert "1 → 2" in table[2] and "deployed" in table[2] and "AllAtOnce" in table[2]
     assert "version 2         100%  sha256:ab0cfd94025f" in status and "settled" in status
     assert "last deployment: DeploymentRolledBack 2 → -" in status
+
+
+def test_history_shows_text_read_from_the_table_without_its_control_characters(world, cli):
+    world.emulator.client("dynamodb").put_item(TableName=world.emulator.table_name, Item={
+        "pk": {"S": "orders-api"}, "sk": {"S": "deployment#2025-01-01T00:00:00.000+00:00#run-1"},
+        "execution": {"S": "arn:aws:states:us-east-1:123456789012:execution:lambda-deployer:run-1"},
+        "startedAt": {"S": "2025-01-01T00:00:00.000+00:00"}, "outcome": {"S": "deployed"},
+        "requestedBy": {"S": "an old record\x1b[2J\n::error::forged"},  # written before requests were checked
+    })
+
+    text = cli("history", "orders-api").out
+
+    assert "\x1b" not in text and "\n::error::" not in text
+    assert text.splitlines()[1].endswith("an old record\\x1b[2J\\n::error::forged")

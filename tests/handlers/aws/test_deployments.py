@@ -1,6 +1,8 @@
-"""The deployments table read by a client that is not a task handler (the CLI): explicit client and table."""
+"""The deployments table: read by a client that is not a task handler (the CLI), and records that expire."""
 
 from __future__ import annotations
+
+import time
 
 from handlers.aws import deployments
 
@@ -16,3 +18,31 @@ def test_history_and_holder_read_the_table_they_are_given(fast_world, monkeypatc
     assert [(r["outcome"], r["fromVersion"], r["toVersion"]) for r in records] == [("deployed", "1", "2")]
     assert deployments.holder("orders-api", ddb=ddb, table=emulator.table_name) is None
     assert emulator.table_name == deployments.table_name_for(emulator.state_machine_name)
+
+
+def test_records_expire_after_the_retention_and_locks_never_do(fast_world, monkeypatch):
+    emulator = fast_world.emulator
+    monkeypatch.setenv(deployments.RETENTION_ENV, "30")
+    execution = "arn:aws:states:us-east-1:123456789012:execution:lambda-deployer:run-1"
+    deployments.acquire("orders-api", execution, deployments.now(), {})
+    before = time.time()
+    deployments.record("orders-api", execution, "2026-01-01T00:00:00.000+00:00", outcome="running")
+
+    items = emulator.client("dynamodb").query(
+        TableName=emulator.table_name, KeyConditionExpression="pk = :fn",
+        ExpressionAttributeValues={":fn": {"S": "orders-api"}})["Items"]
+    lock, record = sorted(items, key=lambda item: item["sk"]["S"] != deployments.LOCK)
+
+    assert deployments.EXPIRES_AT not in lock
+    expires = int(record[deployments.EXPIRES_AT]["N"])  # a Number in epoch seconds: what TTL reads
+    assert before + 30 * 86400 - 1 <= expires <= time.time() + 30 * 86400
+    assert deployments.history("orders-api") == [
+        {"execution": execution, "startedAt": "2026-01-01T00:00:00.000+00:00", "outcome": "running"}]
+
+
+def test_without_a_retention_records_are_kept(fast_world, monkeypatch):
+    monkeypatch.setenv(deployments.RETENTION_ENV, "0")
+    deployments.record("orders-api", "arn:aws:states:us-east-1:1:execution:d:run-2", deployments.now(), outcome="x")
+
+    (item,) = fast_world.emulator.client("dynamodb").scan(TableName=fast_world.emulator.table_name)["Items"]
+    assert deployments.EXPIRES_AT not in item

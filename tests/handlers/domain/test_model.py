@@ -73,3 +73,26 @@ def test_deployment_round_trips_through_json():
         ignored_alarms=("b",), requested_by="ci",
     )
     assert Deployment.from_json(deployment.to_json()) == deployment
+
+
+@pytest.mark.parametrize(("requested_by", "escaped"), [
+    ("ci\x1b[2J\x1b[31mall good", "\\x1b"),  # clear the screen, recolour
+    ("job 42\n::add-mask::x", "\\n"),  # a new line a CI log would read as a command
+    ("bob\x07", "\\x07"),
+    ("user\u202egnp.exe", "\\u202e"),  # right-to-left override: shows other text than was sent
+    ("tab\there", "\\t"),
+])
+def test_requested_by_with_control_characters_is_refused_naming_them(requested_by, escaped):
+    with pytest.raises(InvalidDeploymentRequest, match="'requestedBy' must not contain control characters") as refused:
+        parse_request({"function": "orders", "image": IMAGE, "requestedBy": requested_by})
+    assert escaped in str(refused.value) and requested_by not in str(refused.value)
+
+
+def test_requested_by_may_be_any_printable_text():
+    request = parse_request({"function": "orders", "image": IMAGE, "requestedBy": "José ✓ via CI run 7 (acme/orders)"})
+    assert request.requested_by == "José ✓ via CI run 7 (acme/orders)"
+
+
+def test_alarm_names_with_control_characters_are_refused():
+    with pytest.raises(InvalidDeploymentRequest, match=r"alarm names must not .* characters: bad\\x1b\[0m$"):
+        parse_request({"function": "orders", "image": IMAGE, "alarms": ["ok-alarm", "bad\x1b[0m"]})

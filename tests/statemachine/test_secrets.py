@@ -1,0 +1,51 @@
+"""A function's environment variables never leave the function: not into the execution's data (which the state
+machine logs with ALL and includeExecutionData), not into the deployment records, not into the handlers' logs."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+from support import fire_alarm_once_weighted
+
+from handlers.aws import task as task_module
+from handlers.domain.catalog import SERVICE
+
+SECRET = "s3cr3t-Pa55w0rd-7f1e9c2a"  # looks like what a function's environment holds
+
+
+@pytest.fixture
+def handler_logs(monkeypatch):
+    """Every line the handlers log, at every level (the emulator keeps them quiet otherwise)."""
+    stream = io.StringIO()
+    monkeypatch.setattr(task_module.logger.registered_handler, "stream", stream)
+    handlers_logger = logging.getLogger(SERVICE)
+    level = handlers_logger.level
+    handlers_logger.setLevel(logging.DEBUG)
+    yield stream
+    handlers_logger.setLevel(level)
+
+
+def test_no_environment_variable_of_the_function_reaches_history_records_or_logs(fast_world, handler_logs):
+    world, emulator = fast_world, fast_world.emulator
+    lam = emulator.client("lambda")
+    lam.update_function_configuration(FunctionName=world.fn.name, Environment={"Variables": {
+        "DB_PASSWORD": SECRET, "API_TOKEN": f"token-{SECRET}"}})
+    assert SECRET in json.dumps(lam.get_function(FunctionName=world.fn.name), default=str)  # what handlers read
+
+    deployed = emulator.run(world.request(world.v2, strategy="Canary50Percent2Seconds", checkIntervalSeconds=1))
+    firing = fire_alarm_once_weighted(world)
+    rolled_back = emulator.run(world.request(world.v3, alarms=[world.fn.alarm], strategy="Canary10Percent30Seconds",
+                                             checkIntervalSeconds=1))
+    firing.join()
+
+    assert (deployed.status, rolled_back.error) == ("SUCCEEDED", "DeploymentRolledBack")
+    for execution in (deployed, rolled_back):
+        assert SECRET not in json.dumps(execution.history, default=str)  # every event's input, output, error and cause
+        assert SECRET not in json.dumps([execution.input, execution.output, execution.cause])
+    records = emulator.client("dynamodb").scan(TableName=emulator.table_name)["Items"]
+    assert len(records) == 2 and SECRET not in json.dumps(records)
+    logged = handler_logs.getvalue()
+    assert '"correlation_id"' in logged and SECRET not in logged  # the logs were captured, and hold no secret
