@@ -19,10 +19,16 @@ Sources (Amazon CloudWatch User Guide, "Using Amazon CloudWatch alarms"):
   its Minimum equals its Maximum, and no percentile exists when a value is negative.
 - *Alarm events and EventBridge* and real alarms' StateReason texts give the wording of the reasons.
 - *Create a composite alarm*: ALARM(), OK(), INSUFFICIENT_DATA() of a name or ARN, AND, OR, NOT, TRUE, FALSE.
+- *Alarms on math expressions* and *Use metric math*: up to 10 metrics of one period; exactly one result.
+  Arithmetic (+ - * / ^, unary -) works on scalars, time series and arrays of them; "Missing values in a
+  time series are treated as 0" (a period is missing only when every series is) and a division by zero
+  drops the datapoint. ABS, CEIL, FLOOR, FILL (a number, a series, REPEAT, LINEAR), SUM, AVG, MIN, MAX and
+  METRICS() are evaluated; other functions are refused.
 
 What CloudWatch does not document and this module chooses: percentiles by nearest rank (always an observed
 value), the reason's wording when real and filled datapoints mix, the order of datapoints in a reason
-(newest first). Anomaly-detection bands and metric math are refused (``UnsupportedAlarm``), not guessed.
+(newest first). Anomaly-detection bands and the metric math functions listed above as refused raise
+``UnsupportedAlarm``: the emulator leaves such an alarm alone rather than guess.
 """
 
 from __future__ import annotations
@@ -94,8 +100,31 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class MetricStat:
+    """One metric of a metric math alarm, with the statistic and period it is retrieved with."""
+
+    namespace: str
+    name: str
+    dimensions: tuple[tuple[str, str], ...]
+    stat: str
+    period: int
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class Query:
+    """One entry of a metric math alarm's ``Metrics``: a metric (``stat``) or an ``expression``."""
+
+    id: str
+    stat: MetricStat | None = None
+    expression: str | None = None
+    label: str | None = None
+    return_data: bool = True
+
+
+@dataclass(frozen=True)
 class MetricAlarm:
-    """The settings of a single-metric alarm that decide its state."""
+    """The settings of a metric alarm (one metric, or a math expression over ``queries``) that decide its state."""
 
     period: int
     evaluation_periods: int
@@ -106,6 +135,7 @@ class MetricAlarm:
     treat_missing_data: str = "missing"
     evaluate_low_sample_count_percentile: str = "evaluate"
     unit: str | None = None
+    queries: tuple[Query, ...] = ()
 
     def __post_init__(self) -> None:
         if self.comparison in BAND_COMPARISONS:
@@ -113,9 +143,14 @@ class MetricAlarm:
                                    "emulator does not model")
         if self.comparison not in COMPARISONS:
             raise UnsupportedAlarm(f"unknown ComparisonOperator {self.comparison!r}")
-        if self.statistic not in STATISTICS and not _PERCENTILE.match(self.statistic):
-            raise UnsupportedAlarm(f"statistic {self.statistic!r} is not evaluated by the emulator (it evaluates "
-                                   f"{', '.join(STATISTICS)} and percentiles pNN.NN)")
+        for statistic in [q.stat.stat for q in self.queries if q.stat] if self.queries else [self.statistic]:
+            if statistic not in STATISTICS and not _PERCENTILE.match(statistic):
+                raise UnsupportedAlarm(f"statistic {statistic!r} is not evaluated by the emulator (it evaluates "
+                                       f"{', '.join(STATISTICS)} and percentiles pNN.NN)")
+        if self.queries:
+            _check_queries(self.queries)
+        if self.period <= 0:
+            raise UnsupportedAlarm("the alarm has no Period")
         if self.treat_missing_data not in TREATMENTS:
             raise UnsupportedAlarm(f"unknown TreatMissingData {self.treat_missing_data!r}")
         if not 1 <= self.m <= self.evaluation_periods:
@@ -124,16 +159,22 @@ class MetricAlarm:
     @classmethod
     def from_api(cls, alarm: Mapping) -> MetricAlarm:
         """From a DescribeAlarms ``MetricAlarms`` entry (or PutMetricAlarm's parameters)."""
-        if alarm.get("Metrics"):
-            raise UnsupportedAlarm("metric math alarms (Metrics) are not evaluated by the emulator")
+        if alarm.get("ThresholdMetricId"):
+            raise UnsupportedAlarm("an alarm on an anomaly detection band (ThresholdMetricId) is not evaluated by "
+                                   "the emulator")
+        queries = tuple(_query(entry) for entry in alarm.get("Metrics") or ())
+        periods = {q.stat.period for q in queries if q.stat}
+        if len(periods) > 1:
+            raise UnsupportedAlarm(f"the metrics of a math alarm must use one period, not {sorted(periods)}")
         return cls(
-            period=int(alarm["Period"]), evaluation_periods=int(alarm["EvaluationPeriods"]),
+            period=periods.pop() if periods else int(alarm.get("Period") or 0),
+            evaluation_periods=int(alarm["EvaluationPeriods"]),
             threshold=float(alarm["Threshold"]), comparison=alarm["ComparisonOperator"],
             statistic=alarm.get("ExtendedStatistic") or alarm.get("Statistic") or "",
             datapoints_to_alarm=alarm.get("DatapointsToAlarm"),
             treat_missing_data=alarm.get("TreatMissingData") or "missing",
             evaluate_low_sample_count_percentile=alarm.get("EvaluateLowSampleCountPercentile") or "evaluate",
-            unit=alarm.get("Unit"),
+            unit=alarm.get("Unit"), queries=queries,
         )
 
     @property
@@ -152,7 +193,7 @@ class MetricAlarm:
 
     @property
     def percentile(self) -> Fraction | None:
-        return Fraction(self.statistic[1:]) / 100 if self.statistic.startswith("p") else None
+        return Fraction(self.statistic[1:]) / 100 if not self.queries and self.statistic.startswith("p") else None
 
     def breaches(self, value: float) -> bool:
         return COMPARISONS[self.comparison][1](value, self.threshold)
@@ -264,9 +305,11 @@ def _reason_data(alarm: MetricAlarm, real: list[Datapoint], fills: list[Datapoin
         data["startDate"] = timestamp(real[0].timestamp)
     if alarm.unit:
         data["unit"] = alarm.unit
-    data["extendedStatistic" if alarm.percentile is not None else "statistic"] = alarm.statistic
+    if not alarm.queries:  # a math alarm's reason names no statistic (the guide's metric math event)
+        data["extendedStatistic" if alarm.percentile is not None else "statistic"] = alarm.statistic
     data |= {"period": alarm.period, "recentDatapoints": [d.value for d in real], "threshold": alarm.threshold,
              "evaluatedDatapoints": [{"timestamp": timestamp(d.timestamp)} if d.missing else
+                                     {"timestamp": timestamp(d.timestamp), "value": d.value} if alarm.queries else
                                      {"timestamp": timestamp(d.timestamp), "sampleCount": d.sample_count,
                                       "value": d.value} for d in evaluated]}
     return json.dumps(data, separators=(",", ":"))
@@ -374,3 +417,264 @@ def _tokens(rule: str) -> list[tuple[str, str]]:
             tokens.append(((found["word"] or found["paren"]).upper(), ""))
         position = found.end()
     return tokens
+
+
+# metric math --------------------------------------------------------------------------------------------
+Series = list[float | None]  # one value per period of the evaluation range, oldest first; None: no datapoint
+
+
+class _Array(list):
+    """An array of time series (``[m1, m2]``, ``METRICS()``)."""
+
+
+def _query(entry: Mapping) -> Query:
+    stat = entry.get("MetricStat")
+    metric = (stat or {}).get("Metric") or {}
+    return Query(
+        id=entry["Id"], expression=entry.get("Expression"), label=entry.get("Label"),
+        return_data=entry.get("ReturnData") not in (False, "false", "False"),
+        stat=MetricStat(metric.get("Namespace"), metric.get("MetricName"),
+                        tuple((d["Name"], d["Value"]) for d in metric.get("Dimensions") or ()),
+                        stat.get("Stat"), int(stat.get("Period") or 0), stat.get("Unit")) if stat else None,
+    )
+
+
+def _check_queries(queries: tuple[Query, ...]) -> None:
+    returned = [q for q in queries if q.return_data]
+    if len(returned) != 1:
+        raise UnsupportedAlarm(f"a metric math alarm returns exactly one time series, not {len(returned)}")
+    for query in queries:
+        if query.expression is not None:
+            _parse(query.expression)  # refuses unsupported functions now, not at the first evaluation
+
+
+def math_datapoints(alarm: MetricAlarm, series: Mapping[str, Series], starts: Sequence[datetime]) -> list[Datapoint]:
+    """The alarm's datapoints: its returned expression over the metrics' ``series`` (by query id)."""
+    queries = {q.id: q for q in alarm.queries}
+    metrics = [q.id for q in alarm.queries if q.stat]
+    results: dict[str, object] = {}
+
+    def value_of(name: str, visiting: tuple[str, ...] = ()) -> object:
+        if name in results:
+            return results[name]
+        query = queries.get(name)
+        if query is None or name in visiting:
+            raise UnsupportedAlarm(f"the expression refers to {name!r}, which is {'circular' if query else 'unknown'}")
+        results[name] = list(series[name]) if query.stat else \
+            _evaluate_node(_parse(query.expression), lambda ref: value_of(ref, (*visiting, name)), metrics, series)
+        return results[name]
+
+    result = value_of(next(q.id for q in alarm.queries if q.return_data))
+    if isinstance(result, _Array) or not isinstance(result, list):
+        raise UnsupportedAlarm("a metric math alarm's expression must give a single time series")
+    return [Datapoint(start) if value is None else Datapoint(start, value)
+            for start, value in zip(starts, result, strict=True)]
+
+
+_MATH_TOKEN = re.compile(r'\s*(?:(?P<number>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+)|(?P<name>[A-Za-z_]\w*)'
+                         r'|"(?P<string>[^"]*)"|(?P<op>[-+*/^()\[\],]|[<>=!]=|[<>]|&&|\|\|))')
+_MAPPED = {"ABS": abs, "CEIL": math.ceil, "FLOOR": math.floor}
+_REDUCED = ("SUM", "AVG", "MIN", "MAX")
+
+
+def _parse(text: str) -> tuple:
+    """A metric math expression as a tree: ("num", v), ("ref", id), ("neg", x), ("op", o, a, b),
+    ("call", NAME, [args]), ("array", [items]), ("metrics", filter)."""
+    tokens, position = [], 0
+    while position < len(text.rstrip()):
+        found = _MATH_TOKEN.match(text, position)
+        if not found:
+            raise UnsupportedAlarm(f"cannot read the expression {text!r} at {text[position:]!r}")
+        kind = next(k for k in ("number", "name", "string", "op") if found[k] is not None)
+        tokens.append((kind, found[kind]))
+        position = found.end()
+    at = 0
+
+    def peek(*values: str) -> bool:
+        return at < len(tokens) and tokens[at][0] == "op" and tokens[at][1] in values
+
+    def take(value: str | None = None) -> tuple[str, str]:
+        nonlocal at
+        if at >= len(tokens) or (value is not None and tokens[at] != ("op", value)):
+            raise UnsupportedAlarm(f"the expression {text!r} is not valid metric math")
+        at += 1
+        return tokens[at - 1]
+
+    def sum_() -> tuple:
+        node = product()
+        while peek("+", "-"):
+            node = ("op", take()[1], node, product())
+        return node
+
+    def product() -> tuple:
+        node = power()
+        while peek("*", "/"):
+            node = ("op", take()[1], node, power())
+        return node
+
+    def power() -> tuple:
+        node = unary()
+        return ("op", take()[1], node, power()) if peek("^") else node
+
+    def unary() -> tuple:
+        if peek("-"):
+            take()
+            return ("neg", unary())
+        return primary()
+
+    def primary() -> tuple:
+        kind, value = take()
+        if kind == "number":
+            return ("num", float(value))
+        if kind == "op" and value == "(":
+            node = sum_()
+            take(")")
+            return node
+        if kind == "op" and value == "[":
+            items = [sum_()]
+            while peek(","):
+                take()
+                items.append(sum_())
+            take("]")
+            return ("array", items)
+        if kind == "name" and peek("("):
+            take("(")
+            if value == "METRICS":
+                wanted = take()[1] if at < len(tokens) and tokens[at][0] == "string" else ""
+                take(")")
+                return ("metrics", wanted)
+            if value not in (*_MAPPED, *_REDUCED, "FILL"):
+                raise UnsupportedAlarm(f"the metric math function {value} is not evaluated by the emulator")
+            args = [] if peek(")") else [sum_()]
+            while peek(","):
+                take()
+                args.append(sum_())
+            take(")")
+            if len(args) != (2 if value == "FILL" else 1):
+                raise UnsupportedAlarm(f"{value} takes {2 if value == 'FILL' else 1} argument(s) here")
+            return ("call", value, args)
+        if kind == "name":
+            return ("ref", value)
+        raise UnsupportedAlarm(f"the expression {text!r} is not valid metric math")
+
+    tree = sum_()
+    if at != len(tokens):
+        raise UnsupportedAlarm(f"the expression {text!r} is not valid metric math")
+    return tree
+
+
+def _evaluate_node(node: tuple, ref: Callable[[str], object], metrics: list[str],
+                   series: Mapping[str, Series]) -> object:
+    def walk(node: tuple) -> object:
+        kind = node[0]
+        if kind == "num":
+            return node[1]
+        if kind == "ref":
+            return ref(node[1])
+        if kind == "neg":
+            return _combine(walk(node[1]), -1.0, operator.mul)
+        if kind == "op":
+            return _combine(walk(node[2]), walk(node[3]), _OPERATORS[node[1]])
+        if kind == "array":
+            return _Array(item for value in map(walk, node[1])
+                          for item in (value if isinstance(value, _Array) else [value]))
+        if kind == "metrics":
+            return _Array(list(series[m]) for m in metrics if node[1] in m)
+        name, first = node[1], walk(node[2][0])
+        if name in _MAPPED:
+            return _map(first, _MAPPED[name])
+        if name == "FILL":
+            filler = node[2][1]
+            how = filler[1] if filler[0] == "ref" and filler[1] in ("REPEAT", "LINEAR") else None
+            value = None if how else walk(filler)
+            return _each(first, lambda ts: _fill(ts, how, value))
+        return _reduce(name, first)
+
+    return walk(node)
+
+
+def _power(base: float, exponent: float) -> float:
+    result = base ** exponent
+    if isinstance(result, complex):
+        raise ValueError("no real power")
+    return result
+
+
+_OPERATORS: dict[str, Callable[[float, float], float]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "^": _power}
+
+
+def _safe(function: Callable[[float, float], float], a: float, b: float) -> float | None:
+    try:
+        return float(function(a, b))
+    except (ZeroDivisionError, OverflowError, ValueError):  # "the data point is dropped"
+        return None
+
+
+def _combine(a: object, b: object, function: Callable[[float, float], float]) -> object:
+    if isinstance(a, _Array) or isinstance(b, _Array):
+        left = a if isinstance(a, _Array) else None
+        return _Array(_combine(x, b, function) for x in left) if left is not None else \
+            _Array(_combine(a, y, function) for y in b)
+    if isinstance(a, list) and isinstance(b, list):
+        return [None if x is None and y is None else _safe(function, x or 0.0, y or 0.0)
+                for x, y in zip(a, b, strict=True)]
+    if isinstance(a, list):
+        return [None if x is None or b is None else _safe(function, x, b) for x in a]
+    if isinstance(b, list):
+        return [None if y is None or a is None else _safe(function, a, y) for y in b]
+    return None if a is None or b is None else _safe(function, a, b)
+
+
+def _each(value: object, function: Callable[[Series], Series]) -> object:
+    if isinstance(value, _Array):
+        return _Array(function(ts) for ts in value)
+    if isinstance(value, list):
+        return function(value)
+    raise UnsupportedAlarm("this function takes a time series or an array of them")
+
+
+def _map(value: object, function: Callable[[float], float]) -> object:
+    if not isinstance(value, list):
+        return None if value is None else float(function(value))
+    return _each(value, lambda ts: [None if x is None else float(function(x)) for x in ts])
+
+
+def _fill(ts: Series, how: str | None, filler: object) -> Series:
+    known = [i for i, x in enumerate(ts) if x is not None]
+    filled = list(ts)
+    for i, x in enumerate(ts):
+        if x is not None:
+            continue
+        before = [k for k in known if k < i]
+        after = [k for k in known if k > i]
+        if how == "REPEAT":
+            filled[i] = ts[before[-1]] if before else None
+        elif how == "LINEAR":
+            if before and after:
+                lo, hi = before[-1], after[0]
+                filled[i] = ts[lo] + (ts[hi] - ts[lo]) * (i - lo) / (hi - lo)
+        elif isinstance(filler, list):
+            filled[i] = filler[i]
+        else:
+            filled[i] = filler
+    return filled
+
+
+def _reduce(name: str, value: object) -> object:
+    """Of an array: one series, period by period (AVG counts a missing value as 0); of one series: a scalar."""
+    pick = {"SUM": sum, "MIN": min, "MAX": max}
+    if isinstance(value, _Array):
+        def at(values: list[float | None]) -> float | None:
+            present = [v for v in values if v is not None]
+            if not present:
+                return None
+            return sum(present) / len(values) if name == "AVG" else float(pick[name](present))
+
+        return [at(list(column)) for column in zip(*value, strict=True)] if value else []
+    if isinstance(value, list):
+        present = [v for v in value if v is not None]
+        if not present:
+            return None
+        return sum(present) / len(present) if name == "AVG" else float(pick[name](present))
+    raise UnsupportedAlarm(f"{name} takes a time series or an array of them")

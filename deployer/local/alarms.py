@@ -7,7 +7,8 @@ every minute for a Period of a minute or more, every 10 s for a 10 or 30 s Perio
 StateReason, StateReasonData, StateUpdatedTimestamp, StateTransitionedTimestamp), recorded for
 ``DescribeAlarmHistory`` and sent to the default EventBridge bus as a "CloudWatch Alarm State Change"
 event (source ``aws.cloudwatch``; AWS guarantees its delivery). Composite alarms are re-evaluated whenever
-an alarm they refer to changes state.
+an alarm they refer to changes state. Metric math alarms are evaluated too; an alarm the rules cannot evaluate
+(an anomaly band, an unsupported function) keeps its state and is named in ``evaluator.unsupported``.
 
 Time: every duration is multiplied by the emulator's ``time_scale``. At 0.05 a 60 s Period covers 3 real
 seconds of datapoints and the alarm is evaluated every 3 real seconds. Datapoint timestamps are real wall
@@ -76,15 +77,16 @@ class _MetricIndex:
             self.series.setdefault(key, _Series()).points.append((epoch, datum))
         self.seen = len(data)
 
-    def samples(self, alarm: Alarm, starts: list[float], length: float) -> list[rules.Samples]:
-        """The values and statistic sets of each period ``[start, start + length)``."""
-        key = (alarm.namespace, alarm.metric_name, frozenset((d.name, d.value) for d in alarm.dimensions))
+    def samples(self, metric: rules.MetricStat, starts: list[float], length: float) -> list[rules.Samples]:
+        """The values and statistic sets of each period ``[start, start + length)`` of exactly this metric
+        (a metric is its namespace, name and whole set of dimensions)."""
+        key = (metric.namespace, metric.name, frozenset(metric.dimensions))
         values: list[list[float]] = [[] for _ in starts]
         sets: list[list[rules.StatisticSet]] = [[] for _ in starts]
         first = starts[0] if starts else 0.0
         for epoch, datum in (self.series.get(key) or _Series()).points:
             slot = math.floor((epoch - first) / length) if length else -1
-            if not 0 <= slot < len(starts) or (alarm.unit and datum.unit != alarm.unit):
+            if not 0 <= slot < len(starts) or (metric.unit and datum.unit != metric.unit):
                 continue
             if isinstance(datum, MetricAggregatedDatum):
                 sets[slot].append(rules.StatisticSet(datum.sum, datum.min, datum.max, datum.sample_count))
@@ -132,7 +134,9 @@ class AlarmEvaluator:
 
     def interval(self, alarm: Alarm) -> float:
         """Real seconds between two evaluations of ``alarm``."""
-        return (60 if (alarm.period or 60) >= 60 else 10) * self.time_scale
+        periods = [q.metric_stat.period for q in alarm.metric_data_queries if q.metric_stat]
+        period = int(alarm.period or (periods[0] if periods else 60) or 60)
+        return (60 if period >= 60 else 10) * self.time_scale
 
     # scheduling ------------------------------------------------------------------------------------
     def schedule(self, backend: CloudWatchBackend, name: str, at: float) -> None:
@@ -202,11 +206,19 @@ class AlarmEvaluator:
         starts = [tick - k * length for k in range(settings.evaluation_range, 0, -1)]
         index = self._indexes.setdefault((backend.account_id, backend.region_name), _MetricIndex())
         index.refresh(backend)
-        datapoints = []
-        for start, samples in zip(starts, index.samples(alarm, starts, length), strict=True):
-            value = rules.aggregate(settings.statistic, samples)
-            moment = datetime.fromtimestamp(start, UTC)
-            datapoints.append(rules.Datapoint(moment, *value) if value else rules.Datapoint(moment))
+        moments = [datetime.fromtimestamp(start, UTC) for start in starts]
+        if settings.queries:
+            series = {q.id: [(rules.aggregate(q.stat.stat, samples) or (None,))[0]
+                             for samples in index.samples(q.stat, starts, length)]
+                      for q in settings.queries if q.stat}
+            datapoints = rules.math_datapoints(settings, series, moments)
+        else:
+            metric = rules.MetricStat(alarm.namespace, alarm.metric_name,
+                                      tuple((d.name, d.value) for d in alarm.dimensions), settings.statistic,
+                                      settings.period, alarm.unit)
+            datapoints = [rules.Datapoint(moment, *value) if (value := rules.aggregate(settings.statistic, samples))
+                          else rules.Datapoint(moment)
+                          for moment, samples in zip(moments, index.samples(metric, starts, length), strict=True)]
         self._due[key] = tick + interval
         verdict = rules.evaluate(settings, datapoints, alarm.state_value, datetime.fromtimestamp(now, UTC))
         if verdict is None or verdict.state == alarm.state_value:
@@ -311,13 +323,32 @@ def _configuration(alarm: Alarm) -> dict:
     configuration = {"description": alarm.description} if alarm.description else {}
     if alarm.rule is not None:
         return configuration | {"alarmRule": alarm.rule}
-    stat = {"metric": {"dimensions": {d.name: d.value for d in alarm.dimensions}, "name": alarm.metric_name,
-                       "namespace": alarm.namespace},
-            "period": alarm.period, "stat": alarm.extended_statistic or alarm.statistic}
-    if alarm.unit:
-        stat["unit"] = alarm.unit
+    if alarm.metric_data_queries:
+        return configuration | {"metrics": [_event_metric(q) for q in alarm.metric_data_queries]}
+    stat = _event_stat(alarm.namespace, alarm.metric_name, alarm.dimensions, alarm.period,
+                       alarm.extended_statistic or alarm.statistic, alarm.unit)
     return configuration | {"metrics": [{"id": str(uuid.uuid5(uuid.NAMESPACE_URL, alarm.alarm_arn)),
                                          "metricStat": stat, "returnData": True}]}
+
+
+def _event_stat(namespace, name, dimensions, period, stat, unit) -> dict:
+    described = {"metric": {"dimensions": {d.name: d.value for d in dimensions}, "name": name,
+                            "namespace": namespace}, "period": int(period), "stat": stat}
+    return described | ({"unit": unit} if unit else {})
+
+
+def _event_metric(query) -> dict:
+    """One entry of a math alarm's ``metrics`` as the guide's metric math event shows it."""
+    entry = {"id": query.id}
+    if query.metric_stat:
+        stat = query.metric_stat
+        entry["metricStat"] = _event_stat(stat.metric.namespace, stat.metric.metric_name, stat.metric.dimensions,
+                                          stat.period, stat.stat, stat.unit)
+    else:
+        entry["expression"] = query.expression
+    if query.label:
+        entry["label"] = query.label
+    return entry | {"returnData": query.return_data not in (False, "false", "False")}
 
 
 def _described(alarm: Alarm) -> dict:
@@ -327,7 +358,15 @@ def _described(alarm: Alarm) -> dict:
         "ExtendedStatistic": alarm.extended_statistic, "DatapointsToAlarm": alarm.datapoints_to_alarm,
         "TreatMissingData": alarm.treat_missing_data, "Unit": alarm.unit,
         "EvaluateLowSampleCountPercentile": alarm.evaluate_low_sample_count_percentile,
-        "Metrics": alarm.metric_data_queries,
+        "ThresholdMetricId": alarm.threshold_metric_id,
+        "Metrics": [{"Id": q.id, "Expression": q.expression, "Label": q.label, "ReturnData": q.return_data,
+                     **({"MetricStat": {"Period": q.metric_stat.period, "Stat": q.metric_stat.stat,
+                                        "Unit": q.metric_stat.unit, "Metric": {
+                                            "Namespace": q.metric_stat.metric.namespace,
+                                            "MetricName": q.metric_stat.metric.metric_name,
+                                            "Dimensions": [{"Name": d.name, "Value": d.value}
+                                                           for d in q.metric_stat.metric.dimensions]}}}
+                        if q.metric_stat else {})} for q in alarm.metric_data_queries],
     }
 
 

@@ -26,6 +26,7 @@ from deployer.local.alarm_evaluation import (
     aggregate,
     evaluate,
     java_double,
+    math_datapoints,
     rule_holds,
     rule_references,
     too_few_samples,
@@ -221,8 +222,10 @@ def test_what_the_emulator_cannot_evaluate_is_refused_not_guessed():
     with pytest.raises(UnsupportedAlarm, match="anomaly detection band"):
         MetricAlarm(period=60, evaluation_periods=1, threshold=0, comparison="LessThanLowerOrGreaterThanUpperThreshold",
                     statistic="Average")
-    with pytest.raises(UnsupportedAlarm, match="metric math"):
-        MetricAlarm.from_api({"Metrics": [{"Id": "e1", "Expression": "m1/m2"}], "EvaluationPeriods": 1})
+    with pytest.raises(UnsupportedAlarm, match="ThresholdMetricId"):
+        MetricAlarm.from_api({"ThresholdMetricId": "ad1", "EvaluationPeriods": 1})
+    with pytest.raises(UnsupportedAlarm, match="function IF"):
+        math_alarm("IF(errors > 1, 1, 0)")
     with pytest.raises(UnsupportedAlarm, match="tm99"):
         MetricAlarm(period=60, evaluation_periods=1, threshold=0, comparison="GreaterThanThreshold", statistic="tm99")
     with pytest.raises(UnsupportedAlarm, match="DatapointsToAlarm"):
@@ -260,3 +263,73 @@ def test_composite_rules_combine_the_states_of_other_alarms():
     for broken in ("", "ALARM(a) AND", "ALARM(a) ALARM(b)", "(ALARM(a)", "MAYBE(a)"):
         with pytest.raises(ValueError):
             rule_holds(broken, {})
+
+
+def math_alarm(expression: str, **settings) -> MetricAlarm:
+    """An alarm on ``expression`` over Lambda's Errors and Invocations (ids ``errors``, ``invocations``)."""
+    def metric(name: str, period: int = 60) -> dict:
+        return {"Id": name.lower(), "ReturnData": False, "MetricStat": {"Period": period, "Stat": "Sum", "Metric": {
+            "Namespace": "AWS/Lambda", "MetricName": name, "Dimensions": [{"Name": "FunctionName", "Value": "f"}]}}}
+
+    return MetricAlarm.from_api({
+        "EvaluationPeriods": 1, "Threshold": 10, "ComparisonOperator": "GreaterThanThreshold",
+        "Metrics": [{"Id": "rate", "Expression": expression, "ReturnData": True}, metric("Errors"),
+                    metric("Invocations", settings.pop("invocations_period", 60))], **settings})
+
+
+def series_of(expression: str, **series: list) -> list:
+    starts = [NOW - timedelta(minutes=5 - i) for i in range(5)]
+    return [d.value for d in math_datapoints(math_alarm(expression), series, starts)]
+
+
+def test_metric_math_treats_a_missing_value_as_zero_and_drops_a_division_by_zero():
+    """Use metric math: "Missing values in a time series are treated as 0. If the value of a data point
+    causes a function to attempt to divide by zero, the data point is dropped.\""""
+    errors, invocations = [None, 1.0, 0.0, None, 5.0], [None, 10.0, 10.0, 4.0, 0.0]
+    assert series_of("100 * errors / invocations", errors=errors, invocations=invocations) == \
+        [None, 10.0, 0.0, 0.0, None]
+    assert series_of("errors - invocations", errors=errors, invocations=invocations) == [None, -9.0, -10.0, -4.0, 5.0]
+    assert series_of("-errors + 2 ^ 3", errors=errors, invocations=invocations) == [None, 7.0, 8.0, None, 3.0]
+
+
+def test_metric_math_functions_of_series_and_arrays():
+    errors, invocations = [None, 1.0, None, None, 5.0], [2.0, 4.0, 6.0, None, 8.0]
+    def of(expression: str) -> list:
+        return series_of(expression, errors=errors, invocations=invocations)
+
+    assert of("SUM(METRICS())") == [2.0, 5.0, 6.0, None, 13.0]
+    assert of("AVG([errors, invocations])") == [1.0, 2.5, 3.0, None, 6.5]  # a missing value counts as 0
+    assert of("MAX(METRICS())") == [2.0, 4.0, 6.0, None, 8.0]
+    assert of("SUM(METRICS(\"err\"))") == errors
+    assert of("FILL(errors, 0)") == [0.0, 1.0, 0.0, 0.0, 5.0]
+    assert of("FILL(errors, invocations)") == [2.0, 1.0, 6.0, None, 5.0]
+    assert of("FILL(errors, REPEAT)") == [None, 1.0, 1.0, 1.0, 5.0]
+    assert of("FILL(errors, LINEAR)") == [None, 1.0, 2.333333333333333, 3.6666666666666665, 5.0]
+    assert of("invocations - AVG(invocations)") == [-3.0, -1.0, 1.0, None, 3.0]
+    assert of("ABS(errors - 3)") == [None, 2.0, None, None, 2.0]
+    assert of("CEIL(invocations / 3) + FLOOR(invocations / 3)") == [1.0, 3.0, 4.0, None, 5.0]
+
+
+def test_a_metric_math_alarm_alarms_on_its_expression():
+    settings = math_alarm("100 * errors / invocations")
+    assert (settings.period, settings.evaluation_interval) == (60, 60)
+    datapoints = math_datapoints(settings, {"errors": [None, None, 3.0], "invocations": [None, 10.0, 10.0]},
+                                 [NOW - timedelta(minutes=3 - i) for i in range(3)])
+    assert [d.value for d in datapoints] == [None, 0.0, 30.0]
+    verdict = evaluate(settings, datapoints, OK, NOW)
+    assert verdict.state == ALARM and "[30.0 (" in verdict.reason
+    data = json.loads(verdict.reason_data)
+    assert "statistic" not in data and data["recentDatapoints"] == [30.0]
+    assert "sampleCount" not in data["evaluatedDatapoints"][0]
+
+
+def test_metric_math_alarms_are_refused_where_cloudwatch_refuses_them():
+    with pytest.raises(UnsupportedAlarm, match="one period"):
+        math_alarm("errors / invocations", invocations_period=300)
+    with pytest.raises(UnsupportedAlarm, match="exactly one"):
+        MetricAlarm.from_api({"EvaluationPeriods": 1, "Threshold": 1, "ComparisonOperator": "GreaterThanThreshold",
+                              "Metrics": [{"Id": "a", "Expression": "1"}, {"Id": "b", "Expression": "2"}]})
+    with pytest.raises(UnsupportedAlarm, match="single time series"):
+        series_of("METRICS()", errors=[1.0] * 5, invocations=[1.0] * 5)
+    with pytest.raises(UnsupportedAlarm, match="unknown"):
+        series_of("errors / throttles", errors=[1.0] * 5, invocations=[1.0] * 5)
