@@ -24,6 +24,7 @@ when ``AlarmTypes`` asks for them.
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import math
@@ -54,27 +55,39 @@ Key = tuple[str, str, str]  # account, region, alarm name
 
 @dataclass
 class _Series:
-    """One metric's datapoints, as (epoch seconds, datum), kept up to date from the backend's list."""
+    """One metric's datapoints in timestamp order (epoch seconds beside each datum), so that an evaluation
+    reads only the periods it judges however long the emulator has been running."""
 
-    points: list[tuple[float, object]] = field(default_factory=list)
+    epochs: list[float] = field(default_factory=list)
+    data: list[object] = field(default_factory=list)
+
+    def add(self, epoch: float, datum: object) -> None:
+        at = bisect.bisect_right(self.epochs, epoch)  # datapoints mostly arrive in order: at == len
+        self.epochs.insert(at, epoch)
+        self.data.insert(at, datum)
+
+    def between(self, start: float, end: float) -> list[tuple[float, object]]:
+        low, high = bisect.bisect_left(self.epochs, start), bisect.bisect_left(self.epochs, end)
+        return list(zip(self.epochs[low:high], self.data[low:high], strict=True))
 
 
 class _MetricIndex:
     """The backend's datapoints grouped by metric identity, read incrementally (the list only grows)."""
 
     def __init__(self) -> None:
+        self.backend: CloudWatchBackend | None = None
         self.seen = 0
         self.series: dict[tuple, _Series] = {}
 
     def refresh(self, backend: CloudWatchBackend) -> None:
         data = backend.metric_data
-        if len(data) < self.seen:  # the backend was reset
-            self.seen, self.series = 0, {}
+        if backend is not self.backend or len(data) < self.seen:  # a new (reset) backend
+            self.backend, self.seen, self.series = backend, 0, {}
         for datum in data[self.seen:]:
             key = (datum.namespace, datum.name, frozenset((d.name, d.value) for d in datum.dimensions))
             moment = datum.timestamp
             epoch = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-            self.series.setdefault(key, _Series()).points.append((epoch, datum))
+            self.series.setdefault(key, _Series()).add(epoch, datum)
         self.seen = len(data)
 
     def samples(self, metric: rules.MetricStat, starts: list[float], length: float) -> list[rules.Samples]:
@@ -84,7 +97,7 @@ class _MetricIndex:
         values: list[list[float]] = [[] for _ in starts]
         sets: list[list[rules.StatisticSet]] = [[] for _ in starts]
         first = starts[0] if starts else 0.0
-        for epoch, datum in (self.series.get(key) or _Series()).points:
+        for epoch, datum in (self.series.get(key) or _Series()).between(first, first + length * len(starts)):
             slot = math.floor((epoch - first) / length) if length else -1
             if not 0 <= slot < len(starts) or (metric.unit and datum.unit != metric.unit):
                 continue
