@@ -111,7 +111,8 @@ class _MetricIndex:
 class AlarmEvaluator:
     """Evaluates the alarms of every CloudWatch backend on CloudWatch's schedule, scaled by ``time_scale``.
 
-    ``unsupported`` names the alarms it leaves alone and why (anomaly bands, metric math, tm99, …);
+    ``unsupported`` names the alarms it leaves alone and why (anomaly bands, metric math functions it does
+    not evaluate, statistics such as tm99);
     ``evaluations`` counts evaluations (for measuring the cost); ``evaluate_now()`` runs one pass at once.
     """
 
@@ -149,7 +150,7 @@ class AlarmEvaluator:
         """Real seconds between two evaluations of ``alarm``."""
         periods = [q.metric_stat.period for q in alarm.metric_data_queries if q.metric_stat]
         period = int(alarm.period or (periods[0] if periods else 60) or 60)
-        return (60 if period >= 60 else 10) * self.time_scale
+        return round((60 if period >= 60 else 10) * self.time_scale, 6)
 
     # scheduling ------------------------------------------------------------------------------------
     def schedule(self, backend: CloudWatchBackend, name: str, at: float) -> None:
@@ -192,6 +193,12 @@ class AlarmEvaluator:
                     continue
                 try:
                     change = self._evaluate_metric_alarm(backend, alarm, now)
+                except (rules.UnsupportedAlarm, KeyError, TypeError, ValueError) as exc:
+                    if name not in self.unsupported:
+                        log.warning("the emulator does not evaluate alarm %s: %s", name, exc)
+                    self.unsupported[name] = str(exc)
+                    self._due.pop(key, None)  # until PutMetricAlarm changes it
+                    continue
                 except Exception:  # one broken alarm must not stop the others (nor spin the loop)
                     log.exception("evaluating alarm %s failed", name)
                     self._due[key] = now + self.interval(alarm)
@@ -204,17 +211,10 @@ class AlarmEvaluator:
 
     def _evaluate_metric_alarm(self, backend: CloudWatchBackend, alarm: Alarm, now: float) -> _Change | None:
         key = (backend.account_id, backend.region_name, alarm.name)
-        try:
-            settings = rules.MetricAlarm.from_api(_described(alarm))
-        except (rules.UnsupportedAlarm, KeyError, TypeError, ValueError) as exc:
-            if alarm.name not in self.unsupported:
-                log.warning("the emulator does not evaluate alarm %s: %s", alarm.name, exc)
-            self.unsupported[alarm.name] = str(exc)
-            self._due.pop(key, None)
-            return None
-        self.unsupported.pop(alarm.name, None)
+        settings = rules.MetricAlarm.from_api(_described(alarm))
         self.evaluations += 1
-        interval, length = settings.evaluation_interval * self.time_scale, settings.period * self.time_scale
+        interval = round(settings.evaluation_interval * self.time_scale, 6)  # 60 x 0.05 is 3.0000000000000004
+        length = round(settings.period * self.time_scale, 6)
         tick = math.floor(now / interval) * interval  # the newest period ends at the last evaluation instant
         starts = [tick - k * length for k in range(settings.evaluation_range, 0, -1)]
         index = self._indexes.setdefault((backend.account_id, backend.region_name), _MetricIndex())
@@ -233,6 +233,7 @@ class AlarmEvaluator:
                           else rules.Datapoint(moment)
                           for moment, samples in zip(moments, index.samples(metric, starts, length), strict=True)]
         self._due[key] = tick + interval
+        self.unsupported.pop(alarm.name, None)
         verdict = rules.evaluate(settings, datapoints, alarm.state_value, datetime.fromtimestamp(now, UTC))
         if verdict is None or verdict.state == alarm.state_value:
             return None
