@@ -13,6 +13,7 @@ Sources (Amazon CloudWatch User Guide, "Using Amazon CloudWatch alarms"):
 - *Avoiding premature transitions to alarm state*: with ``missing``, an alarm whose real datapoints are all
   breaching goes to ALARM only once the oldest of them is at least M periods old (``- - X - -`` alarms,
   ``- - - - X`` does not: the next datapoint may be fine).
+- *Configuring how CloudWatch alarms treat missing data*: AWS/DynamoDB alarms always ignore missing data.
 - *Percentile-based alarms and low data samples*: below 10/(1-p) samples (p >= 0.5) or 10/p samples
   (p < 0.5), ``EvaluateLowSampleCountPercentile=ignore`` keeps the state.
 - GetMetricStatistics: percentiles need raw values; a statistic set counts only if its SampleCount is 1 or
@@ -172,7 +173,9 @@ class MetricAlarm:
             threshold=float(alarm["Threshold"]), comparison=alarm["ComparisonOperator"],
             statistic=alarm.get("ExtendedStatistic") or alarm.get("Statistic") or "",
             datapoints_to_alarm=alarm.get("DatapointsToAlarm"),
-            treat_missing_data=alarm.get("TreatMissingData") or "missing",
+            # "Alarms that evaluate metrics in the AWS/DynamoDB namespace always ignore missing data"
+            treat_missing_data="ignore" if alarm.get("Namespace") == "AWS/DynamoDB" else
+            alarm.get("TreatMissingData") or "missing",
             evaluate_low_sample_count_percentile=alarm.get("EvaluateLowSampleCountPercentile") or "evaluate",
             unit=alarm.get("Unit"), queries=queries,
         )

@@ -367,6 +367,7 @@ def _event_metric(query) -> dict:
 
 def _described(alarm: Alarm) -> dict:
     return {
+        "Namespace": alarm.namespace,
         "Period": alarm.period, "EvaluationPeriods": alarm.evaluation_periods, "Threshold": alarm.threshold,
         "ComparisonOperator": alarm.comparison_operator, "Statistic": alarm.statistic,
         "ExtendedStatistic": alarm.extended_statistic, "DatapointsToAlarm": alarm.datapoints_to_alarm,

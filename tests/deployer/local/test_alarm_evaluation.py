@@ -242,6 +242,15 @@ def test_settings_are_read_from_describe_alarms():
     assert alarm().evaluation_interval == 60
 
 
+def test_dynamodb_alarms_always_ignore_missing_data():
+    """The guide: "Alarms that evaluate metrics in the AWS/DynamoDB namespace always ignore missing data even if
+    you choose a different option"."""
+    described = {"Namespace": "AWS/DynamoDB", "Period": 60, "EvaluationPeriods": 1, "Threshold": 1,
+                 "ComparisonOperator": "GreaterThanThreshold", "Statistic": "Sum", "TreatMissingData": "breaching"}
+    assert MetricAlarm.from_api(described).treat_missing_data == "ignore"
+    assert MetricAlarm.from_api(described | {"Namespace": "AWS/Lambda"}).treat_missing_data == "breaching"
+
+
 def test_numbers_are_printed_as_java_prints_doubles():
     assert [java_double(v) for v in (50, 0.25, 99.50160229693434, 45628, 0, 1.5e7, 1e7, 0.0001, -3)] == \
         ["50.0", "0.25", "99.50160229693434", "45628.0", "0.0", "1.5E7", "1.0E7", "1.0E-4", "-3.0"]
