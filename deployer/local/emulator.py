@@ -30,7 +30,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 import statemachine
 from deployer import executions
 from deployer.executions import TERMINAL
-from deployer.local import fidelity
+from deployer.local import alarms, fidelity
 from deployer.local.faults import ApiLayer, TaskScope, activated, task_scope
 from deployer.timeline import Visit, visits
 from handlers.aws import clients as aws
@@ -97,12 +97,16 @@ class Emulator:
     ``time_scale`` shortens every Wait state and Retry interval (0.05: twenty times faster); the default
     1.0 waits for real, as AWS does. ``code_update_seconds`` is how long a code update stays InProgress.
     ``function_name_prefix`` and ``history_retention_days`` are the stack's settings of the same names.
+
+    CloudWatch alarms evaluate themselves from their metrics' datapoints, on CloudWatch's schedule scaled
+    by ``time_scale``, and send their state changes to EventBridge (``deployer.local.alarms``; ``emu.alarms``
+    is the evaluator). ``evaluate_alarms=False`` leaves alarm states to ``SetAlarmState``.
     """
 
     def __init__(self, *, region: str = DEFAULT_REGION, state_machine_name: str = "lambda-deployer",
                  time_scale: float = 1.0, code_update_seconds: float = 0.0, quiet: bool = True,
                  auto_deploy: dict[str, list[str]] | None = None, function_name_prefix: str = "",
-                 history_retention_days: int = 365) -> None:
+                 history_retention_days: int = 365, evaluate_alarms: bool = True) -> None:
         self.region = region
         self.state_machine_name = state_machine_name
         self.function_name_prefix = function_name_prefix
@@ -112,6 +116,8 @@ class Emulator:
         self.time_scale = time_scale
         self.code_update_seconds = code_update_seconds
         self.quiet = quiet
+        self.evaluate_alarms = evaluate_alarms
+        self.alarms: alarms.AlarmEvaluator | None = None
         self.api = ApiLayer()
         self.state_machine_arn = ""
         self.function_arns: dict[str, str] = {}
@@ -140,6 +146,7 @@ class Emulator:
         }))
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
         stack.enter_context(fidelity.installed(code_update_seconds=self.code_update_seconds))
+        self.alarms = stack.enter_context(alarms.installed(time_scale=self.time_scale, evaluate=self.evaluate_alarms))
         stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", self._seam()))
         stack.enter_context(_parse_each_definition_once())
         for patch in _one_client_per_service():
@@ -164,6 +171,7 @@ class Emulator:
         if self._stack:
             self._stack.close()
             self._stack = None
+            self.alarms = None
             self._clients.clear()
 
     # clients for tests and tools -------------------------------------------------------------------

@@ -51,7 +51,8 @@ def create_function(emulator, name: str = "orders-api", *, repository: str | Non
                     alias: str | None = "live", first_image: str = "v1",
                     tags: dict[str, str] | None = None) -> SampleFunction:
     """An image function as its IaC would create it: image ``repo:<name>``, version 1 live on ``alias``,
-    tagged ``lambda-deployer:managed=true`` (plus ``tags``), and an error alarm for it (state OK)."""
+    tagged ``lambda-deployer:managed=true`` (plus ``tags``), and an error alarm for it (INSUFFICIENT_DATA
+    until its first evaluation, then OK: no errors reported are not breaching)."""
     ecr, lam, iam = emulator.client("ecr"), emulator.client("lambda"), emulator.client("iam")
     cloudwatch = emulator.client("cloudwatch")
     repository = repository or name
