@@ -16,6 +16,7 @@ import pytest
 from deployer.local.sample import manifest
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -23,7 +24,8 @@ def server():
     """``local serve`` on a free port, as a separate process; yields (endpoint, state machine ARN)."""
     process = subprocess.Popen([BIN / "lambda-deployer", "local", "serve", "--port", "0",
                                 "--auto-deploy", "orders=main"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})  # this checkout, not the installed one
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
     announced, deadline = {}, time.monotonic() + 30
