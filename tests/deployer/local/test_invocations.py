@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
+from support import wait_for
 
 from deployer.local import sample
 from deployer.local.emulator import Emulator
@@ -284,3 +285,15 @@ def test_the_deployers_own_functions_are_in_lambdas_metrics_too(emulator):
     emulator.reconcile()
     name = emulator.function_arns["Reconcile"].rsplit(":", 1)[-1]
     assert total(emulator, "Invocations", dimensions(name)) == 1
+
+
+def test_metrics_arrive_as_late_as_the_emulator_is_told_scaled_like_its_waits():
+    with Emulator(metric_delay_seconds=60, time_scale=0.05) as emulator:  # 3 s
+        zip_function(emulator)
+        invoked = time.monotonic()
+        invoke(emulator, "quotes", Qualifier="live")
+        seen_at_once = total(emulator, "Invocations", dimensions("quotes"))
+        assert seen_at_once == 0 or time.monotonic() - invoked >= 3
+        wait_for(lambda: total(emulator, "Invocations", dimensions("quotes")) == 1, timeout=15,
+                 what="the late metric")
+        assert time.monotonic() - invoked >= 3
