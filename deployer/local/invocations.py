@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import sys
 import tempfile
 import threading
@@ -382,6 +383,7 @@ def _extracted(code: bytes, digest: str, code_dir: Path) -> Path:
     try:
         os.rename(staging, root)
     except OSError:  # another process extracted it first
+        shutil.rmtree(staging, ignore_errors=True)
         if not root.is_dir():
             raise
     return root
