@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--auto-deploy", action="append", default=[], metavar="REPOSITORY=TAG[,TAG…]",
                        type=_auto_deploy, help="deploy the functions that track a tag when it is pushed to the "
                        "repository, as the stack's EventBridge rules do (repeatable; tags may use *)")
+    serve.add_argument("--metric-delay", type=float, default=0.0, metavar="SECONDS",
+                       help="how late Lambda's metrics reach CloudWatch (AWS: about 60; default 0)")
+    serve.add_argument("--seed", type=int, help="repeatable alias routing and image behaviours")
     parser.set_defaults(subparsers=commands.choices)
     return parser
 
@@ -148,7 +151,7 @@ def _local(args) -> int:
     from deployer.local import server
 
     return server.serve(port=args.port, region=args.serve_region or args.region or "us-east-1", verbose=args.verbose,
-                        auto_deploy=dict(args.auto_deploy))
+                        auto_deploy=dict(args.auto_deploy), metric_delay_seconds=args.metric_delay, seed=args.seed)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 Step Functions executes the real ASL (moto's interpreter); each task's Lambda function is created
 with its real handler path, and moto's docker-less Lambda backend is the seam where an invocation is
-routed to that handler, in process. The handlers' AWS calls go to the same moto backends.
+routed (``deployer.local.invocations``): to that handler, in process, for the deployer's own functions, and
+as Lambda would (alias weights, the version's own code, Lambda's metrics) for any other function. The
+handlers' AWS calls go to the same moto backends.
 """
 
 from __future__ import annotations
@@ -15,23 +17,24 @@ import logging
 import os
 import threading
 import time
-import traceback
 import uuid
 import zipfile
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import SimpleNamespace
 from unittest import mock
 
 import boto3
 from moto import mock_aws
+from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 import statemachine
 from deployer import executions
 from deployer.executions import TERMINAL
-from deployer.local import alarms, fidelity
+from deployer.local import alarms, fidelity, invocations, metrics
 from deployer.local.faults import ApiLayer, TaskScope, activated, task_scope
+from deployer.local.invocations import Invoker, LambdaContext, Outcome, error_document, failed
 from deployer.timeline import Visit, visits
 from handlers.aws import clients as aws
 from handlers.aws import deployments
@@ -40,23 +43,6 @@ from handlers.domain.catalog import EVENT_HANDLERS, FUNCTION_NAME_PREFIX, TASKS,
 
 DEFAULT_REGION = "us-east-1"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-
-
-@dataclass
-class LambdaContext:
-    """The parts of the Lambda context object the handlers (and Powertools) read."""
-
-    function_name: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int = 256
-    function_version: str = "$LATEST"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = ""
-    log_stream_name: str = ""
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
 
 
 @dataclass
@@ -101,12 +87,18 @@ class Emulator:
     CloudWatch alarms evaluate themselves from their metrics' datapoints, on CloudWatch's schedule scaled
     by ``time_scale``, and send their state changes to EventBridge (``deployer.local.alarms``; ``emu.alarms``
     is the evaluator). ``evaluate_alarms=False`` leaves alarm states to ``SetAlarmState``.
+
+    Invoking any other function runs it (``emu.invocations``, see ``deployer.local.invocations``): ``seed``
+    makes its alias routing and behaviours repeatable; ``emu.behaviours.register(digest, Behaviour(...))``
+    says what an image does. ``metric_delay_seconds`` is how late Lambda's metrics arrive in CloudWatch
+    (about 60 in AWS; 0 by default here), scaled by ``time_scale`` like the waits.
     """
 
     def __init__(self, *, region: str = DEFAULT_REGION, state_machine_name: str = "lambda-deployer",
                  time_scale: float = 1.0, code_update_seconds: float = 0.0, quiet: bool = True,
                  auto_deploy: dict[str, list[str]] | None = None, function_name_prefix: str = "",
-                 history_retention_days: int = 365, evaluate_alarms: bool = True) -> None:
+                 history_retention_days: int = 365, evaluate_alarms: bool = True, seed: int | None = None,
+                 metric_delay_seconds: float = 0.0) -> None:
         self.region = region
         self.state_machine_name = state_machine_name
         self.function_name_prefix = function_name_prefix
@@ -119,9 +111,11 @@ class Emulator:
         self.evaluate_alarms = evaluate_alarms
         self.alarms: alarms.AlarmEvaluator | None = None
         self.api = ApiLayer()
+        self.metrics = metrics.LambdaMetrics(delay_seconds=metric_delay_seconds * time_scale)
+        self.invocations = Invoker(metrics=self.metrics, seed=seed)
+        self.behaviours = self.invocations.behaviours
         self.state_machine_arn = ""
         self.function_arns: dict[str, str] = {}
-        self._tasks_by_function: dict[str, str] = {}
         self._clients: dict[str, object] = {}
         self._stack: ExitStack | None = None
 
@@ -146,9 +140,13 @@ class Emulator:
         }))
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
         stack.enter_context(fidelity.installed(code_update_seconds=self.code_update_seconds))
+        stack.enter_context(metrics.installed(self.metrics))
         self.alarms = stack.enter_context(alarms.installed(time_scale=self.time_scale, evaluate=self.evaluate_alarms))
         stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", self._seam()))
+        stack.enter_context(mock.patch.object(LambdaResponse, "invoke", invocations.respond))
+        stack.callback(self.invocations.close)
         stack.enter_context(_parse_each_definition_once())
+        stack.enter_context(_list_each_response_class_once())
         for patch in _one_client_per_service():
             stack.enter_context(patch)
         if self.time_scale != 1.0:
@@ -243,7 +241,7 @@ class Emulator:
                 Code={"ZipFile": _placeholder_zip()}, Timeout=60, MemorySize=256, Architectures=["arm64"],
             )
             self.function_arns[key] = created["FunctionArn"]
-            self._tasks_by_function[name] = key
+            self.invocations.runners[name] = self._task_runner(key, handler)
         definition = statemachine.render({placeholder(task): self.function_arns[task] for task in TASKS})
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(
             name=self.state_machine_name, definition=definition, roleArn=role, type="STANDARD",
@@ -280,31 +278,37 @@ class Emulator:
         bridge.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "deployer", "Arn": target}])
 
     def _seam(self):
-        """moto's docker-less ``invoke``, routing the deployer's task functions to their handlers."""
-        emulator, original = self, LambdaSimpleBackend.invoke
+        """moto's docker-less ``invoke``: every invocation goes to the invoker, which routes it, runs the
+        deployer's task functions through their handlers (``_task_runner``) and any other code as Lambda would."""
+        invoker = self.invocations
 
         def invoke(backend, function_name, qualifier, body, headers, response_headers):
-            fn = backend.get_function(function_name, qualifier)
-            task = emulator._tasks_by_function.get(fn.function_name)
-            if task is None:
-                return original(backend, function_name, qualifier, body, headers, response_headers)
-            event = json.loads(body) if body else {}
+            return invoker.invoke(backend, function_name, qualifier, body, headers, response_headers)
+
+        return invoke
+
+    def _task_runner(self, task: str, handler_path: str):
+        """Runs a task function's handler from this checkout, in its task scope, with the crashes injected."""
+        api = self.api
+        module_name, attribute = handler_path.rsplit(".", 1)
+
+        def run(fn, event, context) -> Outcome:
             scope = TaskScope(_execution_of(event), task)
-            context = LambdaContext(fn.function_name, fn.function_arn)
-            if emulator.api.crash(scope, after=False):
-                return _error(response_headers, "Lambda.Unknown", "the function crashed before it ran", context)
-            module_name, attribute = fn.handler.rsplit(".", 1)
+            if api.crash(scope, after=False):
+                return _crashed(context, "the function crashed before it ran")
             handler = getattr(importlib.import_module(module_name), attribute)
+            started = time.perf_counter()
             with task_scope(scope):
                 try:
                     result = handler(event, context)
                 except Exception as exc:  # the Lambda runtime reports any uncaught exception this way
-                    return _error(response_headers, type(exc).__name__, str(exc), context, exc)
-            if emulator.api.crash(scope, after=True):
-                return _error(response_headers, "Lambda.Unknown", "the function crashed after it ran", context)
-            return json.dumps(result).encode()
+                    return failed(exc, context, (time.perf_counter() - started) * 1000)
+            duration_ms = (time.perf_counter() - started) * 1000
+            if api.crash(scope, after=True):
+                return _crashed(context, "the function crashed after it ran", duration_ms)
+            return Outcome(result, duration_ms=duration_ms)
 
-        return invoke
+        return run
 
 
 def _execution_of(event: dict) -> str | None:
@@ -313,16 +317,9 @@ def _execution_of(event: dict) -> str | None:
     return event.get("executionId") or (event.get("detail") or {}).get("executionArn")
 
 
-def _error(response_headers: dict, error_type: str, message: str, context: LambdaContext,
-           exc: BaseException | None = None) -> bytes:
-    """The payload and header the Lambda runtime returns for an unhandled error."""
-    response_headers["x-amz-function-error"] = "Unhandled"
-    return json.dumps({
-        "errorMessage": message,
-        "errorType": error_type,
-        "requestId": context.aws_request_id,
-        "stackTrace": traceback.format_tb(exc.__traceback__) if exc else [],
-    }).encode()
+def _crashed(context: LambdaContext, message: str, duration_ms: float = 0.0) -> Outcome:
+    """A task dying (``Crash``): Step Functions sees ``Lambda.Unknown``."""
+    return Outcome(error=error_document("Lambda.Unknown", message, context.aws_request_id), duration_ms=duration_ms)
 
 
 def _placeholder_zip() -> bytes:
@@ -347,6 +344,22 @@ def _parse_each_definition_once():
         return copy.deepcopy(parsed[definition])
 
     return mock.patch.object(ExecutionWorker, "_get_evaluation_entrypoint", entrypoint)
+
+
+def _list_each_response_class_once():
+    """moto lists a response class' methods (``inspect.getmembers``) at every request, a fifth of an in-process
+    call; the list of a class' method names does not change while the emulator runs."""
+    from moto.core import responses
+
+    listed: dict[type, list[str]] = {}
+    original = responses.method_names_from_class
+
+    def method_names(clazz) -> list[str]:
+        if clazz not in listed:
+            listed[clazz] = original(clazz)
+        return listed[clazz]
+
+    return mock.patch.object(responses, "method_names_from_class", method_names)
 
 
 def _one_client_per_service():

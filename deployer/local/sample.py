@@ -1,6 +1,8 @@
 """A sample world for the emulator: an ECR repository with images, an image function, an alarm.
 
-Used by the demo and the tests; the same calls work against ``local serve`` or real AWS.
+Used by the demo and the tests; the same calls work against ``local serve`` or real AWS. What each sample
+image does when invoked is its ``Behaviour`` (the emulator cannot run images), registered with an in-process
+emulator by ``create_function`` and ``push_version``.
 """
 
 from __future__ import annotations
@@ -9,7 +11,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from deployer.local.invocations import Behaviour
+
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
+
+HEALTHY = Behaviour(duration_ms=40, jitter_ms=30, result={"statusCode": 200})
+FAILING = Behaviour(error_rate=0.25, duration_ms=40, jitter_ms=30, result={"statusCode": 200},
+                    error_type="OrderStoreError", error_message="the order store refused the write")
+SLOW = Behaviour(duration_ms=900, jitter_ms=400, result={"statusCode": 200})
 
 
 def manifest(content: str) -> str:
@@ -46,13 +55,31 @@ class SampleFunction:
     def image(self, digest: str) -> str:
         return f"{self.repository_uri}@{digest}"
 
+    @property
+    def repository(self) -> str:
+        return self.repository_uri.rsplit("/", 1)[-1]
+
+
+def register(emulator, digest: str, behaviour: Behaviour | None) -> None:
+    """Say what an image does when invoked (only an in-process emulator runs behaviours)."""
+    if behaviour is not None and hasattr(emulator, "behaviours"):
+        emulator.behaviours.register(digest, behaviour)
+
+
+def push_version(emulator, fn: SampleFunction, label: str, behaviour: Behaviour | None = HEALTHY) -> str:
+    """Push the image ``<name>:<label>`` tagged ``label`` (as CI would), with its behaviour; returns its digest."""
+    digest = push_image(emulator.client("ecr"), fn.repository, f"{fn.name}:{label}", tag=label)
+    register(emulator, digest, behaviour)
+    return digest
+
 
 def create_function(emulator, name: str = "orders-api", *, repository: str | None = None,
                     alias: str | None = "live", first_image: str = "v1",
-                    tags: dict[str, str] | None = None) -> SampleFunction:
+                    tags: dict[str, str] | None = None, behaviour: Behaviour | None = HEALTHY) -> SampleFunction:
     """An image function as its IaC would create it: image ``repo:<name>``, version 1 live on ``alias``,
     tagged ``lambda-deployer:managed=true`` (plus ``tags``), and an error alarm for it (INSUFFICIENT_DATA
-    until its first evaluation, then OK: no errors reported are not breaching)."""
+    until its first evaluation, then OK: no errors reported are not breaching). Its first image behaves as
+    ``behaviour``."""
     ecr, lam, iam = emulator.client("ecr"), emulator.client("lambda"), emulator.client("iam")
     cloudwatch = emulator.client("cloudwatch")
     repository = repository or name
@@ -60,7 +87,8 @@ def create_function(emulator, name: str = "orders-api", *, repository: str | Non
         repository_uri = ecr.create_repository(repositoryName=repository)["repository"]["repositoryUri"]
     except ecr.exceptions.RepositoryAlreadyExistsException:
         repository_uri = ecr.describe_repositories(repositoryNames=[repository])["repositories"][0]["repositoryUri"]
-    push_image(ecr, repository, f"{name}:{first_image}", tag=f"{name}-{first_image}")
+    first = push_image(ecr, repository, f"{name}:{first_image}", tag=f"{name}-{first_image}")
+    register(emulator, first, behaviour)
     push_image(ecr, repository, f"{name}:{first_image}", tag=name)  # the function-name tag IaC refers to
     role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",

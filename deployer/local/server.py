@@ -1,8 +1,8 @@
 """``lambda-deployer local serve``: the emulator behind an AWS-compatible HTTP endpoint on 127.0.0.1.
 
 Any AWS client (AWS CLI, boto3 with ``endpoint_url``) can create repositories, push image manifests,
-create image functions, aliases and alarms, and start executions of ``lambda-deployer`` that run the
-project's handlers.
+create image functions, aliases and alarms, start executions of ``lambda-deployer`` that run the
+project's handlers, and invoke functions (routed by their aliases' weights, recorded in Lambda's metrics).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from deployer.local.emulator import Emulator
 
 
 def serve(*, port: int, region: str, verbose: bool, auto_deploy: dict[str, list[str]] | None = None,
-          out=sys.stdout, stop: threading.Event | None = None) -> int:
+          metric_delay_seconds: float = 0.0, seed: int | None = None, out=sys.stdout,
+          stop: threading.Event | None = None) -> int:
     stop = stop or threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         if threading.current_thread() is threading.main_thread():
@@ -26,7 +27,8 @@ def serve(*, port: int, region: str, verbose: bool, auto_deploy: dict[str, list[
     if not verbose:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
     try:
-        emulator = Emulator(region=region, quiet=not verbose, auto_deploy=auto_deploy)
+        emulator = Emulator(region=region, quiet=not verbose, auto_deploy=auto_deploy,
+                            metric_delay_seconds=metric_delay_seconds, seed=seed)
     except ValueError as exc:
         print(f"lambda-deployer local serve: {exc}", file=sys.stderr)
         return 2
