@@ -37,6 +37,7 @@ class FleetRun:
     seconds: float
     peak: int = 0  # Lambda control-plane requests in the busiest second
     peak_admitted: int = 0
+    control_plane: int = 0  # Lambda control-plane requests in all, throttled ones included
     throttled_tasks: Counter = field(default_factory=Counter)  # throttling errors answered to the deployer's tasks
     throttled_others: Counter = field(default_factory=Counter)
 
@@ -68,6 +69,7 @@ def deploy_fleet(emulator: Emulator, functions: list[sample.SampleFunction], tim
     if emulator.quotas is not None:
         run.peak = emulator.quotas.peak(LAMBDA_CONTROL_PLANE, since=started)
         run.peak_admitted = emulator.quotas.peak(LAMBDA_CONTROL_PLANE, since=started, admitted=True)
+        run.control_plane = len(emulator.quotas.requests(LAMBDA_CONTROL_PLANE, since=started))
         for request in emulator.quotas.requests(since=started):
             if not request.admitted:
                 (run.throttled_tasks if request.caller else run.throttled_others)[request.group] += 1
@@ -79,13 +81,14 @@ def report(run: FleetRun, quotas: bool) -> None:
     print(f"\n== {len(run.functions)} functions tracking {REPOSITORY}:{TAG}, one push, quotas "
           f"{'on' if quotas else 'off'}: {dict(outcomes)} of {len(run.deployments)} deployments in {run.seconds:.1f} s")
     print(f"   Lambda control plane: peak {run.peak} requests in 1 s ({run.peak_admitted} let through; "
-          "budget 15/s)")
+          f"budget 15/s); {run.control_plane} in all, {run.control_plane / run.seconds:.1f}/s on average")
     tasks, others = sum(run.throttled_tasks.values()), sum(run.throttled_others.values())
     print(f"   throttling errors answered: {tasks + others} ({tasks} to the deployer's tasks, {others} to others)")
     for group, count in (run.throttled_tasks + run.throttled_others).most_common():
         print(f"     {group:<36} {count}")
-    print(f"   absorbed: {tasks} by the clients' retries inside a task; {run.task_retries()} task attempts "
-          "retried by the state machine")
+    unabsorbed = sum(execution.status != "SUCCEEDED" for execution in run.deployments)
+    print(f"   retried: {tasks} requests by the clients' retries inside a task, {run.task_retries()} task attempts "
+          f"by the state machine's Retry; deployments that did not absorb them: {unabsorbed}")
 
 
 def main() -> None:
