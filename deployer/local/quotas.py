@@ -28,6 +28,11 @@ worth):
 
 Not throttled: DynamoDB on-demand tables (a new one serves 4,000 writes and 12,000 reads per second at once,
 and the deployer makes a few), the Resource Groups Tagging API and ECR's other APIs (no rate documented).
+
+Sources: docs.aws.amazon.com lambda/latest/dg/gettingstarted-limits.html, step-functions/latest/dg/
+limits-overview.html, AmazonCloudWatch/latest/monitoring/cloudwatch_limits.html, AmazonECR/latest/userguide/
+service-quotas.html, amazondynamodb/latest/developerguide/on-demand-capacity-mode.html; the error bodies as
+the services send them (e.g. Lambda's 429 ``{"Reason":"CallerRateLimitExceeded","Type":"User",...}``).
 """
 
 from __future__ import annotations
