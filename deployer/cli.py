@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=4599, help="port on 127.0.0.1 (0: any free port)")
     serve.add_argument("--region", dest="serve_region", help="default: the global --region, else us-east-1")
     serve.add_argument("--verbose", action="store_true", help="print the task handlers' logs")
+    serve.add_argument("--no-quotas", dest="quotas", action="store_false",
+                       help="answer every request (default: throttle beyond AWS's request quotas, as AWS does)")
+    serve.add_argument("--time-scale", type=_positive, default=1.0, metavar="FACTOR",
+                       help="shorten Wait states, retry intervals and the reconciler's schedule (0.1: ten times "
+                       "faster; default 1: as long as in AWS)")
     serve.add_argument("--auto-deploy", action="append", default=[], metavar="REPOSITORY=TAG[,TAG…]",
                        type=_auto_deploy, help="deploy the functions that track a tag when it is pushed to the "
                        "repository, as the stack's EventBridge rules do (repeatable; tags may use *)")
@@ -109,6 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=int, help="repeatable alias routing and image behaviours")
     parser.set_defaults(subparsers=commands.choices)
     return parser
+
+
+def _positive(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected a positive number, e.g. 0.1")
+    return number
 
 
 def _auto_deploy(value: str) -> tuple[str, list[str]]:
@@ -151,7 +166,8 @@ def _local(args) -> int:
     from deployer.local import server
 
     return server.serve(port=args.port, region=args.serve_region or args.region or "us-east-1", verbose=args.verbose,
-                        auto_deploy=dict(args.auto_deploy), metric_delay_seconds=args.metric_delay, seed=args.seed)
+                        auto_deploy=dict(args.auto_deploy), quotas=args.quotas, time_scale=args.time_scale,
+                        metric_delay_seconds=args.metric_delay, seed=args.seed)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from handlers.domain.events import execution_ended_pattern
+from handlers.domain.events import RECONCILE_EVERY_MINUTES, execution_ended_pattern
 
-RECONCILE_EVERY = Duration.minutes(5)
+RECONCILE_EVERY = Duration.minutes(RECONCILE_EVERY_MINUTES)
 
 
 class SafetyNet(Construct):

@@ -43,7 +43,8 @@ class World:
 
     def tag_digest(self, tag: str | None = None) -> str | None:
         images = self.emulator.client("ecr").batch_get_image(
-            repositoryName=self.fn.name, imageIds=[{"imageTag": tag or self.fn.name}])["images"]
+            repositoryName=self.fn.repository_uri.rsplit("/", 1)[-1], imageIds=[{"imageTag": tag or self.fn.name}],
+        )["images"]
         return images[0]["imageId"]["imageDigest"] if images else None
 
     def versions(self) -> list[str]:
@@ -80,12 +81,13 @@ def make_world(emulator: Emulator, name: str = "orders-api") -> World:
     return World(emulator, fn, v1, v2, v3)
 
 
-def wait_for(condition, timeout: float = 10.0, what: str = "condition"):
-    """Poll ``condition`` until it is truthy (returned) or ``timeout`` passes (assertion error)."""
+def wait_for(condition, timeout: float = 10.0, what: str = "condition", every: float = 0.02):
+    """Poll ``condition`` every ``every`` seconds until it is truthy (returned) or ``timeout`` passes
+    (assertion error). With quotas on, poll slowly enough for the API's refill rate."""
     deadline, pause = time.monotonic() + timeout, threading.Event()
     while not (result := condition()):
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        pause.wait(0.02)
+        pause.wait(every)
     return result
 
 

@@ -25,7 +25,7 @@ def run(out=sys.stdout) -> int:
 
     started = time.monotonic()
     say("lambda-deployer demo: the deployment state machine and its handlers, on the local emulator\n")
-    with Emulator() as emulator:
+    with Emulator(quotas=True) as emulator:  # the account's request quotas, as in AWS
         fn = sample.create_function(emulator)
         ecr, lam, sfn = emulator.client("ecr"), emulator.client("lambda"), emulator.client("stepfunctions")
         v2 = sample.push_image(ecr, fn.name, f"{fn.name}:v2", tag="v2")
@@ -71,6 +71,6 @@ def _fire_alarm_during_bake(emulator: Emulator, fn: sample.SampleFunction, say) 
                                            StateReason="errors from the new version")
                 say(f"  !!        {fn.alarm} → ALARM (errors from the new version)")
                 return
-            pause.wait(0.05)
+            pause.wait(0.25)  # GetAlias spends the account's Lambda control-plane budget (15/s)
 
     threading.Thread(target=watch, daemon=True).start()

@@ -25,6 +25,7 @@ from types import SimpleNamespace
 from unittest import mock
 
 import boto3
+from botocore.config import Config
 from moto import mock_aws
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
@@ -32,9 +33,11 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 import statemachine
 from deployer import executions
 from deployer.executions import TERMINAL
-from deployer.local import alarms, fidelity, invocations, metrics
-from deployer.local.faults import ApiLayer, TaskScope, activated, task_scope
+from deployer.local import alarms, fidelity, invocations, metrics, quotas
+from deployer.local.faults import ApiLayer, TaskScope, activated, current_scope, task_scope
 from deployer.local.invocations import Invoker, LambdaContext, Outcome, error_document, failed
+from deployer.local.quotas import Quotas
+from deployer.local.schedules import Schedules
 from deployer.timeline import Visit, visits
 from handlers.aws import clients as aws
 from handlers.aws import deployments
@@ -77,11 +80,15 @@ class Emulator:
     """Start with ``with Emulator() as emu:``; ``emu.api`` records the handlers' AWS calls and injects faults.
 
     Wired as the CDK stack wires AWS: the deployments table, the rescue function on this state machine's
-    executions ending badly, the reconciler (``emu.reconcile()`` runs it; AWS runs it on a schedule), and,
-    for ``auto_deploy`` = ``{repository: [tags]}``, a rule that starts an execution on an ECR push.
+    executions ending badly, the reconciler on its schedule (``emu.reconcile()`` runs it once; the schedule
+    runs only with ``schedules=True``), and, for ``auto_deploy`` = ``{repository: [tags]}``, a rule that
+    starts an execution on an ECR push.
 
-    ``time_scale`` shortens every Wait state and Retry interval (0.05: twenty times faster); the default
-    1.0 waits for real, as AWS does. ``code_update_seconds`` is how long a code update stays InProgress.
+    ``time_scale`` shortens every Wait state, Retry interval and schedule (0.05: twenty times faster); the
+    default 1.0 waits for real, as AWS does. ``code_update_seconds`` is how long a code update stays
+    InProgress. ``quotas=True`` throttles every caller beyond AWS's request quotas (``emu.quotas`` records
+    the requests; deployer/local/quotas.py has the numbers; ``Quotas(enforce=False)`` only records); the
+    emulator's clients then retry adaptively, as the deployer's do.
     ``function_name_prefix`` and ``history_retention_days`` are the stack's settings of the same names.
 
     CloudWatch alarms evaluate themselves from their metrics' datapoints, on CloudWatch's schedule scaled
@@ -98,7 +105,7 @@ class Emulator:
                  time_scale: float = 1.0, code_update_seconds: float = 0.0, quiet: bool = True,
                  auto_deploy: dict[str, list[str]] | None = None, function_name_prefix: str = "",
                  history_retention_days: int = 365, evaluate_alarms: bool = True, seed: int | None = None,
-                 metric_delay_seconds: float = 0.0) -> None:
+                 metric_delay_seconds: float = 0.0, quotas: bool | Quotas = False, schedules: bool = False) -> None:
         self.region = region
         self.state_machine_name = state_machine_name
         self.function_name_prefix = function_name_prefix
@@ -114,6 +121,8 @@ class Emulator:
         self.metrics = metrics.LambdaMetrics(delay_seconds=metric_delay_seconds * time_scale)
         self.invocations = Invoker(metrics=self.metrics, seed=seed)
         self.behaviours = self.invocations.behaviours
+        self.quotas: Quotas | None = quotas if isinstance(quotas, Quotas) else Quotas() if quotas else None
+        self.schedules = schedules
         self.state_machine_arn = ""
         self.function_arns: dict[str, str] = {}
         self._clients: dict[str, object] = {}
@@ -163,6 +172,11 @@ class Emulator:
         boto3.DEFAULT_SESSION = None
         aws.client.cache_clear()
         self._provision()
+        if self.quotas:  # from here on: the stack was deployed before anyone called the account's APIs
+            stack.enter_context(quotas.enforced(self.quotas, caller=_task_of_this_thread))
+        if self.schedules:
+            account = self.state_machine_arn.split(":")[4]
+            stack.enter_context(Schedules(account, self.region, time_scale=self.time_scale))
         return self
 
     def stop(self) -> None:
@@ -176,8 +190,12 @@ class Emulator:
     def client(self, service: str):
         """One client per service for this emulator (creating a boto3 client costs milliseconds)."""
         if service not in self._clients:
-            self._clients[service] = boto3.client(service, region_name=self.region)
+            self._clients[service] = boto3.client(service, region_name=self.region, config=self._client_config)
         return self._clients[service]
+
+    @property
+    def _client_config(self) -> Config | None:
+        return Config(retries={"mode": "adaptive", "max_attempts": 10}) if self.quotas and self.quotas.enforce else None
 
     # executions ------------------------------------------------------------------------------------
     def start_execution(self, request: dict, name: str | None = None) -> str:
@@ -187,14 +205,16 @@ class Emulator:
         )["executionArn"]
 
     def wait(self, execution_arn: str, timeout: float = 60.0) -> Execution:
-        """Poll until the execution ends; TimeoutError after ``timeout`` seconds."""
+        """Poll until the execution ends; TimeoutError after ``timeout`` seconds.
+
+        With quotas, a few polls a second: DescribeExecution refills 15 tokens a second for the account."""
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
         pause = threading.Event()
         while (described := sfn.describe_execution(executionArn=execution_arn))["status"] not in TERMINAL:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{execution_arn} still RUNNING after {timeout} s")
-            pause.wait(0.02)
+            pause.wait(0.25 if self.quotas and self.quotas.enforce else 0.02)
         return self.describe(execution_arn, described)
 
     def describe(self, execution_arn: str, described: dict | None = None) -> Execution:
@@ -246,12 +266,13 @@ class Emulator:
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(
             name=self.state_machine_name, definition=definition, roleArn=role, type="STANDARD",
         )["stateMachineArn"]
-        self._rule("execution-ended", events.execution_ended_pattern(self.state_machine_arn),
-                   self.function_arns["Rescue"])
+        self._rule("execution-ended", self.function_arns["Rescue"],
+                   pattern=events.execution_ended_pattern(self.state_machine_arn))
+        self._rule("reconcile", self.function_arns["Reconcile"], schedule=events.reconcile_schedule())
         if self.auto_deploy:  # the same two chained rules as the CDK stack (handlers.events says why two)
             bus = self.client("events").create_event_bus(Name=f"{self.state_machine_name}-pushes")["EventBusArn"]
-            self._rule("forward-pushes", events.forward_pattern(self.auto_deploy), bus)
-            self._rule("start-deployments", events.trigger_pattern(self.auto_deploy), self.state_machine_arn,
+            self._rule("forward-pushes", bus, pattern=events.forward_pattern(self.auto_deploy))
+            self._rule("start-deployments", self.state_machine_arn, pattern=events.trigger_pattern(self.auto_deploy),
                        bus=bus)
 
     def _create_table(self) -> None:
@@ -272,9 +293,11 @@ class Emulator:
         ddb.update_time_to_live(TableName=self.table_name, TimeToLiveSpecification={
             "Enabled": True, "AttributeName": deployments.EXPIRES_AT})
 
-    def _rule(self, name: str, pattern: dict, target: str, bus: str = "default") -> None:
+    def _rule(self, name: str, target: str, *, pattern: dict | None = None, schedule: str | None = None,
+              bus: str = "default") -> None:
         bridge, rule = self.client("events"), f"{self.state_machine_name}-{name}"
-        bridge.put_rule(Name=rule, EventPattern=json.dumps(pattern), EventBusName=bus)
+        bridge.put_rule(Name=rule, EventBusName=bus,
+                        **({"EventPattern": json.dumps(pattern)} if pattern else {"ScheduleExpression": schedule}))
         bridge.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "deployer", "Arn": target}])
 
     def _seam(self):
@@ -309,6 +332,11 @@ class Emulator:
             return Outcome(result, duration_ms=duration_ms)
 
         return run
+
+
+def _task_of_this_thread() -> str | None:
+    scope = current_scope()
+    return scope.task if scope else None
 
 
 def _execution_of(event: dict) -> str | None:
@@ -380,6 +408,7 @@ def _one_client_per_service():
             if (region, service) not in made:
                 made[region, service] = boto_client_for(region=region, service=service,
                                                         state_credentials=state_credentials)
+                quotas.mark_internal(made[region, service])  # Step Functions' own calls: no account quota
             return made[region, service]
 
     return [mock.patch.object(module, "boto_client_for", cached)

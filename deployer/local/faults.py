@@ -182,6 +182,11 @@ def task_scope(scope: TaskScope) -> Iterator[None]:
         _scope.reset(token)
 
 
+def current_scope() -> TaskScope | None:
+    """The task handler this thread runs for, if any."""
+    return _scope.get()
+
+
 _PARAMS = "lambda_deployer_emulator_params"
 _CALL = "lambda_deployer_emulator_call"
 

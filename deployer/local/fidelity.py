@@ -65,6 +65,7 @@ def _check_latest(response: LambdaResponse) -> tuple[LambdaFunction, dict]:
     return latest, body
 
 
+_starting = threading.Lock()  # StartExecution's check of the name and its start, as one step
 _revisions = threading.Lock()  # executions run in threads: two first reads must not mint two revisions
 
 
@@ -234,9 +235,14 @@ def _patches(code_update_seconds: float):
         return image
 
     # AWS: StartExecution without a name gets a unique one (moto names it None, so a second run collides).
+    # "StartExecution is idempotent for STANDARD workflows": the name and input of a running execution
+    # return that execution; a different input, or a closed execution of that name, is ExecutionAlreadyExists
+    # (StartExecution API reference). moto checks the name, deep-copies the state machine, then adds the
+    # execution: two concurrent calls both pass the check and start the same name twice; one at a time.
     def start_execution(self, state_machine_arn, name=None, execution_input=None, trace_header=None):
-        return original["start_execution"](self, state_machine_arn, name or str(uuid.uuid4()),
-                                           execution_input, trace_header)
+        with _starting:
+            return original["start_execution"](self, state_machine_arn, name or str(uuid.uuid4()),
+                                               execution_input, trace_header)
 
     # AWS: Step Functions reports every execution's end to EventBridge (best effort).
     def terminated(self):
@@ -270,12 +276,14 @@ def _patches(code_update_seconds: float):
     # AWS: EventBridge delivers to Step Functions (StartExecution) and Lambda (asynchronous Invoke)
     # targets; moto supports neither. Delivery is asynchronous, as in AWS.
     def send_to_targets(self, event, transform_input=True):
+        if self.scheduled_expression:  # a scheduled rule runs on its schedule, never on an event
+            return None
         ours = [t for t in self.targets if t["Arn"].split(":")[2] in ("states", "lambda")]
         if not ours:
             return original["send_to_targets"](self, event, transform_input)
         if self.event_pattern.matches_event(event):
             for target in ours:
-                threading.Thread(target=_deliver, args=(self.region_name, target, event), daemon=True).start()
+                threading.Thread(target=deliver, args=(self.region_name, target, event), daemon=True).start()
         return None
 
     return [
@@ -332,7 +340,7 @@ def _timestamps_to_millis(value) -> None:
             _timestamps_to_millis(item)
 
 
-def _deliver(region: str, target: dict, event: dict) -> None:
+def deliver(region: str, target: dict, event: dict) -> None:
     """One target's copy of the event, as EventBridge would send it (``Input`` overrides the event)."""
     envelope = {key: value for key, value in event.items() if key != "ingestion-time"}
     if isinstance(envelope.get("time"), int | float):

@@ -106,3 +106,16 @@ def create_function(emulator, name: str = "orders-api", *, repository: str | Non
         TreatMissingData="notBreaching",
     )
     return SampleFunction(name, repository_uri, alias or "live", alarm)
+
+
+def create_fleet(emulator, count: int, *, repository: str = "shop", track: str = "main",
+                 strategy: str = "Canary10Percent1Minute", check_interval: int = 10) -> list[SampleFunction]:
+    """``count`` functions sharing ``repository``, each tracking ``repository:track`` with its own alarm:
+    one push of that tag deploys them all."""
+    functions = []
+    for index in range(count):
+        name = f"{repository}-{index:02d}"
+        tags = {"lambda-deployer:track": f"{repository}:{track}", "lambda-deployer:strategy": strategy,
+                "lambda-deployer:check-interval": str(check_interval), "lambda-deployer:alarms": f"{name}-errors"}
+        functions.append(create_function(emulator, name, repository=repository, tags=tags))
+    return functions

@@ -24,6 +24,12 @@ from handlers.domain.tags import PREVIOUS_SUFFIX
 ECR_SOURCE, ECR_DETAIL_TYPE = "aws.ecr", "ECR Image Action"
 SFN_SOURCE, SFN_DETAIL_TYPE = "aws.states", "Step Functions Execution Status Change"
 ENDED_BADLY = ["ABORTED", "TIMED_OUT", "FAILED"]
+RECONCILE_EVERY_MINUTES = 5  # the reconciler's schedule: often enough to repair what a lost event left
+
+
+def reconcile_schedule() -> str:
+    """The reconciler's EventBridge schedule expression."""
+    return f"rate({RECONCILE_EVERY_MINUTES} minutes)"
 
 
 class InvalidAutoDeploy(ValueError):

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import json
+import threading
+import time
+from types import SimpleNamespace
+from unittest import mock
+
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -85,3 +93,62 @@ def test_executions_started_without_a_name_get_distinct_names(emulator):
     first = sfn.start_execution(stateMachineArn=emulator.state_machine_arn, input="{}")["executionArn"]
     second = sfn.start_execution(stateMachineArn=emulator.state_machine_arn, input='{"x": 1}')["executionArn"]
     assert first != second
+
+
+WAITS_A_MINUTE = json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 60, "End": True}}})
+
+
+@pytest.fixture
+def waiting(emulator):
+    """A Standard state machine whose executions stay RUNNING for a minute; yields (client, its ARN)."""
+    sfn = emulator.client("stepfunctions")
+    machine = sfn.create_state_machine(name="waits", definition=WAITS_A_MINUTE, roleArn=ROLE,
+                                       type="STANDARD")["stateMachineArn"]
+    yield sfn, machine
+    for execution in sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]:
+        sfn.stop_execution(executionArn=execution["executionArn"])
+
+
+ROLE = "arn:aws:iam::123456789012:role/waits"
+
+
+def test_start_execution_with_the_name_and_input_of_a_running_execution_returns_it(waiting):
+    """StartExecution is idempotent for Standard workflows; a different input, or the name of a closed
+    execution, is ExecutionAlreadyExists (StartExecution API reference)."""
+    sfn, machine = waiting
+    first = sfn.start_execution(stateMachineArn=machine, name="once", input='{"n": 1}')
+    again = sfn.start_execution(stateMachineArn=machine, name="once", input='{"n": 1}')
+    assert (again["executionArn"], again["startDate"]) == (first["executionArn"], first["startDate"])
+    assert error_of(sfn.start_execution, stateMachineArn=machine, name="once", input='{"n": 2}') == \
+        "ExecutionAlreadyExists"
+    sfn.stop_execution(executionArn=first["executionArn"])
+    assert error_of(sfn.start_execution, stateMachineArn=machine, name="once", input='{"n": 1}') == \
+        "ExecutionAlreadyExists"
+    assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 1
+
+
+def test_concurrent_starts_with_one_name_and_input_start_one_execution(waiting):
+    """moto checks the name, deep-copies the state machine, then adds the execution; a slower copy makes
+    the race between two callers certain."""
+    from moto.stepfunctions.parser import models
+
+    _, machine = waiting
+    clients = [boto3.client("stepfunctions", region_name="us-east-1") for _ in range(4)]
+    barrier, started = threading.Barrier(len(clients)), []
+
+    def start(sfn) -> None:
+        barrier.wait()
+        started.append(sfn.start_execution(stateMachineArn=machine, name="race", input="{}")["startDate"])
+
+    def slow_deepcopy(*args, **kwargs):
+        time.sleep(0.05)
+        return copy.deepcopy(*args, **kwargs)
+
+    with mock.patch.object(models, "copy", SimpleNamespace(deepcopy=slow_deepcopy)):
+        threads = [threading.Thread(target=start, args=(sfn,)) for sfn in clients]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(started) == len(clients) and len(set(started)) == 1
+    assert len(clients[0].list_executions(stateMachineArn=machine)["executions"]) == 1

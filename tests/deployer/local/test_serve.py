@@ -1,5 +1,6 @@
-"""``lambda-deployer local serve`` is a real AWS endpoint: the AWS CLI drives a whole deployment through it, and
-invocations through it run the functions' code."""
+"""``lambda-deployer local serve`` is a real AWS endpoint: the AWS CLI drives a whole deployment through it,
+invocations through it run the functions' code, and the account behaves as one: request quotas for every caller,
+the rescue and the reconciler as the stack wires them."""
 
 from __future__ import annotations
 
@@ -12,40 +13,78 @@ import sys
 import threading
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import boto3
 import pytest
-from support import wait_for
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from support import World, wait_for
 
+from deployer.local import sample
 from deployer.local.sample import manifest
+from handlers.domain.events import RECONCILE_EVERY_MINUTES
 
 BIN = Path(sys.executable).parent
-ROOT = Path(__file__).resolve().parents[3]
+CHECKOUT = Path(__file__).resolve().parents[3]  # the code under test, not the virtualenv's installed copy
+
+
+@contextmanager
+def serving(*options: str):
+    """``local serve`` on a free port, as a separate process; yields (endpoint, state machine ARN)."""
+    process = subprocess.Popen([BIN / "lambda-deployer", "local", "serve", "--port", "0", *options],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "PYTHONPATH": str(CHECKOUT)})
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    announced, deadline = {}, time.monotonic() + 30
+    try:
+        while "state machine" not in announced:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0 and process.poll() is None, f"serve did not start: {announced}"
+            try:
+                key, _, value = lines.get(timeout=remaining).partition(": ")
+            except queue.Empty:
+                continue
+            announced[key] = value.strip()
+        yield announced["endpoint"], announced["state machine"]
+    finally:
+        process.terminate()
+    assert process.wait(timeout=10) == 0
 
 
 @pytest.fixture
 def server():
-    """``local serve`` on a free port, as a separate process; yields (endpoint, state machine ARN)."""
-    process = subprocess.Popen([BIN / "lambda-deployer", "local", "serve", "--port", "0",
-                                "--auto-deploy", "orders=main"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "PYTHONPATH": str(ROOT)})  # this checkout, not the installed one
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
-    announced, deadline = {}, time.monotonic() + 30
-    while "state machine" not in announced:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0 and process.poll() is None, f"serve did not start: {announced}"
-        try:
-            key, _, value = lines.get(timeout=remaining).partition(": ")
-        except queue.Empty:
-            continue
-        announced[key] = value.strip()
-    yield announced["endpoint"], announced["state machine"]
-    process.terminate()
-    assert process.wait(timeout=10) == 0
+    with serving("--auto-deploy", "orders=main") as endpoint_and_state_machine:
+        yield endpoint_and_state_machine
+
+
+class Account:
+    """boto3 clients of a ``local serve`` endpoint (``emulator.client`` for the sample and World helpers)."""
+
+    def __init__(self, endpoint: str, config: Config | None = None) -> None:
+        self.endpoint, self.config, self._clients = endpoint, config, {}
+
+    def client(self, service: str):
+        if service not in self._clients:
+            self._clients[service] = boto3.client(
+                service, endpoint_url=self.endpoint, region_name="us-east-1", aws_access_key_id="test",
+                aws_secret_access_key="test", config=self.config or Config(retries={"mode": "adaptive",
+                                                                                     "max_attempts": 10}))
+        return self._clients[service]
+
+
+def world_of(account: Account, name: str) -> World:
+    """A sample function with version 1 live, served by ``local serve``; v2 pushed."""
+    fn = sample.create_function(account, name)
+    ecr = account.client("ecr")
+    v1 = ecr.describe_images(repositoryName=name, imageIds=[{"imageTag": name}])["imageDetails"][0]["imageDigest"]
+    v2 = sample.push_image(ecr, name, f"{name}:v2", tag="v2")
+    return World(SimpleNamespace(client=account.client), fn, v1, v2, "")
 
 
 def test_the_aws_cli_drives_a_whole_deployment_and_a_push_deploys_too(server, tmp_path):
@@ -96,6 +135,61 @@ def test_the_aws_cli_drives_a_whole_deployment_and_a_push_deploys_too(server, tm
         assert time.monotonic() < deadline, "the push did not deploy"
     listed = aws("stepfunctions", "list-executions", "--state-machine-arn", state_machine)["executions"]
     assert len(listed) == 3  # ours, the push's, and the deployment it started
+
+
+def test_http_callers_meet_the_accounts_lambda_control_plane_quota(server):
+    endpoint, _ = server
+    lam = Account(endpoint, Config(retries={"total_max_attempts": 1})).client("lambda")
+    throttled = threading.Event()
+
+    def call(_) -> str | None:
+        if throttled.is_set():
+            return None
+        try:
+            lam.list_functions()
+        except ClientError as exc:
+            throttled.set()
+            return f"{exc.response['ResponseMetadata']['HTTPStatusCode']} {exc.response['Error']['Code']} " \
+                   f"{exc.response.get('Reason')}"
+        return None
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = {answer for answer in pool.map(call, range(400)) if answer}
+    assert answers == {"429 TooManyRequestsException CallerRateLimitExceeded"}
+
+
+def test_an_execution_stopped_mid_canary_is_rescued_through_the_stacks_rule(server):
+    """StopExecution runs no Catch; the status-change event reaches the rescue (the reconciler runs only
+    every five minutes here, so it is not what repairs)."""
+    endpoint, state_machine = server
+    account = Account(endpoint)
+    world = world_of(account, "payments")
+    sfn = account.client("stepfunctions")
+    execution = sfn.start_execution(stateMachineArn=state_machine, input=json.dumps(world.request(
+        world.v2, strategy="Canary50Percent10Minutes", checkIntervalSeconds=60)))["executionArn"]
+    wait_for(world.weights, timeout=30, what="the canary")
+
+    sfn.stop_execution(executionArn=execution, error="Stopped", cause="by the test")
+
+    wait_for(lambda: not world.weights(), timeout=30, what="the rescue")
+    assert sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"
+    assert world.settled_on() == "1"
+
+
+def test_serve_runs_the_reconciler_on_the_stacks_schedule():
+    five_minutes_in_a_second = 1 / RECONCILE_EVERY_MINUTES / 60
+    with serving("--time-scale", str(five_minutes_in_a_second)) as (endpoint, _):
+        world = world_of(Account(endpoint), "billing")
+        lam = world.emulator.client("lambda")
+        lam.update_function_code(FunctionName=world.fn.name, ImageUri=world.fn.image(world.v2))
+        wait_for(lambda: lam.get_function_configuration(FunctionName=world.fn.name)["LastUpdateStatus"]
+                 == "Successful", what="the code update")
+        lam.publish_version(FunctionName=world.fn.name)
+        lam.update_alias(FunctionName=world.fn.name, Name=world.fn.alias,  # a canary no deployment owns
+                         RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
+
+        wait_for(lambda: not world.weights(), timeout=30, what="the scheduled reconciler")
+        assert world.settled_on() == "1"
 
 
 def test_invocations_through_the_endpoint_run_the_code_and_reach_the_metrics(server):
