@@ -16,7 +16,8 @@ from synthesized import configured_deployer, default_deployer  # noqa: F401 (fix
 
 from handlers.domain.catalog import EVENT_HANDLERS, TASKS
 from infra import ConfigurationError, cdk_json_context
-from infra.permissions import TASK_PERMISSIONS, Allow, Scope, Targets
+from infra.grants import Targets
+from infra.permissions import TASK_PERMISSIONS, Allow, Scope
 from infra.task_functions import TaskFunctions
 
 FUNCTIONS_OF = {**TASKS, **EVENT_HANDLERS}
