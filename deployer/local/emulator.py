@@ -32,11 +32,13 @@ from deployer import executions
 from deployer.executions import TERMINAL
 from deployer.local import fidelity
 from deployer.local.faults import ApiLayer, TaskScope, activated, task_scope
+from deployer.local.iam import ACCOUNT, CI_ROLE, Enforcer
 from deployer.timeline import Visit, visits
 from handlers.aws import clients as aws
 from handlers.aws import deployments
 from handlers.domain import events
 from handlers.domain.catalog import EVENT_HANDLERS, TASKS, placeholder
+from infra.permissions import Resources
 
 DEFAULT_REGION = "us-east-1"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -94,13 +96,20 @@ class Emulator:
     executions ending badly, the reconciler (``emu.reconcile()`` runs it; AWS runs it on a schedule), and,
     for ``auto_deploy`` = ``{repository: [tags]}``, a rule that starts an execution on an ECR push.
 
+    Each function has its own role, and IAM is enforced as on AWS (``deployer.local.iam``; ``emu.iam``
+    holds its decisions): a call its role does not allow in ``infra.permissions`` is refused with
+    AccessDenied. ``function_name_prefix`` and ``repositories`` narrow the roles as the CDK construct's
+    settings of the same names do (defaults: every function, every repository of the sample world).
+    ``enforce_iam=False`` turns it off, for the test that shows the switch matters and nothing else.
+
     ``time_scale`` shortens every Wait state and Retry interval (0.05: twenty times faster); the default
     1.0 waits for real, as AWS does. ``code_update_seconds`` is how long a code update stays InProgress.
     """
 
     def __init__(self, *, region: str = DEFAULT_REGION, state_machine_name: str = "lambda-deployer",
                  time_scale: float = 1.0, code_update_seconds: float = 0.0, quiet: bool = True,
-                 auto_deploy: dict[str, list[str]] | None = None) -> None:
+                 auto_deploy: dict[str, list[str]] | None = None, function_name_prefix: str = "",
+                 repositories: tuple[str, ...] | list[str] = ("*",), enforce_iam: bool = True) -> None:
         self.region = region
         self.state_machine_name = state_machine_name
         self.table_name = deployments.table_name_for(state_machine_name)
@@ -109,6 +118,13 @@ class Emulator:
         self.code_update_seconds = code_update_seconds
         self.quiet = quiet
         self.api = ApiLayer()
+        self.iam = Enforcer(Resources(
+            partition="aws", region=region, account=ACCOUNT, state_machine_name=state_machine_name,
+            function_name_prefix=function_name_prefix, repositories=tuple(repositories),
+            table_arn=f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{self.table_name}",
+        ), self._principal)
+        if enforce_iam:
+            self.api.guards.append(self.iam.guard)
         self.state_machine_arn = ""
         self.function_arns: dict[str, str] = {}
         self._tasks_by_function: dict[str, str] = {}
@@ -213,13 +229,7 @@ class Emulator:
 
     # internals -------------------------------------------------------------------------------------
     def _provision(self) -> None:
-        iam = self.client("iam")
-        role = iam.create_role(
-            RoleName=f"{self.state_machine_name}-tasks",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
-                "Action": "sts:AssumeRole"}]}),
-        )["Role"]["Arn"]
+        state_machine_role = self._role(f"{self.state_machine_name}-state-machine", "states.amazonaws.com")
         self.client("dynamodb").create_table(
             TableName=self.table_name, BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
@@ -230,14 +240,14 @@ class Emulator:
         for key, handler in {**TASKS, **EVENT_HANDLERS}.items():
             name = f"{self.state_machine_name}-{key}"
             created = lam.create_function(
-                FunctionName=name, Runtime="python3.13", Role=role, Handler=handler,
+                FunctionName=name, Runtime="python3.13", Role=self._role(name, "lambda.amazonaws.com"), Handler=handler,
                 Code={"ZipFile": _placeholder_zip()}, Timeout=60, MemorySize=256, Architectures=["arm64"],
             )
             self.function_arns[key] = created["FunctionArn"]
             self._tasks_by_function[name] = key
         definition = statemachine.render({placeholder(task): self.function_arns[task] for task in TASKS})
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(
-            name=self.state_machine_name, definition=definition, roleArn=role, type="STANDARD",
+            name=self.state_machine_name, definition=definition, roleArn=state_machine_role, type="STANDARD",
         )["stateMachineArn"]
         self._rule("execution-ended", events.execution_ended_pattern(self.state_machine_arn),
                    self.function_arns["Rescue"])
@@ -246,6 +256,18 @@ class Emulator:
             self._rule("forward-pushes", events.forward_pattern(self.auto_deploy), bus)
             self._rule("start-deployments", events.trigger_pattern(self.auto_deploy), self.state_machine_arn,
                        bus=bus)
+
+    def _role(self, name: str, service: str) -> str:
+        return self.client("iam").create_role(RoleName=name[:64], AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": service},
+                                                     "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+
+    def _principal(self, task: str) -> tuple[str, str]:
+        """The role and session a task's calls are made as: a function's role, its session the function."""
+        if task == CI_ROLE:
+            return f"{self.state_machine_name}-ci"[:64], "ci"
+        name = f"{self.state_machine_name}-{task}"
+        return name[:64], name
 
     def _rule(self, name: str, pattern: dict, target: str, bus: str = "default") -> None:
         bridge, rule = self.client("events"), f"{self.state_machine_name}-{name}"
