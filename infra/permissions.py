@@ -118,8 +118,8 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
     "WaitForCodeUpdate": (
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetFunctionConfiguration"),
     ),
-    "PublishVersion": (
-        Allow(Scope.MANAGED_FUNCTIONS, "lambda:PublishVersion"),
+    "PublishVersion": (  # GetFunctionConfiguration tells a 412 glitch (retry) from someone else's change
+        Allow(Scope.MANAGED_FUNCTIONS, "lambda:PublishVersion", "lambda:GetFunctionConfiguration"),
     ),
     "ShiftTraffic": (
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetAlias", "lambda:UpdateAlias"),

@@ -73,7 +73,7 @@ EXPECTED = {
     "UpdateCode": on_managed_functions("lambda:UpdateFunctionCode", "lambda:GetFunction")
     | on_repositories("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
     "WaitForCodeUpdate": on_managed_functions("lambda:GetFunctionConfiguration"),
-    "PublishVersion": on_managed_functions("lambda:PublishVersion"),
+    "PublishVersion": on_managed_functions("lambda:PublishVersion", "lambda:GetFunctionConfiguration"),
     "ShiftTraffic": on_managed_functions("lambda:GetAlias", "lambda:UpdateAlias"),
     "CheckHealth": on_alarms("cloudwatch:DescribeAlarms"),
     "Promote": on_managed_functions("lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias"),
