@@ -23,8 +23,9 @@ What this models, as the Service Authorization Reference (SAR) and the service g
   resource type (``tag:GetResources``, ``cloudwatch:GetMetricData``).
 - ``aws:ResourceTag/<key>`` is evaluated against the function's tags in moto; tags live on the function
   and apply to its versions and aliases ("Tags apply at the function level, not to versions or aliases",
-  Lambda guide, "Using tags on Lambda functions"). A function that does not exist has no tags, so the
-  condition fails and AWS answers AccessDenied, not ResourceNotFound.
+  Lambda guide, "Using tags on Lambda functions"). A function that does not exist has no tags: a condition
+  on a key absent from the request context does not match (IAM guide, condition element), so the call is
+  refused with AccessDenied rather than answered ResourceNotFound (the handlers treat both alike).
 - ``UpdateFunctionCode``/``CreateFunction`` with an ``ImageUri`` also need ``ecr:BatchGetImage`` and
   ``ecr:GetDownloadUrlForLayer`` on the image's repository: "the user or role that created or updated the
   Lambda function must have ecr:BatchGetImage and ecr:GetDownloadUrlForLayer permissions on the ECR
@@ -65,7 +66,7 @@ PREFIXES = {
 }
 """botocore's service name -> the IAM service prefix (SAR)."""
 
-ACTIONS = {("lambda", "Invoke"): "lambda:InvokeFunction", ("lambda", "InvokeAsync"): "lambda:InvokeFunction"}
+ACTIONS = {("lambda", "Invoke"): "lambda:InvokeFunction"}
 FREE = {("sts", "GetCallerIdentity")}
 
 _ERRORS = {  # how each service answers a refused call: HTTP status, error code
@@ -92,6 +93,8 @@ class Need:
 
 @dataclass(frozen=True)
 class Decision:
+    """What IAM decided for one need of one call: the record tests read (``Enforcer.decisions``)."""
+
     execution: str | None
     task: str
     need: Need
@@ -172,7 +175,7 @@ _FUNCTION = re.compile(
     r"^(?:arn:[^:]+:lambda:(?P<region>[^:]+):)?(?:(?P<account>\d{12}):)?(?:function:)?"
     r"(?P<name>[A-Za-z0-9_.-]+)(?::(?P<qualifier>[A-Za-z0-9_$.-]+))?$"
 )
-_QUALIFIED = {"GetFunction", "GetFunctionConfiguration", "Invoke", "InvokeAsync", "GetPolicy"}
+_QUALIFIED = {"GetFunction", "GetFunctionConfiguration", "Invoke", "GetPolicy"}  # version/alias ARNs
 _NOT_FUNCTIONS = {"ListFunctions": "*", "GetAccountSettings": "*"}
 
 
