@@ -10,8 +10,9 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra.errors import ConfigurationError
+from infra.grants import Targets
 from infra.nag import acknowledge
-from infra.permissions import CI_PERMISSIONS, Targets
+from infra.permissions import CI_PERMISSIONS
 
 GITHUB_TOKEN_HOST = "token.actions.githubusercontent.com"
 _GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")

@@ -11,7 +11,7 @@ from handlers.aws import deployments
 from handlers.domain.catalog import FUNCTION_NAME_PREFIX, TASKS
 from infra.auto_deploy import AutoDeploy
 from infra.ci_access import CiAccess
-from infra.permissions import Targets
+from infra.grants import Targets
 from infra.safety_net import SafetyNet
 from infra.settings import DeployerSettings
 from infra.state_machine import DeploymentStateMachine

@@ -1,9 +1,13 @@
-"""Who may do what: every IAM permission of lambda-deployer, in one table.
+"""Who may do what: every IAM permission of lambda-deployer, in one table, and the ARNs behind each scope.
 
-Each task function gets its own role with exactly the statements listed for its task state, read off
-the handler's AWS calls. Adding a task state is one entry in ``TASK_PERMISSIONS``. A statement names a
-``Scope`` rather than ARNs; ``Targets`` turns a scope into this deployer's ARNs and conditions, and a
-scope whose ARNs keep a wildcard carries the reason, which is also the cdk-nag acknowledgement.
+Each task function gets its own role with exactly the statements listed for its task state. Adding a task
+state is one entry in ``TASK_PERMISSIONS``. A statement names a ``Scope`` rather than ARNs; ``Resources``
+turns a scope into one deployer's ARN patterns and conditions, and a scope whose ARNs keep a wildcard
+carries the reason, which is also the cdk-nag acknowledgement.
+
+This module imports no CDK: the CDK construct (``infra.grants``, with the stack's partition, region and
+account tokens) and the local emulator (``deployer.local.iam``, which enforces the table on every AWS call
+a task makes) both read it, so what the emulator allows is what CDK grants.
 
 Which functions may be deployed: primarily the tag ``lambda-deployer:managed=true`` (attribute-based
 access control). Lambda evaluates ``aws:ResourceTag`` for every action on the ``function``,
@@ -18,20 +22,15 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aws_cdk import ArnFormat, Stack
-from aws_cdk import aws_iam as iam
-from constructs import IConstruct
-
 from handlers.aws import deployments
 from handlers.domain import tags
-from infra.nag import wildcard_findings
 
 MANAGED_TAG = tags.MANAGED
 """The opt-in tag: a function is deployable only with ``lambda-deployer:managed=true``."""
 
 
 class Scope(enum.Enum):
-    """What a statement may act on; ``Targets`` resolves it for one deployer."""
+    """What a statement may act on; ``Resources`` resolves it for one deployer."""
 
     MANAGED_FUNCTIONS = enum.auto()
     REPOSITORIES = enum.auto()
@@ -121,8 +120,8 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
     "WaitForCodeUpdate": (
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetFunctionConfiguration"),
     ),
-    "PublishVersion": (
-        Allow(Scope.MANAGED_FUNCTIONS, "lambda:PublishVersion"),
+    "PublishVersion": (  # GetFunctionConfiguration tells a 412 glitch (retry) from someone else's change
+        Allow(Scope.MANAGED_FUNCTIONS, "lambda:PublishVersion", "lambda:GetFunctionConfiguration"),
     ),
     "ShiftTraffic": (
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetAlias", "lambda:UpdateAlias"),
@@ -172,42 +171,34 @@ CI_PERMISSIONS: tuple[Allow, ...] = (
     Allow(Scope.EXECUTIONS, "states:DescribeExecution", "states:GetExecutionHistory"),
 )
 
-_SYNC_EXECUTION_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
+SYNC_EXECUTION_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
+"""The managed rule through which Step Functions follows a ``startExecution.sync`` child execution."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class Targets:
-    """This deployer's resources behind each scope: ARNs (region-agnostic tokens) and conditions."""
+class Resources:
+    """One deployer's resources behind each scope: ARN patterns and conditions.
 
-    scope: IConstruct
+    ``partition``, ``region`` and ``account`` are CDK tokens in a stack (region-agnostic templates) and
+    plain strings in the emulator.
+    """
+
+    partition: str
+    region: str
+    account: str
     state_machine_name: str
     function_name_prefix: str
     repositories: tuple[str, ...]
     table_arn: str
 
-    def statement(self, allow: Allow) -> iam.PolicyStatement:
-        return iam.PolicyStatement(actions=list(allow.actions), resources=self.resources(allow.scope),
-                                   conditions=self.conditions(allow.scope))
-
-    def findings(self, allows: tuple[Allow, ...]) -> dict[str, list[str]]:
-        """The cdk-nag wildcard findings these statements raise, each with its reason."""
-        found: dict[str, list[str]] = {}
-        for allow in allows:
-            for finding in wildcard_findings(self.scope, self.resources(allow.scope)):
-                if allow.scope not in WILDCARD_REASONS:
-                    raise ValueError(f"{allow.scope} yields a wildcard: say why in WILDCARD_REASONS")
-                found.setdefault(finding, []).append(WILDCARD_REASONS[allow.scope])
-        return found
-
-    def resources(self, scope: Scope) -> list[str]:
+    def arns(self, scope: Scope) -> list[str]:
         match scope:
             case Scope.MANAGED_FUNCTIONS:
-                return [self._arn("lambda", "function", f"{self.function_name_prefix}*")]
+                return [self._arn("lambda", f"function:{self.function_name_prefix}*")]
             case Scope.REPOSITORIES:
-                return [self._arn("ecr", "repository", pattern, ArnFormat.SLASH_RESOURCE_NAME)
-                        for pattern in self.repositories]
+                return [self._arn("ecr", f"repository/{pattern}") for pattern in self.repositories]
             case Scope.ALARMS:
-                return [self._arn("cloudwatch", "alarm", "*")]
+                return [self._arn("cloudwatch", "alarm:*")]
             case Scope.DEPLOYMENTS_TABLE:
                 return [self.table_arn]
             case Scope.LOCKS_INDEX:  # an index is its own IAM resource: <table ARN>/index/<name>
@@ -215,14 +206,15 @@ class Targets:
             case Scope.STATE_MACHINE:
                 return [self.state_machine_arn]
             case Scope.EXECUTIONS:
-                return [self._arn("states", "execution", f"{self.state_machine_name}:*")]
+                return [self._arn("states", f"execution:{self.state_machine_name}:*")]
             case Scope.SYNC_EXECUTION_RULE:
-                return [self._arn("events", "rule", _SYNC_EXECUTION_RULE, ArnFormat.SLASH_RESOURCE_NAME)]
+                return [self._arn("events", f"rule/{SYNC_EXECUTION_RULE}")]
             case Scope.ANY:
                 return ["*"]
         raise ValueError(f"no resources for {scope}")
 
-    def conditions(self, scope: Scope) -> dict | None:
+    @staticmethod
+    def conditions(scope: Scope) -> dict | None:
         if scope is Scope.MANAGED_FUNCTIONS:
             return {"StringEquals": {f"aws:ResourceTag/{MANAGED_TAG}": "true"}}
         return None
@@ -230,9 +222,7 @@ class Targets:
     @property
     def state_machine_arn(self) -> str:
         """Built from the name, not a reference: the state machine's own role can name it without a cycle."""
-        return self._arn("states", "stateMachine", self.state_machine_name)
+        return self._arn("states", f"stateMachine:{self.state_machine_name}")
 
-    def _arn(self, service: str, resource: str, name: str,
-             arn_format: ArnFormat = ArnFormat.COLON_RESOURCE_NAME) -> str:
-        return Stack.of(self.scope).format_arn(service=service, resource=resource, resource_name=name,
-                                               arn_format=arn_format)
+    def _arn(self, service: str, resource: str) -> str:
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account}:{resource}"

@@ -13,8 +13,9 @@ from constructs import Construct
 
 from handlers.domain.catalog import placeholder
 from infra.errors import ConfigurationError
+from infra.grants import Targets
 from infra.nag import ANY_RESOURCE, X_RAY_REASON, acknowledge
-from infra.permissions import STATE_MACHINE_PERMISSIONS, Targets
+from infra.permissions import STATE_MACHINE_PERMISSIONS
 from statemachine import DEFINITION, placeholders
 
 LOG_DELIVERY_REASON = (

@@ -17,8 +17,9 @@ from constructs import Construct
 import handlers
 from handlers.domain.catalog import EVENT_HANDLERS, METRICS_NAMESPACE, SERVICE, TASKS
 from infra.errors import ConfigurationError
+from infra.grants import Targets
 from infra.nag import ANY_RESOURCE, X_RAY_REASON, acknowledge
-from infra.permissions import TASK_PERMISSIONS, Allow, Targets
+from infra.permissions import TASK_PERMISSIONS, Allow
 
 # The newest Python runtime of aws-cdk-lib 2.275; Powertools for AWS Lambda (Python) v3 publishes its
 # layer for it on arm64 (AWSLambdaPowertoolsPythonV3-python314-arm64).

@@ -35,6 +35,7 @@ from deployer import executions
 from deployer.executions import TERMINAL
 from deployer.local import alarms, fidelity, invocations, metrics, quotas
 from deployer.local.faults import ApiLayer, TaskScope, activated, current_scope, task_scope
+from deployer.local.iam import ACCOUNT, CI_ROLE, Enforcer
 from deployer.local.invocations import Invoker, LambdaContext, Outcome, error_document, failed
 from deployer.local.quotas import Quotas
 from deployer.local.schedules import Schedules
@@ -43,6 +44,7 @@ from handlers.aws import clients as aws
 from handlers.aws import deployments
 from handlers.domain import events
 from handlers.domain.catalog import EVENT_HANDLERS, FUNCTION_NAME_PREFIX, TASKS, placeholder
+from infra.permissions import Resources
 
 DEFAULT_REGION = "us-east-1"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -99,13 +101,20 @@ class Emulator:
     makes its alias routing and behaviours repeatable; ``emu.behaviours.register(digest, Behaviour(...))``
     says what an image does. ``metric_delay_seconds`` is how late Lambda's metrics arrive in CloudWatch
     (about 60 in AWS; 0 by default here), scaled by ``time_scale`` like the waits.
+
+    Each function has its own role, and IAM is enforced as on AWS (``deployer.local.iam``; ``emu.iam``
+    holds its decisions): a call its role does not allow in ``infra.permissions`` is refused with
+    AccessDenied. ``function_name_prefix`` and ``repositories`` narrow the roles as the CDK construct's
+    settings of the same names do (defaults: every function, every repository of the sample world).
+    ``enforce_iam=False`` turns it off, for the test that shows the switch matters and nothing else.
     """
 
     def __init__(self, *, region: str = DEFAULT_REGION, state_machine_name: str = "lambda-deployer",
                  time_scale: float = 1.0, code_update_seconds: float = 0.0, quiet: bool = True,
                  auto_deploy: dict[str, list[str]] | None = None, function_name_prefix: str = "",
                  history_retention_days: int = 365, evaluate_alarms: bool = True, seed: int | None = None,
-                 metric_delay_seconds: float = 0.0, quotas: bool | Quotas = False, schedules: bool = False) -> None:
+                 metric_delay_seconds: float = 0.0, quotas: bool | Quotas = False, schedules: bool = False,
+                 repositories: tuple[str, ...] | list[str] = ("*",), enforce_iam: bool = True) -> None:
         self.region = region
         self.state_machine_name = state_machine_name
         self.function_name_prefix = function_name_prefix
@@ -123,6 +132,13 @@ class Emulator:
         self.behaviours = self.invocations.behaviours
         self.quotas: Quotas | None = quotas if isinstance(quotas, Quotas) else Quotas() if quotas else None
         self.schedules = schedules
+        self.iam = Enforcer(Resources(
+            partition="aws", region=region, account=ACCOUNT, state_machine_name=state_machine_name,
+            function_name_prefix=function_name_prefix, repositories=tuple(repositories),
+            table_arn=f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{self.table_name}",
+        ), self._principal)
+        if enforce_iam:
+            self.api.guards.append(self.iam.guard)
         self.state_machine_arn = ""
         self.function_arns: dict[str, str] = {}
         self._clients: dict[str, object] = {}
@@ -245,26 +261,20 @@ class Emulator:
 
     # internals -------------------------------------------------------------------------------------
     def _provision(self) -> None:
-        iam = self.client("iam")
-        role = iam.create_role(
-            RoleName=f"{self.state_machine_name}-tasks",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
-                "Action": "sts:AssumeRole"}]}),
-        )["Role"]["Arn"]
+        state_machine_role = self._role(f"{self.state_machine_name}-state-machine", "states.amazonaws.com")
         self._create_table()
         lam = self.client("lambda")
         for key, handler in {**TASKS, **EVENT_HANDLERS}.items():
             name = f"{self.state_machine_name}-{key}"
             created = lam.create_function(
-                FunctionName=name, Runtime="python3.13", Role=role, Handler=handler,
+                FunctionName=name, Runtime="python3.13", Role=self._role(name, "lambda.amazonaws.com"), Handler=handler,
                 Code={"ZipFile": _placeholder_zip()}, Timeout=60, MemorySize=256, Architectures=["arm64"],
             )
             self.function_arns[key] = created["FunctionArn"]
             self.invocations.runners[name] = self._task_runner(key, handler)
         definition = statemachine.render({placeholder(task): self.function_arns[task] for task in TASKS})
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(
-            name=self.state_machine_name, definition=definition, roleArn=role, type="STANDARD",
+            name=self.state_machine_name, definition=definition, roleArn=state_machine_role, type="STANDARD",
         )["stateMachineArn"]
         self._rule("execution-ended", self.function_arns["Rescue"],
                    pattern=events.execution_ended_pattern(self.state_machine_arn))
@@ -292,6 +302,18 @@ class Emulator:
         )
         ddb.update_time_to_live(TableName=self.table_name, TimeToLiveSpecification={
             "Enabled": True, "AttributeName": deployments.EXPIRES_AT})
+
+    def _role(self, name: str, service: str) -> str:
+        return self.client("iam").create_role(RoleName=name[:64], AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": service},
+                                                     "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+
+    def _principal(self, task: str) -> tuple[str, str]:
+        """The role and session a task's calls are made as: a function's role, its session the function."""
+        if task == CI_ROLE:
+            return f"{self.state_machine_name}-ci"[:64], "ci"
+        name = f"{self.state_machine_name}-{task}"
+        return name[:64], name
 
     def _rule(self, name: str, target: str, *, pattern: dict | None = None, schedule: str | None = None,
               bus: str = "default") -> None:

@@ -1,19 +1,19 @@
 """Seeing and breaking the AWS calls the task handlers make, in the emulator.
 
 One botocore ``before-call`` hook sees every call a task handler makes (calls from tests or from moto
-itself are not in a task and pass untouched). It records them per execution and task, and answers
-with a real AWS error where a fault rule says so, exactly as botocore would raise it. An ``after-call``
-hook adds the answer to the record (what a call read, e.g. the items of a DynamoDB Query).
+itself are not in a task and pass untouched). It records them per execution and task, lets each guard
+refuse it as AWS would (``ApiLayer.guards``: IAM, ``deployer.local.iam``), and answers with a real AWS
+error where a fault rule says so, exactly as botocore would raise it. An ``after-call`` hook adds the
+answer to the record (what a call read, e.g. the items of a DynamoDB Query).
 """
 
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from botocore.awsrequest import AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
@@ -42,12 +42,26 @@ class ApiCall:
     service: str
     operation: str
     params: dict
-    fault: str | None = None  # the error code injected instead of calling AWS
+    fault: str | None = None  # the error code answered instead of calling AWS (injected, or a guard's refusal)
+    region: str | None = None  # the client's region
     response: dict | None = None  # the parsed answer (an error's too), once it has arrived
 
     @property
     def mutating(self) -> bool:
         return is_mutating(self.operation)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An AWS error answered instead of calling AWS."""
+
+    status: int
+    code: str
+    message: str
+
+
+Guard = Callable[[TaskScope, ApiCall, dict], Refusal | None]
+"""Looks at a call before AWS does (with botocore's request context) and may refuse it."""
 
 
 # Ready-made AWS errors for the usual fault kinds: (HTTP status, service error code).
@@ -118,6 +132,7 @@ class ApiLayer:
         self.calls: list[ApiCall] = []
         self.faults: list[Fault] = []
         self.crashes: list[Crash] = []
+        self.guards: list[Guard] = []  # asked in order, before any fault: a refused call never reaches AWS
         self._lock = threading.Lock()
 
     def inject(self, *faults: Fault | Crash) -> None:
@@ -146,27 +161,30 @@ class ApiLayer:
         scope = _scope.get()
         if scope is None:
             return None
-        service, operation = model.service_model.service_name, model.name
-        params = (context or {}).get(_PARAMS, {})
+        context = context if context is not None else {}
+        call = ApiCall(scope.execution, scope.task, model.service_model.service_name, model.name,
+                       context.get(_PARAMS, {}), region=context.get("client_region"))
+        refusal = next((refused for guard in self.guards if (refused := guard(scope, call, context))), None)
         with self._lock:
-            fault = next((f for f in self.faults if f.matches(scope, service, operation) and f.fire()), None)
-            if context is not None:
-                context[_CALL] = (self, len(self.calls))
-            self.calls.append(ApiCall(scope.execution, scope.task, service, operation, params,
-                                      fault.error[1] if fault else None))
-        if fault is None:
+            if refusal is None:
+                fault = next((f for f in self.faults if f.matches(scope, call.service, call.operation) and f.fire()),
+                             None)
+                if fault:
+                    refusal = Refusal(*fault.error, f"injected by the emulator ({call.operation} in {scope.task})")
+            context[_CALL] = (self, len(self.calls))
+            self.calls.append(replace(call, fault=refusal.code if refusal else None))
+        if refusal is None:
             return None
-        status, code = fault.error
-        response = AWSResponse("https://emulator.invalid", status, {"x-amzn-errortype": code}, None)
+        response = AWSResponse("https://emulator.invalid", refusal.status, {"x-amzn-errortype": refusal.code}, None)
         return response, {
-            "Error": {"Code": code, "Message": f"injected by the emulator ({operation} in {scope.task})"},
-            "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "emulator-fault"},
+            "Error": {"Code": refusal.code, "Message": refusal.message},
+            "ResponseMetadata": {"HTTPStatusCode": refusal.status, "RequestId": "emulator-refusal"},
         }
 
 
     def after_call(self, index: int, parsed: dict) -> None:
         with self._lock:
-            self.calls[index] = dataclasses.replace(self.calls[index], response=parsed)
+            self.calls[index] = replace(self.calls[index], response=parsed)
 
 
 _scope: contextvars.ContextVar[TaskScope | None] = contextvars.ContextVar("task_scope", default=None)

@@ -8,7 +8,7 @@ from support import World, make_world, wait_for
 
 from deployer.local import sample
 from deployer.local.emulator import Emulator
-from deployer.local.faults import Crash, Fault
+from deployer.local.faults import Crash, Fault, TaskScope, task_scope
 from handlers.aws import deployments
 
 CANARY = {"strategy": "Canary10Percent30Seconds", "checkIntervalSeconds": 1}
@@ -128,9 +128,10 @@ def test_a_weighted_alias_whose_lock_was_taken_since_the_locks_were_read_is_left
     locks = deployments.locks
 
     def lock_taken_meanwhile():
-        found = locks()  # the index is read, then a deployment takes orders-api's lock
-        deployments.acquire("orders-api", "arn:aws:states:us-east-1:123456789012:execution:lambda-deployer:new",
-                            deployments.now(), {})
+        found = locks()  # the index is read, then a deployment's Lock task takes orders-api's lock
+        with task_scope(TaskScope("new", "Lock")):
+            deployments.acquire("orders-api", "arn:aws:states:us-east-1:123456789012:execution:lambda-deployer:new",
+                                deployments.now(), {})
         return found
 
     monkeypatch.setattr(deployments, "locks", lock_taken_meanwhile)

@@ -11,8 +11,8 @@ from synthesized import configured_deployer, default_deployer  # noqa: F401 (fix
 
 from infra import ConfigurationError, GithubOidc
 from infra.ci_access import CiAccess
+from infra.grants import Targets
 from infra.nag import render
-from infra.permissions import Targets
 
 ARN = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:{resource}"
 GITHUB_PROVIDER_URL = "https://token.actions.githubusercontent.com"

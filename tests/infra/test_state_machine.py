@@ -14,8 +14,8 @@ from synthesized import configured_deployer  # noqa: F401 (fixtures)
 import statemachine
 from handlers.domain.catalog import TASKS
 from infra import ConfigurationError
+from infra.grants import Targets
 from infra.nag import render
-from infra.permissions import Targets
 from infra.state_machine import DeploymentStateMachine
 
 STATE_MACHINE = "AWS::StepFunctions::StateMachine"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from support import make_world
 
 from deployer.local.emulator import Emulator
-from deployer.local.faults import THROTTLE, Crash, Fault
+from deployer.local.faults import PRECONDITION_FAILED, THROTTLE, Crash, Fault
 
 TWO_SHIFTS = {"steps": [{"weight": 10, "bakeSeconds": 1}, {"weight": 50, "bakeSeconds": 1}]}
 ACCESS_DENIED = (403, "AccessDeniedException")
@@ -46,6 +48,56 @@ def test_a_throttled_step_is_retried_and_the_deployment_still_succeeds(fast_worl
     assert execution.status == "SUCCEEDED", execution.cause
     assert execution.states_entered().count("ShiftTraffic") == 2  # retries are not new visits
     assert world.settled_on() == "2"
+
+
+def test_a_precondition_glitch_at_publish_is_retried_and_the_deployment_succeeds(fast_world):
+    """PublishVersion answers 412 although $LATEST is still as uploaded: the task looks (GetFunctionConfiguration,
+    which its role must allow; IAM is enforced) and retries instead of rolling back."""
+    world = fast_world
+    glitch = Fault(PRECONDITION_FAILED, task="PublishVersion", operation="PublishVersion")
+    world.emulator.api.inject(glitch)
+
+    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1))
+
+    assert glitch.fired == 1
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert world.emulator.iam.denials(execution.arn) == []
+    assert world.versions() == ["1", "2"] and world.settled_on() == "2"
+
+
+def test_a_change_made_just_before_publish_is_reported_and_not_published(fast_world):
+    """Another tool (an IaC run) changes the function's configuration as PublishVersion is called: Lambda answers
+    412 for the stale RevisionId; the deployment stops with ConcurrentModification and publishes nothing."""
+    world = fast_world
+    lam = world.emulator.client("lambda")
+
+    def someone_else():
+        lam.update_function_configuration(FunctionName=world.fn.name, Description="changed by an IaC run")
+
+    world.emulator.api.guards.append(just_before("PublishVersion", "PublishVersion", someone_else))
+
+    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1))
+
+    assert (execution.status, execution.error) == ("FAILED", "ConcurrentModification"), execution.cause
+    assert "nothing was published" in execution.cause
+    assert world.versions() == ["1"] and world.alias()["FunctionVersion"] == "1" and not world.weights()
+    assert lam.get_function_configuration(FunctionName=world.fn.name)["Description"] == "changed by an IaC run"
+
+
+def just_before(task: str, operation: str, change) -> object:
+    """An ``ApiLayer`` guard that lets ``change`` happen (once, as another client) just before ``task`` calls
+    ``operation``; it refuses nothing."""
+    done = threading.Event()
+
+    def guard(scope, call, context):
+        if scope.task == task and call.operation == operation and not done.is_set():
+            done.set()
+            other = threading.Thread(target=change)  # a thread of its own: outside the task's scope
+            other.start()
+            other.join()
+        return None
+
+    return guard
 
 
 def test_rollback_is_idempotent_when_its_own_answer_is_lost(fast_world):

@@ -12,7 +12,14 @@ def zip_function(world):
     lam = world.emulator.client("lambda")
     role = world.emulator.client("iam").get_role(RoleName="orders-api-role")["Role"]["Arn"]
     lam.create_function(FunctionName="zippy", Runtime="python3.13", Handler="app.handler", Role=role,
-                        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18})
+                        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18}, Tags={"lambda-deployer:managed": "true"})
+
+
+def unmanaged_function(world):
+    """An image function without the opt-in tag: the deployer's roles may not even read it (ABAC)."""
+    lam = world.emulator.client("lambda")
+    arn = lam.get_function(FunctionName=world.fn.name)["Configuration"]["FunctionArn"]
+    lam.tag_resource(Resource=arn, Tags={"lambda-deployer:managed": "false"})
 
 
 def other_repository(world):
@@ -49,6 +56,8 @@ CASES = {
     "escape sequence in requestedBy": (lambda w: w.request(w.v2, requestedBy="ci\x1b[2J\x1b[1A"), None,
                                        "'requestedBy' must not contain control characters (\\x1b)"),
     "unknown function": (lambda w: w.request(w.v2) | {"function": "nope"}, None, "function nope was not found"),
+    "function not managed": (lambda w: w.request(w.v2), unmanaged_function,
+                             "function orders-api was not found (or this deployer may not manage it)"),
     "zip-packaged function": (lambda w: w.request(w.v2) | {"function": "zippy"}, zip_function, "zip-packaged"),
     "image in another region": (lambda w: w.request(w.v2) | {"image": OTHER_REGION_IMAGE}, None,
                                 "is in eu-west-1 but function orders-api is in us-east-1"),

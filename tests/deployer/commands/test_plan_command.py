@@ -24,7 +24,7 @@ def everything(world) -> dict:
 
 def test_plan_prints_what_would_change_and_the_schedule_and_changes_nothing(fast_world, cli):
     before = everything(fast_world)
-    with task_scope(TaskScope("plan", "Plan")):  # the emulator records the calls made in a task's scope
+    with task_scope(TaskScope("plan", "Resolve")):  # plan runs Resolve's code: it may do what Resolve's role may
         done = cli(*PLAN, "--image", fast_world.fn.image(fast_world.v2), "--alarm", fast_world.fn.alarm)
 
     assert done.code == EXIT_OK, done.err

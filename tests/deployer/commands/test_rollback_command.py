@@ -9,6 +9,7 @@ from support import deploy_args, wait_for
 
 from deployer.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from deployer.local.faults import TaskScope, task_scope
+from deployer.local.iam import CI_ROLE
 
 
 def test_rollback_restores_alias_tag_and_latest_and_says_how_long_it_took(fast_world, cli):
@@ -55,14 +56,11 @@ def test_a_rollback_with_nothing_to_return_to_exits_1_and_a_bad_version_exits_2(
 
 
 def test_deploy_and_rollback_need_only_what_the_ci_policy_allows(fast_world, cli):
-    from infra.permissions import CI_PERMISSIONS  # the policy CDK attaches to CI (imports CDK: only here)
-
-    allowed = {action for allow in CI_PERMISSIONS for action in allow.actions}
-    allowed.add("sts:GetCallerIdentity")  # needs no permission: AWS always answers who the caller is
-    with task_scope(TaskScope("cli", "cli")):  # the emulator records the calls made in a task's scope
+    """The CLI runs as CI here: the emulator refuses whatever CI_PERMISSIONS (CDK's CI policy) does not allow."""
+    with task_scope(TaskScope("cli", CI_ROLE)):
         assert cli(*deploy_args(fast_world, fast_world.v2)).code == EXIT_OK
         assert cli("rollback", "orders-api").code == EXIT_OK
 
-    used = {f"{call.service.replace('stepfunctions', 'states')}:{call.operation}"
-            for call in fast_world.emulator.api.calls_of("cli")}
-    assert used <= allowed, used - allowed
+    checked = {decision.need.action for decision in fast_world.emulator.iam.decisions if decision.task == CI_ROLE}
+    assert {"states:StartExecution", "states:DescribeExecution"} <= checked  # the CLI's calls were checked
+    assert fast_world.emulator.iam.denials() == []

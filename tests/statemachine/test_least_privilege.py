@@ -1,0 +1,302 @@
+"""Least privilege, proved on the emulator (which enforces infra.permissions as IAM would on AWS).
+
+Every permission the table grants a function is used by one of the scenarios below (happy paths, the
+412 glitches each task tells from a real change, rollbacks, rescue, reconciler, ECR push), and is needed:
+with it taken away, that scenario's call is refused with AccessDeniedException and the run ends otherwise.
+With the table intact, every scenario ends as it should and nothing is refused. Runs share one emulator
+(waits at 1/500); each deploys its own function, which is untagged afterwards so later runs leave it alone.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from support import make_world, wait_for
+
+from deployer.local import sample
+from deployer.local.emulator import Emulator
+from deployer.local.faults import PRECONDITION_FAILED, Fault
+from handlers.aws import deployments
+from handlers.domain import tags
+from infra import permissions
+from infra.permissions import Allow
+
+ONE_SHIFT = {"steps": [{"weight": 10, "bakeSeconds": 1}]}  # one health check (interval 1 s)
+LONG_CANARY = {"steps": [{"weight": 10, "bakeSeconds": 3000}]}  # 6 s at 1/500: time to stop it mid-way
+ACCESS_DENIED = (403, "AccessDeniedException")
+PUSHED = "pushed"  # the repository whose pushes of "main" deploy (auto-deploy)
+
+
+@dataclass
+class Run:
+    """One scenario run: its own function(s), the executions it started, what it ended with."""
+
+    emulator: Emulator
+    name: str
+    executions: set[str] = field(default_factory=set)
+    functions: list[str] = field(default_factory=list)
+    guards: list = field(default_factory=list)
+
+    def world(self, suffix: str = "", **options):
+        name = self.name + suffix
+        self.functions.append(name)
+        return sample.create_function(self.emulator, name, **options) if options else make_world(self.emulator, name)
+
+    def start(self, request: dict, suffix: str = "") -> str:
+        arn = self.emulator.start_execution(request, name=self.name + suffix)
+        self.executions.add(arn)
+        return arn
+
+    def run(self, request: dict, suffix: str = ""):
+        return self.emulator.wait(self.start(request, suffix), timeout=60)
+
+    def guard(self, task: str, operation: str, change: Callable[[], None]) -> None:
+        """Let ``change`` happen (as another client) just before ``task`` of this run calls ``operation``."""
+        done, run = threading.Event(), self
+
+        def guard(scope, call, context):
+            mine = (scope.execution or "").rsplit(":", 1)[-1].startswith(run.name)
+            if mine and scope.task == task and call.operation == operation and not done.is_set():
+                done.set()
+                other = threading.Thread(target=change)
+                other.start()
+                other.join()
+            return None
+
+        self.guards.append(guard)
+        self.emulator.api.guards.append(guard)
+
+
+def settled(world) -> str:
+    try:
+        return f"on {world.settled_on()}"
+    except AssertionError as exc:
+        return str(exc).splitlines()[0]
+
+
+def ended(execution) -> tuple:
+    return execution.status, execution.error
+
+
+# scenarios: each returns what the run ended with -----------------------------------------------------
+
+def deploy_with_glitches(run: Run) -> tuple:
+    """A canary with alarms; every mutating task meets one 412 that its target still meets (a glitch)."""
+    world = run.world()
+    run.emulator.api.inject(*[Fault(PRECONDITION_FAILED, task=task, operation=operation, execution=run.name)
+                              for task, operation in (("UpdateCode", "UpdateFunctionCode"),
+                                                      ("PublishVersion", "PublishVersion"),
+                                                      ("ShiftTraffic", "UpdateAlias"), ("Promote", "UpdateAlias"))])
+    execution = run.run(world.request(world.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1, alarms=[world.fn.alarm]))
+    return ended(execution), settled(world), recorded(world.fn.name)
+
+
+def recorded(function: str) -> tuple:
+    """The deployment's record and lock: closed and released when the deployment ended cleanly."""
+    record = deployments.history(function, limit=1)
+    return record[0].get("outcome") if record else None, deployments.holder(function) is None
+
+
+def first_deployment(run: Run) -> tuple:
+    fn = run.world(alias=None)
+    v2 = sample.push_image(run.emulator.client("ecr"), fn.name, f"{fn.name}:v2", tag="v2")
+    execution = run.run({"function": fn.name, "image": fn.image(v2)})
+    return ended(execution), run.emulator.client("lambda").get_alias(FunctionName=fn.name, Name="live")[
+        "FunctionVersion"] if execution.status == "SUCCEEDED" else None
+
+
+def lock_taken_meanwhile(run: Run) -> tuple:
+    """Another deployment takes the lock between Resolve and Lock: this one stops and names it."""
+    world = run.world()
+    other = f"arn:aws:states:us-east-1:123456789012:execution:lambda-deployer:{run.name}-other"
+    run.guard("Lock", "PutItem", lambda: deployments.acquire(world.fn.name, other, deployments.now(), {}))
+    execution = run.run(world.request(world.v2))
+    return ended(execution), f"{run.name}-other" in (execution.cause or "")
+
+
+def rollback_after_a_failure(run: Run) -> tuple:
+    world = run.world()
+    run.emulator.api.inject(Fault(ACCESS_DENIED, task="Promote", operation="UpdateAlias", times=None,
+                                  execution=run.name))
+    execution = run.run(world.request(world.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1))
+    return ended(execution), settled(world), deployments.holder(world.fn.name) is None
+
+
+def stopped_then_rescued(run: Run) -> tuple:
+    """StopExecution runs no Catch; the rescue (invoked as its EventBridge rule would) restores."""
+    world = run.world()
+    arn = run.start(world.request(world.v2, strategy=LONG_CANARY, checkIntervalSeconds=60))
+    wait_for(world.weights, what="the canary")
+    run.emulator.client("stepfunctions").stop_execution(executionArn=arn)
+    stopped = run.emulator.wait(arn)
+    answer = run.emulator.client("lambda").invoke(FunctionName=run.emulator.function_arns["Rescue"], Payload=json.dumps(
+        {"detail": {"status": stopped.status, "executionArn": arn, "input": json.dumps(stopped.input)}}))
+    result = json.loads(answer["Payload"].read())
+    return answer.get("FunctionError"), result.get("rescued"), settled(world), deployments.holder(world.fn.name)
+
+
+def reconciled(run: Run) -> tuple:
+    """A lock left by a stopped execution whose rescue was lost, and an alias left weighted by hand."""
+    stale = run.world()
+    arn = run.start(stale.request(stale.v2, strategy=LONG_CANARY, checkIntervalSeconds=60))
+    wait_for(stale.weights, what="the canary")
+    run.emulator.client("stepfunctions").stop_execution(executionArn=arn)
+    run.emulator.wait(arn)
+    weighted = run.world("-weighted")
+    lam = run.emulator.client("lambda")
+    lam.update_function_code(FunctionName=weighted.fn.name, ImageUri=weighted.fn.image(weighted.v2))
+    lam.publish_version(FunctionName=weighted.fn.name)
+    lam.update_alias(FunctionName=weighted.fn.name, Name="live", RoutingConfig={"AdditionalVersionWeights": {"2": .4}})
+    try:
+        report = run.emulator.reconcile()
+    except RuntimeError as exc:
+        report = {"failed": str(exc)}
+    return json.dumps(report, sort_keys=True), settled(stale), settled(weighted)
+
+
+def rollback_requests(run: Run) -> tuple:
+    """A rollback to the version before (found in the history), then one mid-canary (stopping the deployment)."""
+    world = run.world()
+    first = run.run(world.request(world.v2), "-a")
+    to_previous = run.run({"action": "rollback", "function": world.fn.name}, "-b")
+    canary = run.start(world.request(world.v3, strategy=LONG_CANARY, checkIntervalSeconds=60), "-c")
+    wait_for(world.weights, what="the canary")
+    mid_canary = run.run({"action": "rollback", "function": world.fn.name}, "-d")
+    return ended(first), ended(to_previous), ended(mid_canary), run.emulator.wait(canary).status, settled(world)
+
+
+def push(run: Run) -> tuple:
+    """A push of ``main`` deploys the function that tracks it (FindTrackingFunctions, then a child)."""
+    fn = run.world(repository=PUSHED, tags={tags.TRACK: f"{PUSHED}:main"})
+    before = set(executions(run.emulator))
+    sample.push_image(run.emulator.client("ecr"), PUSHED, f"{run.name}:v2", tag="main")
+
+    def router():
+        started = [run.emulator.describe(arn) for arn in executions(run.emulator) - before]
+        return next((e.arn for e in started if e.input.get("source") == "aws.ecr"), None)
+
+    arn = wait_for(router, what="the push's execution")
+    run.executions.add(arn)
+    execution = run.emulator.wait(arn)
+    children = (execution.output or {}).get("deployments", [])
+    return ended(execution), [(c["function"], c["result"]["status"]) for c in children] == [(fn.name, "SUCCEEDED")]
+
+
+def executions(emulator: Emulator) -> set[str]:
+    pages = emulator.client("stepfunctions").get_paginator("list_executions").paginate(
+        stateMachineArn=emulator.state_machine_arn)
+    return {e["executionArn"] for page in pages for e in page["executions"]}
+
+
+SCENARIOS: dict[str, Callable[[Run], tuple]] = {  # cheapest first: a permission is tried in the first that uses it
+    "deploy": deploy_with_glitches,
+    "first deployment": first_deployment,
+    "lock taken meanwhile": lock_taken_meanwhile,
+    "rollback after a failure": rollback_after_a_failure,
+    "stopped, then rescued": stopped_then_rescued,
+    "reconciler": reconciled,
+    "rollback requests": rollback_requests,
+    "push": push,
+}
+EXPECTED = {  # what each scenario ends with when every permission is there
+    "deploy": (("SUCCEEDED", None), "on 2", ("deployed", True)),
+    "first deployment": (("SUCCEEDED", None), "2"),  # version 1 was published with the function, unaliased
+    "lock taken meanwhile": (("FAILED", "DeploymentInProgress"), True),
+    "rollback after a failure": (("FAILED", "DeploymentRolledBack"), "on 1", True),
+    "stopped, then rescued": (None, True, "on 1", None),
+    "reconciler": ("on 1", "on 1"),  # after the report, which the test checks
+    "rollback requests": (("SUCCEEDED", None), ("SUCCEEDED", None), ("SUCCEEDED", None), "ABORTED", "on 1"),
+    "push": (("SUCCEEDED", None), True),
+}
+
+
+@dataclass
+class Result:
+    ended: tuple  # what the scenario returned
+    outcome: str  # the same, with the run's own names taken out: comparable between runs
+    used: set[tuple[str, str]]  # (task, action) allowed in the run
+    denied: set[tuple[str, str]]
+
+
+class Sweep:
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self._runs = itertools.count()
+
+    def run(self, scenario: str) -> Result:
+        run = Run(self.emulator, f"{scenario.split(',')[0].replace(' ', '-')}-{next(self._runs)}")
+        start = len(self.emulator.iam.decisions)
+        try:
+            ended = SCENARIOS[scenario](run)
+        finally:
+            self._clean_up(run)
+        mine = [d for d in self.emulator.iam.decisions[start:] if d.execution is None or d.execution in run.executions]
+        return Result(ended, json.dumps(ended, default=str).replace(run.name, "<run>"),
+                      {(d.task, d.need.action) for d in mine if d.allowed},
+                      {(d.task, d.need.action) for d in mine if not d.allowed})
+
+    def _clean_up(self, run: Run) -> None:
+        """Nothing of this run may touch the next: stop its executions, free its locks, untag its functions."""
+        for guard in run.guards:
+            self.emulator.api.guards.remove(guard)
+        sfn, lam = self.emulator.client("stepfunctions"), self.emulator.client("lambda")
+        for arn in run.executions:
+            if sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+                sfn.stop_execution(executionArn=arn)
+        for name in run.functions:
+            if (lock := deployments.holder(name)) is not None:
+                deployments.release(name, lock.execution)
+            arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+            lam.untag_resource(Resource=arn, TagKeys=[tags.MANAGED, tags.TRACK])
+
+    @functools.cached_property
+    def baseline(self) -> dict[str, Result]:
+        return {scenario: self.run(scenario) for scenario in SCENARIOS}
+
+    def scenario_using(self, task: str, action: str) -> str | None:
+        return next((name for name, result in self.baseline.items() if (task, action) in result.used), None)
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    with Emulator(time_scale=0.002, auto_deploy={PUSHED: ["main"]}) as emulator:
+        # The rescue is invoked by the scenario that needs it, not by EventBridge behind every run's back.
+        emulator.client("events").remove_targets(Rule=f"{emulator.state_machine_name}-execution-ended",
+                                                 Ids=["deployer"])
+        emulator.client("ecr").create_repository(repositoryName=PUSHED)
+        yield Sweep(emulator)
+
+
+GRANTED = sorted({(task, action) for task, allows in permissions.TASK_PERMISSIONS.items()
+                  for allow in allows for action in allow.actions})
+
+
+def test_with_the_table_as_it_is_every_scenario_ends_as_it_should_and_nothing_is_refused(sweep):
+    for scenario, result in sweep.baseline.items():
+        ended = result.ended[1:] if scenario == "reconciler" else result.ended
+        assert ended == EXPECTED[scenario], f"{scenario}: {result.ended}"
+        assert result.denied == set(), f"{scenario}: refused {result.denied}"
+    report = json.loads(sweep.baseline["reconciler"].ended[0])
+    assert len(report["freedLocks"]) == 1 and len(report["repairedAliases"]) == 1 and report["problems"] == []
+
+
+def without(allows: tuple[Allow, ...], action: str) -> tuple[Allow, ...]:
+    return tuple(Allow(allow.scope, *(a for a in allow.actions if a != action)) for allow in allows)
+
+
+@pytest.mark.parametrize(("task", "action"), GRANTED, ids=[f"{task}-{action}" for task, action in GRANTED])
+def test_each_permission_is_needed(sweep, monkeypatch, task, action):
+    scenario = sweep.scenario_using(task, action)
+    assert scenario, f"{task} is granted {action} but no scenario uses it: drop it, or add the scenario that needs it"
+    monkeypatch.setitem(permissions.TASK_PERMISSIONS, task, without(permissions.TASK_PERMISSIONS[task], action))
+
+    result = sweep.run(scenario)
+
+    assert (task, action) in result.denied, f"{scenario} ran without {task} calling {action}"
+    assert result.outcome != sweep.baseline[scenario].outcome, f"{scenario} ended as usual without {action}"
