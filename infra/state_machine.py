@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Aws, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -15,7 +15,7 @@ from handlers.domain.catalog import placeholder
 from infra.errors import ConfigurationError
 from infra.nag import ANY_RESOURCE, X_RAY_REASON, acknowledge
 from infra.permissions import STATE_MACHINE_PERMISSIONS, Targets
-from statemachine import DEFINITION, placeholders
+from statemachine import DEFINITION, PARTITION, placeholders
 
 LOG_DELIVERY_REASON = (
     "Step Functions logs through CloudWatch Logs vended log delivery, whose actions (logs:CreateLogDelivery, "
@@ -35,6 +35,7 @@ class DeploymentStateMachine(Construct):
         """``substitutions``: placeholders other than task functions (e.g. a table name for a direct SDK task)."""
         super().__init__(scope, id)
         substitutions = {
+            PARTITION: Aws.PARTITION,
             **{placeholder(state): function.function_arn for state, function in task_functions.items()},
             **(substitutions or {}),
         }

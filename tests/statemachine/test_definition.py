@@ -35,14 +35,26 @@ def tasks(definition: dict) -> dict[str, dict]:
     return {name: s for name, s in all_states(definition["States"]).items() if s["Type"] == "Task"}
 
 
+def integration(resource: str) -> str:
+    """A service integration's ARN as the definition writes it, in whichever partition it runs."""
+    return f"arn:${{{statemachine.PARTITION}}}:states:::{resource}"
+
+
 def lambda_tasks(definition: dict) -> dict[str, dict]:
-    return {name: s for name, s in tasks(definition).items() if s["Resource"] == "arn:aws:states:::lambda:invoke"}
+    return {name: s for name, s in tasks(definition).items() if s["Resource"] == integration("lambda:invoke")}
 
 
 def test_each_lambda_task_names_a_catalog_function_and_each_function_is_used(definition):
     used = {s["Parameters"]["FunctionName"] for s in lambda_tasks(definition).values()}
     assert used == {f"${{{placeholder(task)}}}" for task in TASKS}
-    assert statemachine.placeholders() == {placeholder(task) for task in TASKS}
+    assert statemachine.placeholders() == {placeholder(task) for task in TASKS} | {statemachine.PARTITION}
+
+
+def test_every_integration_arn_takes_the_partition_it_runs_in(definition):
+    assert {s["Resource"].split(":")[1] for s in tasks(definition).values()} == {f"${{{statemachine.PARTITION}}}"}
+    rendered = json.loads(statemachine.render({placeholder(s): "fn" for s in TASKS}, partition="aws-cn"))
+    assert {s["Resource"] for s in tasks(rendered).values()} == {
+        "arn:aws-cn:states:::lambda:invoke", "arn:aws-cn:states:::states:startExecution.sync:2"}
 
 
 def test_every_placeholder_is_substituted():
@@ -105,5 +117,5 @@ def test_pushes_fan_out_with_bounded_concurrency(definition):
     fan_out = definition["States"]["DeployEach"]
     assert fan_out["Type"] == "Map" and 1 <= fan_out["MaxConcurrency"] <= 10
     start = fan_out["ItemProcessor"]["States"]["StartDeployment"]
-    assert start["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
+    assert start["Resource"] == integration("states:startExecution.sync:2")
     assert start["Parameters"]["StateMachineArn.$"] == "$$.StateMachine.Id"
