@@ -100,7 +100,8 @@ def test_rollback_retries_everything_hard_and_reports_failure_by_contract_name(d
 def test_fail_states_carry_contract_error_names(definition):
     states = definition["States"]
     fails = {name for name, s in states.items() if s["Type"] == "Fail"}
-    assert fails == {"Refused", "RolledBack", "RollbackFailed"}
+    assert fails == {"Refused", "RolledBack", "RollbackFailed", "DeploymentsFailed"}
+    assert states["DeploymentsFailed"]["Error"] == "DeploymentsFailed"  # a push whose deployments did not all succeed
     # Refused is reached only from refusals (nothing changed) and names the refusal's own error
     into_refused = [c for s in states.values() for c in s.get("Catch", []) if c["Next"] == "ExplainRefusal"]
     assert into_refused and all(set(c["ErrorEquals"]) <= set(REFUSALS) for c in into_refused)
@@ -122,6 +123,18 @@ def test_pushes_fan_out_with_bounded_concurrency(definition):
     start = fan_out["ItemProcessor"]["States"]["StartDeployment"]
     assert start["Resource"] == integration("states:startExecution.sync:2")
     assert start["Parameters"]["StateMachineArn.$"] == "$$.StateMachine.Id"
+
+
+def test_a_fan_out_fails_when_any_deployment_did_not_and_only_after_all_of_them_ended(definition):
+    states = definition["States"]
+    iteration = states["DeployEach"]["ItemProcessor"]["States"]
+    # no iteration can fail the Map (that would stop the other children mid-deployment): every error is caught
+    # and every end reports whether its deployment failed
+    assert [c["ErrorEquals"] for c in iteration["StartDeployment"]["Catch"]] == [["States.ALL"]]
+    ends = {name: s for name, s in iteration.items() if s.get("End")}
+    assert ends and all(s["Type"] == "Pass" and isinstance(s["Parameters"]["failed"], bool) for s in ends.values())
+    assert not [s for s in iteration.values() if s["Type"] == "Fail"]
+    assert "DeploymentsFailed" in reachable(states, "DeployEach") and "PushDeployed" in reachable(states, "DeployEach")
 
 
 # What the rollback path reads, and a walk of the graph that proves each read is there on every path.
