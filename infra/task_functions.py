@@ -43,9 +43,10 @@ TARGET_PARTITIONS = "@aws-cdk/core:target-partitions"  # the partitions an envir
 _STAGING: list[tempfile.TemporaryDirectory] = []  # kept alive until the process ends, then removed
 
 # A few control-plane calls per task; waiting is done by the state machine, never in a function. The
-# reconciler walks every managed function, so it gets longer.
+# reconciler walks every managed function, so it gets longer, but ends well within its schedule
+# (infra.safety_net). A Task's TimeoutSeconds in the definition outlasts its function's timeout.
 DEFAULT_TIMEOUT = Duration.seconds(30)
-TIMEOUTS: Mapping[str, Duration] = {"Reconcile": Duration.minutes(5)}
+TIMEOUTS: Mapping[str, Duration] = {"Reconcile": Duration.minutes(2)}
 
 
 def powertools_account(region: str) -> str | None:

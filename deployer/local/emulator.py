@@ -95,17 +95,20 @@ class Emulator:
     for ``auto_deploy`` = ``{repository: [tags]}``, a rule that starts an execution on an ECR push.
 
     ``time_scale`` shortens every Wait state and Retry interval (0.05: twenty times faster); the default
-    1.0 waits for real, as AWS does. ``code_update_seconds`` is how long a code update stays InProgress.
+    1.0 waits for real, as AWS does. ``timeout_scale`` shortens the Tasks' ``TimeoutSeconds`` the same way,
+    for a test that makes a task hang (the handlers themselves still run at full speed, so only then).
+    ``code_update_seconds`` is how long a code update stays InProgress.
     """
 
     def __init__(self, *, region: str = DEFAULT_REGION, state_machine_name: str = "lambda-deployer",
-                 time_scale: float = 1.0, code_update_seconds: float = 0.0, quiet: bool = True,
-                 auto_deploy: dict[str, list[str]] | None = None) -> None:
+                 time_scale: float = 1.0, timeout_scale: float = 1.0, code_update_seconds: float = 0.0,
+                 quiet: bool = True, auto_deploy: dict[str, list[str]] | None = None) -> None:
         self.region = region
         self.state_machine_name = state_machine_name
         self.table_name = deployments.table_name_for(state_machine_name)
         self.auto_deploy = events.check_triggers(auto_deploy or {})
         self.time_scale = time_scale
+        self.timeout_scale = timeout_scale
         self.code_update_seconds = code_update_seconds
         self.quiet = quiet
         self.api = ApiLayer()
@@ -114,6 +117,7 @@ class Emulator:
         self._tasks_by_function: dict[str, str] = {}
         self._clients: dict[str, object] = {}
         self._stack: ExitStack | None = None
+        self._stopping = threading.Event()  # ends the waits of hung invocations
 
     # lifecycle -------------------------------------------------------------------------------------
     def __enter__(self) -> Emulator:
@@ -141,6 +145,8 @@ class Emulator:
         if self.time_scale != 1.0:
             for patch in _time_scale_patches(self.time_scale):
                 stack.enter_context(patch)
+        if self.timeout_scale != 1.0:
+            stack.enter_context(_timeout_scale_patch(self.timeout_scale))
         stack.enter_context(activated(self.api))
         stack.callback(aws.client.cache_clear)
         for handler in [*TASKS.values(), *EVENT_HANDLERS.values()]:  # import now: fail early, keep logs quiet
@@ -155,6 +161,7 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._stack:
             self._stack.close()
             self._stack = None
@@ -266,6 +273,10 @@ class Emulator:
             context = LambdaContext(fn.function_name, fn.function_arn)
             if emulator.api.crash(scope, after=False):
                 return _error(response_headers, "Lambda.Unknown", "the function crashed before it ran", context)
+            if hang := emulator.api.hang(scope):
+                emulator._stopping.wait(hang.seconds)
+                emulator.api.answered(hang)
+                return _error(response_headers, "Sandbox.Timedout", "the function hung and never ran", context)
             module_name, attribute = fn.handler.rsplit(".", 1)
             handler = getattr(importlib.import_module(module_name), attribute)
             with task_scope(scope):
@@ -357,6 +368,20 @@ def _time_scale_patches(scale: float):
     scaled_time = SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * scale))
     return [mock.patch.object(WaitFunction, "_wait_interval", wait_interval),
             mock.patch.object(retrier_decl, "time", scaled_time)]
+
+
+def _timeout_scale_patch(scale: float):
+    """A Task's ``TimeoutSeconds``, shortened (moto waits that long for the task's answer, then fails it with
+    States.Timeout as AWS does)."""
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+
+    original = TimeoutSeconds._eval_seconds
+
+    def scaled(self, env):
+        seconds = original(self, env)
+        return seconds if self.is_default_value() else max(1, round(seconds * scale))
+
+    return mock.patch.object(TimeoutSeconds, "_eval_seconds", scaled)
 
 
 class _quiet_logs:

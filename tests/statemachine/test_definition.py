@@ -1,5 +1,5 @@
-"""The ASL file itself: valid JSON, placeholders as quoted strings, Retry everywhere, Catch into Rollback,
-and every path into Rollback carrying what Rollback and the Fail states after it read."""
+"""The ASL file itself: valid JSON, placeholders as quoted strings, Retry and a timeout everywhere, Catch into
+Rollback, and every path into Rollback carrying what Rollback and the Fail states after it read."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import pytest
 
 import statemachine
 from handlers.domain.catalog import TASKS, placeholder
+from handlers.domain.model import MAX_CHECK_INTERVAL
+from handlers.domain.strategy import EVENTS_FIXED, EVENTS_PER_CHECK, EVENTS_RESERVED, MAX_HISTORY_EVENTS
 
 LAMBDA_SERVICE_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
                          "Lambda.ClientExecutionTimeoutException"}
@@ -135,6 +137,28 @@ def test_a_fan_out_fails_when_any_deployment_did_not_and_only_after_all_of_them_
     assert ends and all(s["Type"] == "Pass" and isinstance(s["Parameters"]["failed"], bool) for s in ends.values())
     assert not [s for s in iteration.values() if s["Type"] == "Fail"]
     assert "DeploymentsFailed" in reachable(states, "DeployEach") and "PushDeployed" in reachable(states, "DeployEach")
+
+
+def test_every_task_has_a_timeout(definition):
+    """A Task without TimeoutSeconds waits forever for an answer that may never come."""
+    for name, state in tasks(definition).items():
+        assert isinstance(state.get("TimeoutSeconds"), int) and state["TimeoutSeconds"] > 0, name
+
+
+def test_a_fan_out_waits_for_the_longest_deployment_resolve_accepts(definition):
+    """Resolve refuses a plan whose health checks would overflow the execution history; each check waits at
+    most MAX_CHECK_INTERVAL. So that bounds a child's bake, and the parent must not give up before it."""
+    checks = (MAX_HISTORY_EVENTS - EVENTS_FIXED - EVENTS_RESERVED) // EVENTS_PER_CHECK
+    start = definition["States"]["DeployEach"]["ItemProcessor"]["States"]["StartDeployment"]
+    assert start["TimeoutSeconds"] > checks * MAX_CHECK_INTERVAL
+
+
+def test_a_timed_out_task_is_retried_then_handled_like_any_other_failure(definition):
+    for name, state in lambda_tasks(definition).items():
+        retried = {error for retrier in state["Retry"] for error in retrier["ErrorEquals"]}
+        assert retried & {"States.Timeout", "States.ALL"}, f"{name} does not retry a timeout"
+    for name in MUTATING_TASKS:  # caught into Rollback by States.ALL, which matches States.Timeout
+        assert "States.ALL" in definition["States"][name]["Catch"][-1]["ErrorEquals"], name
 
 
 # What the rollback path reads, and a walk of the graph that proves each read is there on every path.

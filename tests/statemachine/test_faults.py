@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from support import make_world
+from support import make_world, wait_for
 
 from deployer.local.emulator import Emulator
-from deployer.local.faults import THROTTLE, Crash, Fault
+from deployer.local.faults import THROTTLE, Crash, Fault, Hang
 from handlers.aws import deployments
 from handlers.domain import progress
 
@@ -141,3 +141,19 @@ def test_a_step_the_definition_does_not_know_is_rolled_back_with_a_reason_and_th
     assert record["outcome"] == "DeploymentRolledBack" and "UnknownNextStep" in record["cause"]
     assert world.settled_on() == "1"
 
+
+def test_a_task_that_never_answers_times_out_and_the_deployment_is_rolled_back():
+    """CheckHealth's invocation hangs while the canary takes traffic: TimeoutSeconds ends the wait, the timeout
+    is retried once, then caught like any failure, and Rollback puts traffic back on the stable version."""
+    with Emulator(time_scale=0.05, timeout_scale=0.05) as emulator:  # TimeoutSeconds 60 -> 3 s
+        world = make_world(emulator)
+        hang = Hang("CheckHealth", seconds=4, times=None)
+        emulator.api.inject(hang)
+
+        execution = emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1))
+
+        assert hang.fired == 2  # the first attempt and its one retry
+        assert (execution.status, execution.error) == ("FAILED", "DeploymentRolledBack"), execution.cause
+        assert "States.Timeout" in execution.cause and "alias live → version 1" in execution.cause
+        assert world.settled_on() == "1"
+        wait_for(lambda: hang.answered == hang.fired, what="the hung invocations to return")
