@@ -49,7 +49,14 @@ class DeploymentStateMachine(Construct):
         # every state machine. The execution history lives on in Step Functions and the deployments table.
         self.log_group = logs.LogGroup(self, "Logs", log_group_name=f"/aws/vendedlogs/states/{name}",
                                        retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
-        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+        # Only this state machine (and its versions or aliases) may assume the role, not Step Functions on
+        # anyone's behalf (the confused deputy): the conditions of the role Step Functions' console creates,
+        # narrowed to the ARN built from the name (a reference to the state machine would be a cycle).
+        trusted = iam.ServicePrincipal("states.amazonaws.com", conditions={
+            "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+            "ArnLike": {"aws:SourceArn": [targets.state_machine_arn, f"{targets.state_machine_arn}:*"]},
+        })
+        self.role = iam.Role(self, "Role", assumed_by=trusted,
                              description="lambda-deployer state machine: invokes its own task functions only")
         # Unqualified ARNs only: the definition invokes each task function itself, never a version or alias.
         self.role.add_to_policy(iam.PolicyStatement(

@@ -100,6 +100,24 @@ def test_state_machine_role_invokes_only_its_task_functions_and_runs_only_itself
     assert {action.split(":")[0] for action, _, _ in granted} == {"lambda", "states", "events", "logs", "xray"}
 
 
+def test_only_this_state_machine_of_this_account_may_assume_its_role(configured):
+    """Step Functions assumes the role on behalf of a state machine: not any account's (the confused deputy)."""
+    role = properties(configured)["RoleArn"]["Fn::GetAtt"][0]
+    (trust,) = configured.resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert {render(arn) for arn in trust["Condition"]["ArnLike"]["aws:SourceArn"]} == {
+        ARN.format(service="states", resource="stateMachine:deployer-under-test"),
+        ARN.format(service="states", resource="stateMachine:deployer-under-test:*"),  # its versions and aliases
+    }
+    configured.template.has_resource_properties("AWS::IAM::Role", {"AssumeRolePolicyDocument": {"Statement": [{
+        "Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+        "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                      "ArnLike": {"aws:SourceArn": Match.any_value()}},
+    }]}})
+    configured.template.resource_properties_count_is("AWS::IAM::Role", {"AssumeRolePolicyDocument": {
+        "Statement": Match.array_with([Match.object_like({"Principal": {"Service": "states.amazonaws.com"}})]),
+    }}, 1)
+
+
 def test_a_placeholder_without_a_task_function_fails_the_synth():
     stack = Stack(App(), "Workflow")
     targets = Targets(scope=stack, state_machine_name="lambda-deployer", function_name_prefix="",
