@@ -1,14 +1,19 @@
 # The two commands of the quick start: `make demo` and `make test`. Both set up .venv on first use.
+# Deploying to AWS (docs/deploy-to-aws.md): `make cdk-bootstrap`, `make cdk-diff`, `make deploy`, with the CDK CLI
+# pinned in package.json (installed into node_modules on first use; nothing else here needs Node.js packages).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+CDK := node_modules/.bin/cdk
+NODE_STAMP := node_modules/.package-lock.json
+CDK_ARGS ?=
 # CDK's jsii runtime warns on every synth that this Node.js is deprecated or end of life (the latter
 # variable lists the major versions to keep quiet about).
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20,22
 
-.PHONY: .venv demo test lint serve synth clean
+.PHONY: .venv demo test lint serve synth cdk-synth cdk-diff cdk-bootstrap deploy clean
 
 .venv: $(STAMP)
 
@@ -35,5 +40,22 @@ serve: $(STAMP)
 synth: $(STAMP)
 	$(BIN)/python app.py
 
+# npm ci installs exactly package-lock.json (and writes $(NODE_STAMP)); `npx aws-cdk@latest` could be a CLI
+# that refuses this app's cloud assembly.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+cdk-synth: $(STAMP) $(NODE_STAMP)
+	$(CDK) synth $(CDK_ARGS)
+
+cdk-diff: $(STAMP) $(NODE_STAMP)
+	$(CDK) diff $(CDK_ARGS)
+
+cdk-bootstrap: $(NODE_STAMP)
+	$(CDK) bootstrap $(CDK_ARGS)
+
+deploy: $(STAMP) $(NODE_STAMP)
+	$(CDK) deploy $(CDK_ARGS)
+
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .ruff_cache .hypothesis

@@ -64,7 +64,7 @@ def deploy_fleet(emulator: Emulator, functions: list[sample.SampleFunction], tim
     first = min(listed, key=lambda execution: execution["startDate"])  # the push's; the deployments follow it
     push = emulator.wait(first["executionArn"], timeout=deadline - time.monotonic())
     seconds = time.monotonic() - started
-    deployments = [emulator.describe(child["result"]["execution"]) for child in push.output["deployments"]]
+    deployments = [emulator.describe(child["execution"]) for child in push.output["deployments"]]
     run = FleetRun(functions, digest, push, deployments, seconds)
     if emulator.quotas is not None:
         run.peak = emulator.quotas.peak(LAMBDA_CONTROL_PLANE, since=started)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from handlers.aws.clients import client
 from handlers.aws.task import count, logger, task
 from handlers.domain import tags
+from handlers.domain.images import ImageRef
 
 
 @task
@@ -20,7 +21,7 @@ def handler(event: dict) -> dict:
     if not (repository and image_tag and digest) or detail.get("action-type") != "PUSH" \
             or detail.get("result") != "SUCCESS":
         return {"push": summary, "deployments": [], "ignored": ["not a successful push of a tagged image"]}
-    image = f"{push['account']}.dkr.ecr.{push['region']}.amazonaws.com/{repository}@{digest}"
+    image = ImageRef(push["account"], push["region"], repository, digest=digest).uri
     deploy, ignored = [], []
     for function_arn, function_tags in _tracking(f"{repository}:{image_tag}"):
         function = function_arn.rsplit(":", 1)[-1]

@@ -3,6 +3,14 @@
 Step Functions runs no Catch on StopExecution or an execution timeout, and EventBridge delivers its
 status-change events best effort; so the rescue reacts to each ABORTED/TIMED_OUT/FAILED end of this state
 machine's executions, and the reconciler repeats the repair on a schedule (handlers/rescue.py, reconcile.py).
+
+Two reconciler runs must never overlap (both would repair the same alias). EventBridge invokes it
+asynchronously, so a run starts at most its event ages after its slot (EventBridge's retries of a failed
+delivery, then Lambda's queue), and ends at most its timeout later: the sum stays below the schedule.
+Lambda's own retry of a failed run is off (the next run is the retry). Reserved concurrency 1 would also
+prevent overlap, but a reservation must leave the account 100 unreserved (AWS Lambda, "Configuring reserved
+concurrency"), which fails the deploy in accounts with the low concurrency quota new accounts get, and a
+throttled async event only waits in Lambda's queue (up to its event age) for the run before it to end.
 """
 
 from __future__ import annotations
@@ -15,14 +23,21 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from handlers.domain.events import RECONCILE_EVERY_MINUTES, execution_ended_pattern
+from infra.errors import ConfigurationError
 
 RECONCILE_EVERY = Duration.minutes(RECONCILE_EVERY_MINUTES)
+RECONCILE_EVENT_AGE = Duration.minutes(1)  # the least EventBridge and Lambda accept; a later run catches up
 
 
 class SafetyNet(Construct):
     def __init__(self, scope: Construct, id: str, *, state_machine: sfn.IStateMachine, rescue: lambda_.IFunction,
-                 reconcile: lambda_.IFunction, reconcile_every: Duration = RECONCILE_EVERY) -> None:
+                 reconcile: lambda_.Function, reconcile_every: Duration = RECONCILE_EVERY) -> None:
         super().__init__(scope, id)
+        if latest_end(reconcile) >= reconcile_every.to_seconds():
+            raise ConfigurationError(
+                f"the reconciler could still run {latest_end(reconcile)} s after its slot, which is not less "
+                f"than its schedule ({reconcile_every.to_seconds()} s): two runs would overlap"
+            )
         pattern = execution_ended_pattern(state_machine.state_machine_arn)
         self.rescue_rule = events.Rule(
             self, "RescueAbandonedDeployments",
@@ -31,8 +46,14 @@ class SafetyNet(Construct):
                                               detail=pattern["detail"]),
             targets=[targets.LambdaFunction(rescue, retry_attempts=8, max_event_age=Duration.hours(1))],
         )
+        reconcile.configure_async_invoke(retry_attempts=0, max_event_age=RECONCILE_EVENT_AGE)
         self.reconcile_rule = events.Rule(
             self, "Reconcile", description="Repair stale locks and weighted aliases no deployment is responsible for",
             schedule=events.Schedule.rate(reconcile_every),
-            targets=[targets.LambdaFunction(reconcile, retry_attempts=2)],
+            targets=[targets.LambdaFunction(reconcile, retry_attempts=2, max_event_age=RECONCILE_EVENT_AGE)],
         )
+
+
+def latest_end(reconcile: lambda_.Function) -> float:
+    """Seconds after its scheduled slot by which a reconciler run has surely ended."""
+    return 2 * RECONCILE_EVENT_AGE.to_seconds() + reconcile.timeout.to_seconds()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Aws, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -16,7 +16,7 @@ from infra.errors import ConfigurationError
 from infra.grants import Targets
 from infra.nag import ANY_RESOURCE, X_RAY_REASON, acknowledge
 from infra.permissions import STATE_MACHINE_PERMISSIONS
-from statemachine import DEFINITION, placeholders
+from statemachine import DEFINITION, PARTITION, placeholders
 
 LOG_DELIVERY_REASON = (
     "Step Functions logs through CloudWatch Logs vended log delivery, whose actions (logs:CreateLogDelivery, "
@@ -36,6 +36,7 @@ class DeploymentStateMachine(Construct):
         """``substitutions``: placeholders other than task functions (e.g. a table name for a direct SDK task)."""
         super().__init__(scope, id)
         substitutions = {
+            PARTITION: Aws.PARTITION,
             **{placeholder(state): function.function_arn for state, function in task_functions.items()},
             **(substitutions or {}),
         }
@@ -49,7 +50,14 @@ class DeploymentStateMachine(Construct):
         # every state machine. The execution history lives on in Step Functions and the deployments table.
         self.log_group = logs.LogGroup(self, "Logs", log_group_name=f"/aws/vendedlogs/states/{name}",
                                        retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
-        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+        # Only this state machine (and its versions or aliases) may assume the role, not Step Functions on
+        # anyone's behalf (the confused deputy): the conditions of the role Step Functions' console creates,
+        # narrowed to the ARN built from the name (a reference to the state machine would be a cycle).
+        trusted = iam.ServicePrincipal("states.amazonaws.com", conditions={
+            "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+            "ArnLike": {"aws:SourceArn": [targets.state_machine_arn, f"{targets.state_machine_arn}:*"]},
+        })
+        self.role = iam.Role(self, "Role", assumed_by=trusted,
                              description="lambda-deployer state machine: invokes its own task functions only")
         # Unqualified ARNs only: the definition invokes each task function itself, never a version or alias.
         self.role.add_to_policy(iam.PolicyStatement(

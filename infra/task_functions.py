@@ -8,10 +8,11 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Aws, CfnMapping, Duration, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 import handlers
@@ -26,29 +27,75 @@ from infra.permissions import TASK_PERMISSIONS, Allow
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
-# The official Powertools v3 layer, published by AWS in account 017000801446 in every commercial region
-# (China and GovCloud use other accounts). The version is a setting (context powertoolsLayerVersion);
-# the default is a published python314-arm64 version: check the Powertools docs for the newest one.
+# The official Powertools v3 layer (Powertools for AWS Lambda (Python), "Installation"): published from account
+# 017000801446 in every commercial region, and outside the aws partition only in the regions below, each from
+# its own account. The version is a setting (context powertoolsLayerVersion); the default is a published
+# python314-arm64 version: check the Powertools docs for the newest one.
 POWERTOOLS_ACCOUNT = "017000801446"
+POWERTOOLS_ACCOUNTS_OUTSIDE_AWS: Mapping[str, str] = {
+    "cn-north-1": "498634801083",  # aws-cn: not in cn-northwest-1
+    "us-gov-east-1": "165087284144",  # aws-us-gov
+    "us-gov-west-1": "165093116878",
+}
 POWERTOOLS_LAYER_VERSION = 38
+TARGET_PARTITIONS = "@aws-cdk/core:target-partitions"  # the partitions an environment-agnostic stack serves
 
 _STAGING: list[tempfile.TemporaryDirectory] = []  # kept alive until the process ends, then removed
 
 # A few control-plane calls per task; waiting is done by the state machine, never in a function. The
-# reconciler walks every managed function, so it gets longer.
+# reconciler walks every managed function, so it gets longer, but ends well within its schedule
+# (infra.safety_net). A Task's TimeoutSeconds in the definition outlasts its function's timeout.
 DEFAULT_TIMEOUT = Duration.seconds(30)
-TIMEOUTS: Mapping[str, Duration] = {"Reconcile": Duration.minutes(5)}
+TIMEOUTS: Mapping[str, Duration] = {"Reconcile": Duration.minutes(2)}
+
+
+def powertools_account(region: str) -> str | None:
+    """The account that publishes the Powertools layer in ``region``; None where there is no layer.
+    A region this aws-cdk-lib does not know yet is taken for a commercial one."""
+    partition = RegionInfo.get(region).partition or "aws"
+    return POWERTOOLS_ACCOUNT if partition == "aws" else POWERTOOLS_ACCOUNTS_OUTSIDE_AWS.get(region)
+
+
+def _published_in() -> str:
+    return f"every commercial region and {', '.join(POWERTOOLS_ACCOUNTS_OUTSIDE_AWS)}"
 
 
 def powertools_layer(scope: Construct, id: str, *, version: int) -> lambda_.ILayerVersion:
-    """The Powertools layer for ``RUNTIME`` and ``ARCHITECTURE``, in the deploying stack's own region."""
+    """The Powertools layer for ``RUNTIME`` and ``ARCHITECTURE``, in the deploying stack's own partition and
+    region. A stack for a region without the layer is refused at synth; an environment-agnostic stack looks the
+    publisher up by region when it deploys, and a region without the layer fails the deploy at that lookup."""
+    stack = Stack.of(scope)
+    if Token.is_unresolved(stack.region):
+        account = _account_by_region(scope, stack)
+    elif not (account := powertools_account(stack.region)):
+        raise ConfigurationError(
+            f"Powertools for AWS Lambda publishes no layer in {stack.region} "
+            f"({RegionInfo.get(stack.region).partition}); it does in {_published_in()}"
+        )
     python = RUNTIME.name.replace(".", "")  # python3.14 -> python314
-    arn = Stack.of(scope).format_arn(
-        service="lambda", account=POWERTOOLS_ACCOUNT, resource="layer",
+    arn = stack.format_arn(
+        service="lambda", account=account, resource="layer",
         resource_name=f"AWSLambdaPowertoolsPythonV3-{python}-{ARCHITECTURE.name}:{version}",
         arn_format=ArnFormat.COLON_RESOURCE_NAME,
     )
     return lambda_.LayerVersion.from_layer_version_arn(scope, id, arn)
+
+
+def _account_by_region(scope: Construct, stack: Stack) -> str:
+    """``Fn::FindInMap`` on the publisher of every region with a layer, in the target partitions (cdk.json;
+    without that setting, every partition that has a layer)."""
+    known = {region.name: region.partition for region in RegionInfo.regions}
+    accounts = {region: account for region in sorted(known) if (account := powertools_account(region))}
+    partitions = stack.node.try_get_context(TARGET_PARTITIONS) or sorted({known[region] for region in accounts})
+    accounts = {region: account for region, account in accounts.items() if known[region] in partitions}
+    if without := sorted(set(partitions) - {known[region] for region in accounts}):
+        raise ConfigurationError(
+            f"{TARGET_PARTITIONS} includes {', '.join(without)}, where Powertools for AWS Lambda publishes no "
+            f"layer (it does in {_published_in()})"
+        )
+    mapping = CfnMapping(scope, "PowertoolsLayerAccounts",
+                         mapping={region: {"account": account} for region, account in accounts.items()})
+    return mapping.find_in_map(Aws.REGION, "account")
 
 
 @functools.cache

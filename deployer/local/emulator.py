@@ -87,10 +87,12 @@ class Emulator:
     starts an execution on an ECR push.
 
     ``time_scale`` shortens every Wait state, Retry interval and schedule (0.05: twenty times faster); the
-    default 1.0 waits for real, as AWS does. ``code_update_seconds`` is how long a code update stays
-    InProgress. ``quotas=True`` throttles every caller beyond AWS's request quotas (``emu.quotas`` records
-    the requests; deployer/local/quotas.py has the numbers; ``Quotas(enforce=False)`` only records); the
-    emulator's clients then retry adaptively, as the deployer's do.
+    default 1.0 waits for real, as AWS does. ``timeout_scale`` shortens the Tasks' ``TimeoutSeconds`` the same
+    way, for a test that makes a task hang (the handlers still run at full speed, so only then).
+    ``code_update_seconds`` is how long a code update stays InProgress. ``quotas=True`` throttles every
+    caller beyond AWS's request quotas (``emu.quotas`` records the requests; deployer/local/quotas.py has the
+    numbers; ``Quotas(enforce=False)`` only records); the emulator's clients then retry adaptively, as the
+    deployer's do.
     ``function_name_prefix`` and ``history_retention_days`` are the stack's settings of the same names.
 
     CloudWatch alarms evaluate themselves from their metrics' datapoints, on CloudWatch's schedule scaled
@@ -110,8 +112,8 @@ class Emulator:
     """
 
     def __init__(self, *, region: str = DEFAULT_REGION, state_machine_name: str = "lambda-deployer",
-                 time_scale: float = 1.0, code_update_seconds: float = 0.0, quiet: bool = True,
-                 auto_deploy: dict[str, list[str]] | None = None, function_name_prefix: str = "",
+                 time_scale: float = 1.0, timeout_scale: float = 1.0, code_update_seconds: float = 0.0,
+                 quiet: bool = True, auto_deploy: dict[str, list[str]] | None = None, function_name_prefix: str = "",
                  history_retention_days: int = 365, evaluate_alarms: bool = True, seed: int | None = None,
                  metric_delay_seconds: float = 0.0, quotas: bool | Quotas = False, schedules: bool = False,
                  repositories: tuple[str, ...] | list[str] = ("*",), enforce_iam: bool = True) -> None:
@@ -122,6 +124,7 @@ class Emulator:
         self.table_name = deployments.table_name_for(state_machine_name)
         self.auto_deploy = events.check_triggers(auto_deploy or {})
         self.time_scale = time_scale
+        self.timeout_scale = timeout_scale
         self.code_update_seconds = code_update_seconds
         self.quiet = quiet
         self.evaluate_alarms = evaluate_alarms
@@ -143,6 +146,7 @@ class Emulator:
         self.function_arns: dict[str, str] = {}
         self._clients: dict[str, object] = {}
         self._stack: ExitStack | None = None
+        self._stopping = threading.Event()  # ends the waits of hung invocations
 
     # lifecycle -------------------------------------------------------------------------------------
     def __enter__(self) -> Emulator:
@@ -177,6 +181,8 @@ class Emulator:
         if self.time_scale != 1.0:
             for patch in _time_scale_patches(self.time_scale):
                 stack.enter_context(patch)
+        if self.timeout_scale != 1.0:
+            stack.enter_context(_timeout_scale_patch(self.timeout_scale))
         stack.enter_context(activated(self.api))
         stack.callback(aws.client.cache_clear)
         for handler in [*TASKS.values(), *EVENT_HANDLERS.values()]:  # import now: fail early, keep logs quiet
@@ -196,6 +202,7 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._stack:
             self._stack.close()
             self._stack = None
@@ -267,7 +274,8 @@ class Emulator:
         for key, handler in {**TASKS, **EVENT_HANDLERS}.items():
             name = f"{self.state_machine_name}-{key}"
             created = lam.create_function(
-                FunctionName=name, Runtime="python3.13", Role=self._role(name, "lambda.amazonaws.com"), Handler=handler,
+                FunctionName=name, Runtime="python3.13", Role=self._role(name, "lambda.amazonaws.com"),
+                Handler=handler,
                 Code={"ZipFile": _placeholder_zip()}, Timeout=60, MemorySize=256, Architectures=["arm64"],
             )
             self.function_arns[key] = created["FunctionArn"]
@@ -341,6 +349,11 @@ class Emulator:
             scope = TaskScope(_execution_of(event), task)
             if api.crash(scope, after=False):
                 return _crashed(context, "the function crashed before it ran")
+            if hang := api.hang(scope):
+                self._stopping.wait(hang.seconds)
+                api.answered(hang)
+                return Outcome(error=error_document("Sandbox.Timedout", "the function hung and never ran",
+                                                    context.aws_request_id))
             handler = getattr(importlib.import_module(module_name), attribute)
             started = time.perf_counter()
             with task_scope(scope):
@@ -448,6 +461,20 @@ def _time_scale_patches(scale: float):
     scaled_time = SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * scale))
     return [mock.patch.object(WaitFunction, "_wait_interval", wait_interval),
             mock.patch.object(retrier_decl, "time", scaled_time)]
+
+
+def _timeout_scale_patch(scale: float):
+    """A Task's ``TimeoutSeconds``, shortened (moto waits that long for the task's answer, then fails it with
+    States.Timeout as AWS does)."""
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+
+    original = TimeoutSeconds._eval_seconds
+
+    def scaled(self, env):
+        seconds = original(self, env)
+        return seconds if self.is_default_value() else max(1, round(seconds * scale))
+
+    return mock.patch.object(TimeoutSeconds, "_eval_seconds", scaled)
 
 
 class _quiet_logs:

@@ -125,6 +125,28 @@ class Crash:
         return True
 
 
+@dataclass
+class Hang:
+    """The task's Lambda invocation gives no answer for ``seconds`` (a stuck runtime, a lost connection), then
+    fails without having run the handler: longer than the Task's ``TimeoutSeconds``, Step Functions gives up
+    first (``States.Timeout``). ``answered`` counts the hung invocations that have returned since."""
+
+    task: str
+    seconds: float
+    times: int | None = 1
+    execution: str | None = None
+    fired: int = field(default=0, init=False)
+    answered: int = field(default=0, init=False)
+
+    def fire(self, scope: TaskScope) -> bool:
+        if scope.task != self.task or not _same_execution(self.execution, scope.execution):
+            return False
+        if self.times is not None and self.fired >= self.times:
+            return False
+        self.fired += 1
+        return True
+
+
 class ApiLayer:
     """Records the handlers' AWS calls and injects faults; one per emulator."""
 
@@ -133,21 +155,32 @@ class ApiLayer:
         self.faults: list[Fault] = []
         self.crashes: list[Crash] = []
         self.guards: list[Guard] = []  # asked in order, before any fault: a refused call never reaches AWS
+        self.hangs: list[Hang] = []
         self._lock = threading.Lock()
 
-    def inject(self, *faults: Fault | Crash) -> None:
+    def inject(self, *faults: Fault | Crash | Hang) -> None:
         with self._lock:
             for fault in faults:
-                (self.crashes if isinstance(fault, Crash) else self.faults).append(fault)
+                kind = {Crash: self.crashes, Hang: self.hangs}.get(type(fault), self.faults)
+                kind.append(fault)
 
     def clear(self) -> None:
         with self._lock:
             self.faults.clear()
             self.crashes.clear()
+            self.hangs.clear()
 
     def crash(self, scope: TaskScope, *, after: bool) -> bool:
         with self._lock:
             return any(crash.fire(scope, after) for crash in self.crashes)
+
+    def hang(self, scope: TaskScope) -> Hang | None:
+        with self._lock:
+            return next((hang for hang in self.hangs if hang.fire(scope)), None)
+
+    def answered(self, hang: Hang) -> None:
+        with self._lock:
+            hang.answered += 1
 
     def calls_of(self, execution: str | None = None, *, mutating: bool | None = None) -> list[ApiCall]:
         with self._lock:

@@ -17,6 +17,12 @@ _IMAGE_URI = re.compile(
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 
 
+def dns_suffix(region: str) -> str:
+    """The domain of a region's endpoints: ``amazonaws.com.cn`` in the China regions (aws-cn), else
+    ``amazonaws.com`` (the commercial regions and GovCloud)."""
+    return "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+
+
 @dataclass(frozen=True)
 class ImageRef:
     """An image in an ECR repository, by digest (preferred) or by tag."""
@@ -29,7 +35,7 @@ class ImageRef:
 
     @property
     def registry(self) -> str:
-        return f"{self.account}.dkr.ecr.{self.region}.amazonaws.com"
+        return f"{self.account}.dkr.ecr.{self.region}.{dns_suffix(self.region)}"
 
     @property
     def repository_uri(self) -> str:

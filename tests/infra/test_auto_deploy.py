@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from aws_cdk.assertions import Match
 from moto.events.models import EventPattern
 from synthesized import configured_deployer, default_deployer  # noqa: F401 (fixtures)
 
 from handlers.domain.events import InvalidAutoDeploy, check_triggers, trigger_pattern
+from infra.nag import render
 
 RULE = "AWS::Events::Rule"
 
@@ -109,6 +111,28 @@ def test_eventbridge_may_only_start_this_state_machine_and_forward_to_this_bus(c
 
     assert role_grants("start") == {("states:StartExecution", f"<{state_machine}>", none)}
     assert role_grants("forward") == {("events:PutEvents", f"<{bus}.Arn>", none)}
+
+
+def test_eventbridge_may_assume_each_rule_role_only_for_that_rule_in_this_account(configured, rules):
+    """Not for any rule of any account (the confused deputy): aws:SourceArn is the rule's own ARN, which for a
+    rule on another bus than the default one names the bus too."""
+    (bus,) = configured.of_type("AWS::Events::EventBus")
+    expected = {"forward": f"rule/{rules['forward']['Name']}", "start": f"rule/<{bus}>/{rules['start']['Name']}"}
+    for rule, resource in expected.items():
+        role = rules[rule]["Targets"][0]["RoleArn"]["Fn::GetAtt"][0]
+        (trust,) = configured.resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert render(trust["Condition"]["ArnEquals"]["aws:SourceArn"]) == (
+            f"arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:{resource}")
+    configured.template.resource_properties_count_is("AWS::IAM::Role", {"AssumeRolePolicyDocument": {
+        "Statement": [Match.object_like({
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                          "ArnEquals": {"aws:SourceArn": Match.any_value()}},
+        })],
+    }}, 2)
+    configured.template.resource_properties_count_is("AWS::IAM::Role", {"AssumeRolePolicyDocument": {
+        "Statement": Match.array_with([Match.object_like({"Principal": {"Service": "events.amazonaws.com"}})]),
+    }}, 2)  # no other role trusts EventBridge
 
 
 def test_without_auto_deploy_there_is_no_push_rule_and_no_bus(defaults):

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 
+import pytest
+from aws_cdk import App, Duration, Stack
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
 from moto.events.models import EventPattern
 from synthesized import configured_deployer  # noqa: F401 (fixture)
 
 from handlers.domain.catalog import EVENT_HANDLERS
+from infra import ConfigurationError
+from infra.safety_net import SafetyNet
 
 RULE = "AWS::Events::Rule"
 
@@ -41,8 +48,33 @@ def test_the_rescue_hears_aborted_timed_out_and_failed_executions_of_this_state_
     assert rule["Targets"][0]["RetryPolicy"]["MaximumRetryAttempts"] >= 3
 
 
-def test_the_reconciler_runs_every_five_minutes(configured):
+def test_the_reconciler_runs_every_five_minutes_and_each_run_ends_before_the_next_can_start(configured):
+    """EventBridge invokes it asynchronously: a run starts at most the event ages after its slot (EventBridge's
+    delivery retries, then Lambda's queue) and ends at most its timeout after that; Lambda retries nothing."""
     rule = rule_targeting(configured, EVENT_HANDLERS["Reconcile"])
-    assert rule["ScheduleExpression"] == "rate(5 minutes)"
-    _, function = configured.function(EVENT_HANDLERS["Reconcile"])
-    assert function["Timeout"] >= 300
+    function_id, function = configured.function(EVENT_HANDLERS["Reconcile"])
+    (invoke_config,) = [c["Properties"] for c in configured.of_type("AWS::Lambda::EventInvokeConfig").values()
+                        if c["Properties"]["FunctionName"] == {"Ref": function_id}]
+    every = re.fullmatch(r"rate\((\d+) minutes\)", rule["ScheduleExpression"])
+
+    assert every and int(every[1]) == 5
+    assert invoke_config["MaximumRetryAttempts"] == 0
+    latest_end = (rule["Targets"][0]["RetryPolicy"]["MaximumEventAgeInSeconds"]
+                  + invoke_config["MaximumEventAgeInSeconds"] + function["Timeout"])
+    assert latest_end < int(every[1]) * 60
+    assert function["Timeout"] >= 60  # still time to walk every managed function
+
+
+def test_a_reconciler_that_could_outlast_its_schedule_fails_the_synth():
+    stack = Stack(App(), "Net")
+    state_machine = sfn.StateMachine(stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(
+        sfn.Pass(stack, "Nothing")))
+    code = lambda_.Code.from_inline("def handler(event, context): pass")
+
+    def function(id: str, timeout: Duration) -> lambda_.Function:
+        return lambda_.Function(stack, id, runtime=lambda_.Runtime.PYTHON_3_13, handler="index.handler", code=code,
+                                timeout=timeout)
+
+    with pytest.raises(ConfigurationError, match="two runs would overlap"):
+        SafetyNet(stack, "SafetyNet", state_machine=state_machine, rescue=function("Rescue", Duration.seconds(30)),
+                  reconcile=function("Reconcile", Duration.minutes(4)))

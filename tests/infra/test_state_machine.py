@@ -59,6 +59,21 @@ def test_definition_is_the_asl_file_and_every_placeholder_is_substituted(configu
         assert states[state]["Parameters"]["FunctionName"] == f"<{function}.Arn>"
 
 
+def test_each_lambda_task_waits_longer_than_its_function_may_run(configured):
+    """Step Functions gives up on a task (States.Timeout) only after Lambda has ended the function: a function
+    still running could otherwise write after the state machine moved on to Rollback."""
+    definition = json.loads(statemachine.DEFINITION.read_text())
+    timeouts = {f"<{configured.function(handler)[0]}.Arn>": configured.function(handler)[1]["Timeout"]
+                for handler in TASKS.values()}
+    substitutions = properties(configured)["DefinitionSubstitutions"]
+    invoking = {name: state for name, state in definition["States"].items()
+                if state["Type"] == "Task" and "FunctionName" in state["Parameters"]}
+    assert set(invoking) >= set(TASKS)
+    for name, state in invoking.items():
+        function = render(substitutions[state["Parameters"]["FunctionName"][2:-1]])
+        assert state["TimeoutSeconds"] >= timeouts[function] + 20, name  # + invocation and a cold start
+
+
 def test_state_machine_role_invokes_only_its_task_functions_and_runs_only_itself(configured):
     role = properties(configured)["RoleArn"]["Fn::GetAtt"][0]
     state_machine = ARN.format(service="states", resource="stateMachine:deployer-under-test")
@@ -83,6 +98,24 @@ def test_state_machine_role_invokes_only_its_task_functions_and_runs_only_itself
     unscoped = {action for action, resource, _ in granted if resource == "*"}
     assert all(action.startswith(("logs:", "xray:")) for action in unscoped), unscoped  # log delivery, tracing
     assert {action.split(":")[0] for action, _, _ in granted} == {"lambda", "states", "events", "logs", "xray"}
+
+
+def test_only_this_state_machine_of_this_account_may_assume_its_role(configured):
+    """Step Functions assumes the role on behalf of a state machine: not any account's (the confused deputy)."""
+    role = properties(configured)["RoleArn"]["Fn::GetAtt"][0]
+    (trust,) = configured.resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert {render(arn) for arn in trust["Condition"]["ArnLike"]["aws:SourceArn"]} == {
+        ARN.format(service="states", resource="stateMachine:deployer-under-test"),
+        ARN.format(service="states", resource="stateMachine:deployer-under-test:*"),  # its versions and aliases
+    }
+    configured.template.has_resource_properties("AWS::IAM::Role", {"AssumeRolePolicyDocument": {"Statement": [{
+        "Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+        "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                      "ArnLike": {"aws:SourceArn": Match.any_value()}},
+    }]}})
+    configured.template.resource_properties_count_is("AWS::IAM::Role", {"AssumeRolePolicyDocument": {
+        "Statement": Match.array_with([Match.object_like({"Principal": {"Service": "states.amazonaws.com"}})]),
+    }}, 1)
 
 
 def test_a_placeholder_without_a_task_function_fails_the_synth():

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
-from support import make_world
+from support import make_world, wait_for
 
 from deployer.local.emulator import Emulator
-from deployer.local.faults import PRECONDITION_FAILED, THROTTLE, Crash, Fault
+from deployer.local.faults import PRECONDITION_FAILED, THROTTLE, Crash, Fault, Hang
+from handlers.aws import deployments
+from handlers.domain import progress
 
 TWO_SHIFTS = {"steps": [{"weight": 10, "bakeSeconds": 1}, {"weight": 50, "bakeSeconds": 1}]}
 ACCESS_DENIED = (403, "AccessDeniedException")
@@ -169,3 +172,39 @@ def alias_splits(world, execution) -> list[dict]:
         if call.operation == "UpdateAlias" and (not splits or weights != splits[-1]):
             splits.append(weights)
     return splits
+
+
+def test_a_step_the_definition_does_not_know_is_rolled_back_with_a_reason_and_the_lock_released(
+        fast_world, monkeypatch):
+    """A handler newer than the deployed definition names a next step NextStep has no branch for: its
+    default branch rolls back like any failure (recorded, lock released), not with an uncaught States.Runtime."""
+    world = fast_world
+    shifted = progress.shifted
+    monkeypatch.setattr(progress, "shifted", lambda *args: dataclasses.replace(shifted(*args), next="verify"))
+
+    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1))
+
+    assert (execution.status, execution.error) == ("FAILED", "DeploymentRolledBack"), execution.cause
+    assert execution.states_entered()[-3:] == ["UnknownNextStep", "Rollback", "RolledBack"]
+    assert "UnknownNextStep" in execution.cause and "alias live → version 1" in execution.cause
+    assert deployments.holder(world.fn.name) is None  # released by the execution itself, no rescue needed
+    record = deployments.history(world.fn.name)[0]
+    assert record["outcome"] == "DeploymentRolledBack" and "UnknownNextStep" in record["cause"]
+    assert world.settled_on() == "1"
+
+
+def test_a_task_that_never_answers_times_out_and_the_deployment_is_rolled_back():
+    """CheckHealth's invocation hangs while the canary takes traffic: TimeoutSeconds ends the wait, the timeout
+    is retried once, then caught like any failure, and Rollback puts traffic back on the stable version."""
+    with Emulator(time_scale=0.05, timeout_scale=0.05) as emulator:  # TimeoutSeconds 60 -> 3 s
+        world = make_world(emulator)
+        hang = Hang("CheckHealth", seconds=4, times=None)
+        emulator.api.inject(hang)
+
+        execution = emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1))
+
+        assert hang.fired == 2  # the first attempt and its one retry
+        assert (execution.status, execution.error) == ("FAILED", "DeploymentRolledBack"), execution.cause
+        assert "States.Timeout" in execution.cause and "alias live → version 1" in execution.cause
+        assert world.settled_on() == "1"
+        wait_for(lambda: hang.answered == hang.fired, what="the hung invocations to return")

@@ -185,7 +185,7 @@ def push(run: Run) -> tuple:
     run.executions.add(arn)
     execution = run.emulator.wait(arn)
     children = (execution.output or {}).get("deployments", [])
-    return ended(execution), [(c["function"], c["result"]["status"]) for c in children] == [(fn.name, "SUCCEEDED")]
+    return ended(execution), [(c["function"], c["status"]) for c in children] == [(fn.name, "SUCCEEDED")]
 
 
 def executions(emulator: Emulator) -> set[str]:

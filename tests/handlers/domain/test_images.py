@@ -21,6 +21,16 @@ def test_tag_form_and_pinning():
     assert image.pinned(DIGEST).uri == f"{REGISTRY}/app@{DIGEST}"
 
 
+@pytest.mark.parametrize("registry", [
+    "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn",  # aws-cn: endpoints end in .com.cn
+    "123456789012.dkr.ecr.us-gov-west-1.amazonaws.com",
+])
+def test_images_outside_the_commercial_partition_keep_their_registry(registry):
+    image = parse_image_uri(f"{registry}/app:v1")
+    assert image.pinned(DIGEST).uri == f"{registry}/app@{DIGEST}"
+    assert ImageRef(image.account, image.region, "app", DIGEST).uri == f"{registry}/app@{DIGEST}"
+
+
 def test_tag_and_digest_together_keep_the_digest():
     assert parse_image_uri(f"{REGISTRY}/app:v1@{DIGEST}").digest == DIGEST
 
