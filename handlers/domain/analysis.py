@@ -91,7 +91,7 @@ class AnalysisSettings:
     """The request's ``analysis``: absent means these defaults, ``false`` means :data:`DISABLED`."""
 
     enabled: bool = True
-    min_invocations: int = 50
+    min_invocations: int = 100
     confidence: float = 0.99
     error_rate: ErrorRateLimits = field(default_factory=ErrorRateLimits)
     latency: LatencyLimits | None = field(default_factory=LatencyLimits)  # None: latency not judged
@@ -292,6 +292,9 @@ class Analysis:
 class _Outcome:
     result: str
     reason: str = ""
+    # Which Inconclusive explains most: a value above its limit (0), too few calls (1), or only a bound not
+    # yet under the ceiling (2), which more calls usually settle.
+    rank: int = 0
 
 
 def analyse(settings: AnalysisSettings, new: VersionStats, stable: VersionStats | None) -> Analysis:
@@ -308,12 +311,45 @@ def analyse(settings: AnalysisSettings, new: VersionStats, stable: VersionStats 
         TOO_FEW_INVOCATIONS: judge.enough_calls(),
     }
     rules = {name: outcome.result for name, outcome in outcomes.items()}
-    decided = (next(((n, o) for n, o in outcomes.items() if o.result == FAIL), None)
-               or next(((n, o) for n, o in outcomes.items() if o.result == INCONCLUSIVE), None))
-    if decided:
-        name, outcome = decided
+    failed = [(name, outcome) for name, outcome in outcomes.items() if outcome.result == FAIL]
+    undecided = sorted(((name, outcome) for name, outcome in outcomes.items() if outcome.result == INCONCLUSIVE),
+                       key=lambda item: item[1].rank)
+    if failed or undecided:
+        name, outcome = (failed or undecided)[0]
         return Analysis(outcome.result, name, outcome.reason, rules, judge.numbers())
     return Analysis(PASS, WITHIN_TOLERANCES, judge.passed(), rules, judge.numbers())
+
+
+@dataclass(frozen=True)
+class _Comparison:
+    """A share of the new version's requests (errors, throttles) against the stable version's.
+
+    ``allowed`` is the tolerance around the stable version's observed rate: a Pass needs the new version's
+    observed rate within it. ``allowed_at_most`` is the tolerance around the stable rate's upper bound: a Fail
+    needs the new version's lower bound above it, so both bounds would have to be wrong for a canary within
+    tolerance to fail, which happens less often than 2 (1 - confidence).
+    """
+
+    rate: float
+    at_least: float
+    stable_rate: float
+    stable_at_most: float
+    allowed: float
+    allowed_at_most: float
+
+    @classmethod
+    def of(cls, bad: int, total: int, stable_bad: int, stable_total: int, limits: ErrorRateLimits,
+           alpha: float) -> _Comparison:
+        stable_rate, stable_at_most = stable_bad / stable_total, upper_bound(stable_bad, stable_total, alpha)
+        return cls(bad / total, lower_bound(bad, total, alpha), stable_rate, stable_at_most,
+                   limits.ratio * stable_rate + limits.difference / 100,
+                   limits.ratio * stable_at_most + limits.difference / 100)
+
+    @property
+    def result(self) -> str:
+        if self.at_least > self.allowed_at_most:
+            return FAIL
+        return INCONCLUSIVE if self.rate > self.allowed else PASS
 
 
 class _Judge:
@@ -324,14 +360,15 @@ class _Judge:
         self.limits = settings.error_rate
         self.rate = _rate(new.failed, new.calls)
         self.at_least = lower_bound(new.failed, new.calls, alpha) if new.calls else None
+        self.at_most = upper_bound(new.failed, new.calls, alpha) if new.calls else None
         self.stable_rate = _rate(stable.failed, stable.calls) if stable else None
-        self.stable_at_most = upper_bound(stable.failed, stable.calls, alpha) if stable and stable.calls else None
-        self.allowed = (self.limits.ratio * self.stable_at_most + self.limits.difference / 100
-                        if self.stable_at_most is not None else None)
+        self.errors = (_Comparison.of(new.failed, new.calls, stable.failed, stable.calls, self.limits, alpha)
+                       if new.calls and stable and stable.calls else None)
 
     def ceiling(self) -> _Outcome:
-        """Above the ceiling: Fail when clearly so, unless the stable version errs as much (the deployment
-        does not make it worse); never a Pass while the observed rate is above it."""
+        """Fail when clearly above the ceiling, unless the stable version errs as much (the deployment does not
+        make it worse). Pass only when clearly under it: the rate's upper bound at the confidence is within
+        the ceiling, so a version truly erring more passes less often than 1 - confidence."""
         if self.rate is None:
             return _Outcome(NOT_JUDGED)
         ceiling = self.limits.ceiling / 100
@@ -344,23 +381,29 @@ class _Judge:
             why = "as is" if stable_as_bad else "but not clearly yet;"
             return _Outcome(INCONCLUSIVE, f"{self._errors(bound=True)} is above the {_pct(ceiling)} ceiling, "
                                           f"{why} {self._stable_errors()}")
+        if self.at_most > ceiling:
+            return _Outcome(INCONCLUSIVE, f"{self._errors(upper=True)} is not yet clearly under the "
+                                          f"{_pct(ceiling)} ceiling; {self._stable_errors()}", rank=2)
         return _Outcome(PASS)
 
     def vs_stable(self) -> _Outcome:
-        """Clearly above what the stable version's rate allows: at least ``at_least`` at the confidence,
-        while the stable one errs at most ``stable_at_most``: both bounds would have to be wrong for a
-        canary within tolerance to fail, which happens less often than 2 (1 - confidence)."""
-        if self.rate is None or self.allowed is None:
+        """Clearly more errors than the stable version's rate allows (:class:`_Comparison`)."""
+        compared = self.errors
+        if compared is None:
             return _Outcome(NOT_JUDGED)
-        tolerance = f"allowed {_pct(self.allowed)} ({self._tolerance()})"
-        if self.at_least > self.allowed:
-            return _Outcome(FAIL, f"{self._errors(bound=True)} vs {self._stable_errors(bound=True)}; {tolerance}")
-        if self.rate > self.allowed:
-            return _Outcome(INCONCLUSIVE, f"{self._errors(bound=True)} is above the {tolerance} beside "
-                                          f"{self._stable_errors(bound=True)}, but not clearly yet")
+        if compared.result == FAIL:
+            return _Outcome(FAIL, f"{self._errors(bound=True)} vs {self._stable_errors(bound=True)}; allowed at "
+                                  f"most {_pct(compared.allowed_at_most)} ({self._tolerance()})")
+        if compared.result == INCONCLUSIVE:
+            return _Outcome(INCONCLUSIVE, f"{self._errors(bound=True)} is above the {_pct(compared.allowed)} "
+                                          f"allowed ({self._tolerance()}) beside {self._stable_errors(bound=True)}, "
+                                          "but not clearly yet")
         return _Outcome(PASS)
 
     def throttles(self) -> _Outcome:
+        """``compare``: a larger share of throttled requests than the stable version's, as for errors;
+        concurrency is shared by every version of a function, so throttles beside a throttled stable version
+        are capacity, not code. ``any``: a single throttle fails."""
         mode, new, stable = self.settings.throttles, self.new, self.stable
         if mode == IGNORE:
             return _Outcome(NOT_JUDGED)
@@ -373,16 +416,17 @@ class _Judge:
         stable_requests = stable.calls + stable.throttled if stable else 0
         if not requests or not stable_requests:
             return _Outcome(NOT_JUDGED)
-        rate, at_least = new.throttled / requests, lower_bound(new.throttled, requests, self.alpha)
-        at_most = upper_bound(stable.throttled, stable_requests, self.alpha)
-        allowed = self.limits.ratio * at_most + self.limits.difference / 100
-        numbers = (f"new version {new.version}: {_pct(rate)} of requests throttled ({new.throttled:,} of "
-                   f"{requests:,}) vs stable version {stable.version}: {_pct(stable.throttled / stable_requests)} "
-                   f"({stable.throttled:,} of {stable_requests:,}); allowed {_pct(allowed)}")
-        if at_least > allowed:
-            return _Outcome(FAIL, numbers)
-        if rate > allowed:
-            return _Outcome(INCONCLUSIVE, f"{numbers}, exceeded but not clearly yet")
+        compared = _Comparison.of(new.throttled, requests, stable.throttled, stable_requests, self.limits,
+                                  self.alpha)
+        numbers = (f"new version {new.version}: {_pct(compared.rate)} of requests throttled ({new.throttled:,} of "
+                   f"{requests:,}, at least {_pct(compared.at_least)}) vs stable version {stable.version}: "
+                   f"{_pct(compared.stable_rate)} ({stable.throttled:,} of {stable_requests:,}, at most "
+                   f"{_pct(compared.stable_at_most)})")
+        if compared.result == FAIL:
+            return _Outcome(FAIL, f"{numbers}; allowed at most {_pct(compared.allowed_at_most)}")
+        if compared.result == INCONCLUSIVE:
+            return _Outcome(INCONCLUSIVE, f"{numbers}; above the {_pct(compared.allowed)} allowed, "
+                                          "but not clearly yet")
         return _Outcome(PASS)
 
     def latency(self) -> _Outcome:
@@ -406,7 +450,7 @@ class _Judge:
             else "no invocations yet"
         errors = f" ({self.new.failed:,} errors)" if self.new.calls else ""
         return _Outcome(INCONCLUSIVE, f"new version {self.new.version}: {calls}{errors}, fewer than the {needed:,} "
-                                      f"a verdict needs; {self._stable_errors()}")
+                                      f"a verdict needs; {self._stable_errors()}", rank=1)
 
     def passed(self) -> str:
         latency = self.settings.latency
@@ -419,12 +463,14 @@ class _Judge:
     def numbers(self) -> dict:
         latency = self.settings.latency
         return {
-            "new": _version_json(self.new, self.rate, at_least=self.at_least),
-            "stable": _version_json(self.stable, self.stable_rate, at_most=self.stable_at_most)
+            "new": _version_json(self.new, self.rate, at_least=self.at_least, at_most=self.at_most),
+            "stable": _version_json(self.stable, self.stable_rate,
+                                    at_most=self.errors.stable_at_most if self.errors else None)
             if self.stable else None,
             "limits": {
                 "errorRateCeiling": self.limits.ceiling,
-                "errorRateAllowed": _percent(self.allowed),
+                "errorRateAllowed": _percent(self.errors.allowed) if self.errors else None,
+                "errorRateAllowedAtMost": _percent(self.errors.allowed_at_most) if self.errors else None,
                 "latencyAllowedMs": round(self.stable.latency_ms * latency.ratio + latency.ms, 1)
                 if latency and self.stable and self.stable.latency_ms is not None else None,
                 "minInvocations": self.settings.min_invocations,
@@ -433,12 +479,13 @@ class _Judge:
             },
         }
 
-    def _errors(self, bound: bool = False) -> str:
+    def _errors(self, bound: bool = False, upper: bool = False) -> str:
         new = self.new
         if self.rate is None:
             return f"new version {new.version}: no invocations yet"
-        clearly = (f", at least {_pct(self.at_least)} at {_pct(self.settings.confidence)} confidence"
-                   if bound else "")
+        confidence = f" at {_pct(self.settings.confidence)} confidence"
+        clearly = (f", at least {_pct(self.at_least)}{confidence}" if bound
+                   else f", at most {_pct(self.at_most)}{confidence}" if upper else "")
         return f"new version {new.version}: {_pct(self.rate)} errors ({new.failed:,} of {new.calls:,}{clearly})"
 
     def _stable_errors(self, bound: bool = False) -> str:
@@ -447,7 +494,7 @@ class _Judge:
             return "no stable version calls to compare with"
         if self.stable_rate is None:
             return f"stable version {stable.version}: no invocations"
-        at_most = f", at most {_pct(self.stable_at_most)}" if bound else ""
+        at_most = f", at most {_pct(self.errors.stable_at_most)}" if bound and self.errors else ""
         return (f"stable version {stable.version}: {_pct(self.stable_rate)} "
                 f"({stable.failed:,} of {stable.calls:,}{at_most})")
 

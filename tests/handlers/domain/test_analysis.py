@@ -94,6 +94,12 @@ def test_one_error_in_three_calls_is_not_enough_to_fail_nor_to_pass():
     assert "33.3% errors (1 of 3" in result.reason and "not clearly yet" in result.reason
 
 
+def test_the_issues_acceptance_canary_failing_a_fifth_of_its_calls_fails_with_a_minute_of_ten_calls_a_second():
+    result = verdict_of((60, 12), (540, 0))  # a 10% canary for 60 s at 10 requests/s
+    assert (result.verdict, result.rule) == (FAIL, ERROR_RATE_CEILING)
+    assert "new version 7: 20% errors (12 of 60" in result.reason and "stable version 6: 0% (0 of 540)" in result.reason
+
+
 def test_errors_in_most_of_a_few_calls_are_clearly_bad():
     assert verdict_of((3, 2), (30, 0)).verdict == FAIL
     assert verdict_of((12, 10), (108, 0)).verdict == FAIL
@@ -102,8 +108,18 @@ def test_errors_in_most_of_a_few_calls_are_clearly_bad():
 def test_too_few_calls_without_errors_is_inconclusive():
     result = verdict_of((12, 0), (480, 1))
     assert (result.verdict, result.rule) == (INCONCLUSIVE, TOO_FEW_INVOCATIONS)
-    assert result.reason == ("new version 7: 12 invocations (0 errors), fewer than the 50 a verdict needs; "
+    assert result.reason == ("new version 7: 12 invocations (0 errors), fewer than the 100 a verdict needs; "
                              "stable version 6: 0.2% (1 of 480)")
+
+
+def test_a_pass_needs_the_rate_clearly_under_the_ceiling_not_only_enough_calls():
+    """0 errors in 60 calls still allows a true rate of 7.4% (99% confidence): above the 5% ceiling."""
+    few_needed = AnalysisSettings(min_invocations=20)
+    result = verdict_of((60, 0), (540, 0), few_needed)
+    assert (result.verdict, result.rule) == (INCONCLUSIVE, ERROR_RATE_CEILING)
+    assert result.reason == ("new version 7: 0% errors (0 of 60, at most 7.4% at 99% confidence) is not yet clearly "
+                             "under the 5% ceiling; stable version 6: 0% (0 of 540)")
+    assert verdict_of((100, 0), (900, 0), few_needed).verdict == PASS  # at most 4.5%
 
 
 def test_no_datapoints_at_all_is_inconclusive_not_a_pass():
@@ -186,7 +202,9 @@ def test_the_json_carries_the_verdict_every_rule_and_the_numbers():
     assert document["new"]["errorRateAtLeast"] < document["new"]["errorRate"]
     assert document["stable"]["errorRateAtMost"] > document["stable"]["errorRate"] == pytest.approx(0.5051)
     assert document["limits"]["errorRateCeiling"] == 5.0 and document["limits"]["latencyPercentile"] == "p99"
-    assert document["limits"]["errorRateAllowed"] == pytest.approx(1.5 * document["stable"]["errorRateAtMost"] + 1)
+    limits, stable = document["limits"], document["stable"]
+    assert limits["errorRateAllowed"] == pytest.approx(1.5 * stable["errorRate"] + 1, abs=1e-3)
+    assert limits["errorRateAllowedAtMost"] == pytest.approx(1.5 * stable["errorRateAtMost"] + 1, abs=1e-3)
 
 
 def test_a_disabled_analysis_is_not_run():

@@ -38,7 +38,7 @@ def test_the_tuned_sample_differs_from_the_defaults_in_every_field():
 def test_absent_or_true_means_the_documented_defaults():
     settings = parse_analysis(True)
     assert settings == AnalysisSettings()
-    assert (settings.enabled, settings.min_invocations, settings.confidence) == (True, 50, 0.99)
+    assert (settings.enabled, settings.min_invocations, settings.confidence) == (True, 100, 0.99)
     assert settings.error_rate == ErrorRateLimits(ceiling=5.0, ratio=1.5, difference=1.0)
     assert settings.latency == LatencyLimits(percentile="p99", ratio=1.5, ms=50.0)
     assert (settings.throttles, settings.inconclusive, settings.max_extensions, settings.insufficient_data) == \
