@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import handlers
 from handlers.domain.analysis import (
     DISABLED,
     ERROR_RATE_CEILING,
@@ -27,6 +31,7 @@ from handlers.domain.analysis import (
     VersionStats,
     analyse,
     lower_bound,
+    parse_analysis,
     upper_bound,
 )
 
@@ -277,3 +282,25 @@ def test_more_errors_of_the_stable_version_never_worsen_the_canarys_verdict(anal
     before, after = verdict_of(new, (calls, errors, throttles), analysis), \
         verdict_of(new, (calls, worse, throttles), analysis)
     assert RANK[after.verdict] <= RANK[before.verdict]
+
+
+# --- docs/canary-analysis.md says what the code does --------------------------------------------------------
+
+def _json_blocks() -> list[dict]:
+    """The doc's JSON examples; a bare ``"analysis": {…}`` member is read as the object it would sit in."""
+    text = (Path(handlers.__file__).parent.parent / "docs" / "canary-analysis.md").read_text()
+    blocks = re.findall(r"```json\n(.*?)```", text, re.S)
+    return [json.loads("{" + block + "}" if block.startswith('"') else block) for block in blocks]
+
+
+def test_the_documented_settings_are_the_defaults():
+    (documented,) = [block["analysis"] for block in _json_blocks() if "analysis" in block]
+    assert parse_analysis(documented) == AnalysisSettings()
+
+
+def test_the_documented_verdict_is_what_analyse_says_of_its_numbers():
+    (example,) = [block for block in _json_blocks() if "verdict" in block]
+    new, stable = ({key: side[key] for key in ("version", "invocations", "errors", "throttles", "latencyMs")}
+                   for side in (example["new"], example["stable"]))
+    result = analyse(DEFAULTS, VersionStats(*new.values()), VersionStats(*stable.values()))
+    assert result.to_json() == example
