@@ -9,9 +9,11 @@ Counts are binomial, so the judgement uses exact (Clopper-Pearson) confidence bo
 - **Fail** only when the evidence is clear: the new version's error rate is, at the configured confidence,
   *at least* something above the ceiling, or above what the stable version's rate (*at most* its upper
   bound) times ``ratio`` plus ``difference`` allows. One error in three calls is not clear; ten in twelve is.
-- **Pass** only with at least ``minInvocations`` calls of the new version and every observed rate within
-  its limit.
-- **Inconclusive** otherwise: too few calls, or a rate above its limit that is not yet clearly above it.
+- **Pass** only with at least ``minInvocations`` calls of the new version, its error rate *at most* the
+  ceiling (so a version truly above it passes less often than 1 - confidence) and every observed rate
+  within its tolerance of the stable version's.
+- **Inconclusive** otherwise: too few calls, a rate above its limit but not clearly, or not yet clearly under
+  the ceiling. At the end of a step that means an extension, then ``inconclusive`` decides (progress.checked).
 
 Kayenta's Mann-Whitney test compares two samples of a metric's time series; CloudWatch gives this deployer
 counts of calls, for which a test on binomial proportions is the exact tool. Flagger and Argo Rollouts
@@ -298,7 +300,10 @@ class _Outcome:
 
 
 def analyse(settings: AnalysisSettings, new: VersionStats, stable: VersionStats | None) -> Analysis:
-    """The verdict on ``new`` beside ``stable`` (None: there is no stable version to compare with)."""
+    """The verdict on ``new`` beside ``stable`` (None: there is no stable version to compare with).
+
+    The first failing rule names a Fail; of the Inconclusive ones, the most telling (``_Outcome.rank``).
+    """
     if not settings.enabled:
         raise ValueError("analysis is disabled for this deployment")
     alpha = 1 - settings.confidence
