@@ -252,7 +252,7 @@ def _percentile(value: object) -> str:
 class VersionStats:
     """One version's metrics over the analysis window; None where CloudWatch returned no datapoint.
 
-    Lambda sends a count only when it is not zero, so a missing count is zero. A missing percentile is
+    A count without a datapoint is zero: nothing was counted in the window. A missing percentile is
     unknown. ``Invocations`` excludes throttled requests (the Lambda developer guide, "Types of metrics for
     Lambda functions"), so a version's requests are invocations + throttles.
     """
