@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="how often health is checked during a bake (default: 60)")
     request.add_argument("--allow-firing-alarms", action="store_true",
                          help="a hotfix: alarms already in ALARM at the start are ignored")
+    analysis = request.add_mutually_exclusive_group()
+    analysis.add_argument("--analysis", metavar="JSON",
+                          help="tune the canary analysis, e.g. '{\"minInvocations\": 20}' (docs/canary-analysis.md)")
+    analysis.add_argument("--no-analysis", action="store_true",
+                          help="judge by alarms alone: no per-version metrics analysis")
     follow = argparse.ArgumentParser(add_help=False)  # what deploy and rollback share
     follow.add_argument("--no-wait", action="store_true", help="start it and exit 0, without following it")
     follow.add_argument("--poll-interval", type=_positive_seconds, default=2.0, metavar="SECONDS",

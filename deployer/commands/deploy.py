@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from deployer import naming, runs, timeline
 from deployer.commands import connect, invalid_request
 from deployer.console import Console
-from deployer.errors import EXIT_FAILED, EXIT_OK, CommandError
+from deployer.errors import EXIT_FAILED, EXIT_OK, CommandError, UsageError
 from deployer.executions import follow
 from handlers.domain.errors import InvalidDeploymentRequest
 from handlers.domain.images import digest_of, short
@@ -38,6 +38,10 @@ def request_from(args) -> dict:
         request["checkIntervalSeconds"] = args.check_interval
     if args.allow_firing_alarms:
         request["allowFiringAlarms"] = True
+    if args.no_analysis:
+        request["analysis"] = False
+    elif args.analysis is not None:
+        request["analysis"] = _analysis(args.analysis)
     request["requestedBy"] = naming.requested_by(os.environ)
     try:
         parse_request(request)
@@ -54,6 +58,14 @@ def _strategy(value: str):
         except ValueError:
             pass  # the request validation says what is wrong with it
     return value
+
+
+def _analysis(value: str):
+    """``--analysis '{"minInvocations": 20}'``: JSON, as the request carries it."""
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise UsageError(f"--analysis {value!r} is not JSON: {exc}") from None
 
 
 def run(args, console: Console) -> int:

@@ -60,7 +60,7 @@ def run(args, console: Console) -> int:
 
 def describe(deployment: Deployment) -> dict:
     """The plan as data (the ``plan`` JSON contract, docs/cli.md)."""
-    interval, stable = deployment.check_interval_seconds, deployment.stable
+    interval, stable, analysis = deployment.check_interval_seconds, deployment.stable, deployment.analysis
     steps = [{"weight": step.weight, "bakeSeconds": step.bake_seconds,
               "checks": len(check_schedule(step, interval))} for step in deployment.plan.steps]
     return {
@@ -78,7 +78,8 @@ def describe(deployment: Deployment) -> dict:
         "bakeSeconds": deployment.plan.bake_seconds,
         "alarms": list(deployment.alarms),
         "ignoredAlarms": list(deployment.ignored_alarms),
-        "historyEvents": history_events(deployment.plan, interval),
+        "analysis": analysis.to_json(),
+        "historyEvents": history_events(deployment.plan, interval, analysis.max_extensions),
         "changes": changes(deployment),
     }
 
@@ -119,8 +120,27 @@ def render(plan: dict) -> list[str]:
         lines.append(f"    step {number:<3} {step['weight']:>5g}%  for {step['bakeSeconds']:>6} s  "
                      f"{step['checks']} check(s)")
     lines.append(f"    then     {100:>5}%  promote")
+    lines += analysis_lines(plan["analysis"])
     if plan["ignoredAlarms"]:
         lines.append(f"  already in ALARM, ignored (--allow-firing-alarms): {', '.join(plan['ignoredAlarms'])}")
     lines.append(f"  bake {plan['bakeSeconds']} s in all; about {plan['historyEvents']:,} of "
                  f"{MAX_HISTORY_EVENTS:,} history events")
     return lines
+
+
+def analysis_lines(analysis: dict | bool) -> list[str]:
+    """The ``analysis`` setting (docs/canary-analysis.md) as ``plan`` prints it."""
+    if not analysis:
+        return ["  analysis: off (alarms alone judge; an alarm without data counts as healthy)"]
+    errors, latency = analysis["errorRate"], analysis["latency"]
+    judged = f"errors above {errors['ceiling']:g}% or {errors['ratio']:g}x stable + {errors['difference']:g} point(s)"
+    if latency:
+        judged += f", {latency['percentile']} above {latency['ratio']:g}x stable + {latency['ms']:g} ms"
+    throttles = {"compare": ", throttled more than stable", "any": ", any throttle", "ignore": ""}
+    judged += throttles[analysis["throttles"]]
+    extend = (f"extended up to {analysis['maxExtensions']} interval(s), then {analysis['inconclusive']}"
+              if analysis["maxExtensions"] else analysis["inconclusive"])
+    return [f"  analysis: the new version fails on {judged}; a pass needs {analysis['minInvocations']} calls "
+            f"({analysis['confidence'] * 100:g}% confidence)",
+            f"    a step ending inconclusive is {extend}; an alarm without data counts as "
+            f"{analysis['insufficientData']}"]

@@ -70,6 +70,7 @@ def resolve(request: DeployRequest, execution: str, aws: Aws) -> tuple[Deploymen
         noop=stable is not None and stable.digest == target.digest,
         requested_by=request.requested_by,
         latest_revision_id=config.get("RevisionId"),
+        analysis=request.analysis,
     )
     return deployment, alias.get("RevisionId") if alias else None
 

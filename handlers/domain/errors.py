@@ -21,6 +21,11 @@ class DeploymentUnhealthy(DeployerError):
     """An alarm watched by the deployment went to ALARM (or disappeared) during a bake."""
 
 
+class DeploymentInconclusive(DeployerError):
+    """A step ended, extensions included, without enough evidence for a verdict, and the request says that
+    means roll back (``analysis.inconclusive``)."""
+
+
 class CodeUpdateInProgress(DeployerError):
     """``$LATEST`` is still being updated; the state machine retries after a pause."""
 

@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 
+from handlers.domain.analysis import DISABLED, AnalysisSettings, parse_analysis
 from handlers.domain.errors import InvalidDeploymentRequest
 from handlers.domain.images import ImageRef, parse_image_uri
 from handlers.domain.strategy import Plan, check_history_budget, parse_strategy
@@ -24,7 +25,7 @@ MAX_ALARMS = 100  # one DescribeAlarms call
 STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
 REQUEST_KEYS = frozenset(
     {"action", "function", "image", "alias", "strategy", "alarms", "checkIntervalSeconds", "allowFiringAlarms",
-     "requestedBy", STARTED_BY}
+     "analysis", "requestedBy", STARTED_BY}
 )
 ROLLBACK_KEYS = frozenset({"action", "function", "alias", "toVersion", "requestedBy", STARTED_BY})
 DEPLOY, ROLLBACK = "deploy", "rollback"
@@ -54,6 +55,7 @@ class DeployRequest:
     check_interval_seconds: int = DEFAULT_CHECK_INTERVAL
     allow_firing_alarms: bool = False
     requested_by: str | None = None
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)  # on unless the request says false
 
 
 def parse_function(value: object) -> FunctionRef:
@@ -111,10 +113,11 @@ def parse_request(raw: object) -> DeployRequest:
     if not isinstance(allow_firing, bool):
         problems.append("'allowFiringAlarms' must be true or false")
     requested_by = problems.check(_parse_requested_by, raw.get("requestedBy"))
-    if plan is not None and interval is not None:
-        problems.check(check_history_budget, plan, interval)
+    analysis = problems.check(parse_analysis, raw.get("analysis", True))
+    if plan is not None and interval is not None and analysis is not None:
+        problems.check(check_history_budget, plan, interval, analysis.max_extensions)
     problems.raise_any()
-    return DeployRequest(function, image, alias, plan, alarms, interval, allow_firing, requested_by)
+    return DeployRequest(function, image, alias, plan, alarms, interval, allow_firing, requested_by, analysis)
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,7 @@ class Deployment:
     kind: str = DEPLOY
     latest_revision_id: str | None = None  # $LATEST's RevisionId when resolved: UpdateCode's precondition
     current_version: str | None = None  # the version a rollback request moves traffic away from
+    analysis: AnalysisSettings = DISABLED  # how checks judge the canary; a rollback request has none
 
     @property
     def leaving_version(self) -> str | None:
@@ -260,6 +264,7 @@ class Deployment:
             "kind": self.kind,
             "latestRevisionId": self.latest_revision_id,
             "currentVersion": self.current_version,
+            "analysis": self.analysis.to_json(),
         }
 
     @classmethod
@@ -281,6 +286,8 @@ class Deployment:
             kind=data.get("kind", DEPLOY),
             latest_revision_id=data.get("latestRevisionId"),
             current_version=data.get("currentVersion"),
+            # Started before analysis existed: judged by alarms alone, as it was then.
+            analysis=AnalysisSettings.from_json(data.get("analysis", False)),
         )
 
 

@@ -1,13 +1,16 @@
 """Where a deployment is in its plan: the cursor the bake loop advances, no AWS calls.
 
 The state machine's ``NextStep`` choice routes on ``next``: ``shift`` (ShiftTraffic to the step's
-weight), ``bake`` (Wait ``waitSeconds`` then CheckHealth) or ``promote``.
+weight), ``bake`` (Wait ``waitSeconds`` then CheckHealth) or ``promote``. Extending an inconclusive step is
+one more ``bake``: the state machine needs no state of its own for it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from handlers.domain.analysis import DISABLED, ROLLBACK, AnalysisSettings
+from handlers.domain.errors import DeploymentInconclusive
 from handlers.domain.strategy import Plan, check_schedule
 
 SHIFT, BAKE, PROMOTE = "shift", "bake", "promote"
@@ -21,6 +24,7 @@ class Progress:
     checks_left: int = 0  # health checks left in this step's bake
     wait_seconds: int = 0  # pause before the next health check
     alias_revision_id: str | None = None  # last alias revision this deployment wrote or saw
+    extensions: int = 0  # checks added to this step's bake because its last check was inconclusive
 
     def to_json(self) -> dict:
         return {
@@ -30,12 +34,13 @@ class Progress:
             "checksLeft": self.checks_left,
             "waitSeconds": self.wait_seconds,
             "aliasRevisionId": self.alias_revision_id,
+            "extensions": self.extensions,
         }
 
     @classmethod
     def from_json(cls, data: dict) -> Progress:
         return cls(data["next"], data["step"], data["weight"], data["checksLeft"], data["waitSeconds"],
-                   data.get("aliasRevisionId"))
+                   data.get("aliasRevisionId"), data.get("extensions", 0))
 
 
 def start(plan: Plan, alias_revision_id: str | None) -> Progress:
@@ -46,23 +51,41 @@ def shifted(plan: Plan, progress: Progress, interval: int, alias_revision_id: st
     """After the alias took the current step's weight: bake it, or move on when it has no bake."""
     step = plan.steps[progress.step]
     schedule = check_schedule(step, interval)
-    moved = replace(progress, weight=step.weight, alias_revision_id=alias_revision_id)
+    moved = replace(progress, weight=step.weight, alias_revision_id=alias_revision_id, extensions=0)
     if not schedule:
         return _advance(plan, moved)
     return replace(moved, next=BAKE, checks_left=len(schedule), wait_seconds=schedule[0])
 
 
-def checked(plan: Plan, progress: Progress, interval: int) -> Progress:
-    """After a healthy check: another wait in this bake, or the next step, or promotion."""
+def checked(plan: Plan, progress: Progress, interval: int, *, inconclusive: str | None = None,
+            analysis: AnalysisSettings = DISABLED) -> Progress:
+    """After a check that did not fail: another wait in this bake, or the next step, or promotion.
+
+    ``inconclusive`` is the reason when the check could not conclude (too few invocations, an alarm without
+    data). Mid-bake that changes nothing: later checks see more traffic. At the end of the step, the bake is
+    extended by one interval, up to ``analysis.max_extensions`` times; then ``analysis.inconclusive`` decides:
+    ``promote`` moves on as after a pass, ``rollback`` raises :class:`DeploymentInconclusive`.
+    """
     schedule = check_schedule(plan.steps[progress.step], interval)
     left = progress.checks_left - 1
     if left > 0:
         return replace(progress, next=BAKE, checks_left=left, wait_seconds=schedule[len(schedule) - left])
-    return _advance(plan, progress)
+    if inconclusive is None:
+        return _advance(plan, progress)
+    if progress.extensions < analysis.max_extensions:
+        return replace(progress, next=BAKE, checks_left=1, wait_seconds=interval, extensions=progress.extensions + 1)
+    if analysis.inconclusive != ROLLBACK:
+        return _advance(plan, progress)
+    extended = f" and {progress.extensions} extension(s) of {interval} s" if progress.extensions else ""
+    raise DeploymentInconclusive(
+        f"still inconclusive at the end of step {progress.step + 1} of {len(plan.steps)} "
+        f"({progress.weight:g}% of traffic on the new version, after its bake{extended}): {inconclusive}; "
+        "analysis.inconclusive is rollback"
+    )
 
 
 def _advance(plan: Plan, progress: Progress) -> Progress:
     following = progress.step + 1
     if following < len(plan.steps):
-        return replace(progress, next=SHIFT, step=following, checks_left=0, wait_seconds=0)
-    return replace(progress, next=PROMOTE, checks_left=0, wait_seconds=0)
+        return replace(progress, next=SHIFT, step=following, checks_left=0, wait_seconds=0, extensions=0)
+    return replace(progress, next=PROMOTE, checks_left=0, wait_seconds=0, extensions=0)

@@ -118,26 +118,34 @@ def check_schedule(step: Step, interval: int) -> list[int]:
     return [interval] * full + ([rest] if rest else [])
 
 
-def health_checks(plan: Plan, interval: int) -> int:
-    return sum(len(check_schedule(step, interval)) for step in plan.steps)
+def health_checks(plan: Plan, interval: int, max_extensions: int = 0) -> int:
+    """Checks in the worst case: every check of the schedule, and every step with a bake extended
+    ``max_extensions`` times by one more check (an inconclusive canary, ``analysis.maxExtensions``)."""
+    baking = sum(1 for step in plan.steps if step.bake_seconds)
+    return sum(len(check_schedule(step, interval)) for step in plan.steps) + baking * max_extensions
 
 
-def history_events(plan: Plan, interval: int) -> int:
-    """Upper estimate of the execution history a deployment of ``plan`` produces, retries reserved."""
+def history_events(plan: Plan, interval: int, max_extensions: int = 0) -> int:
+    """Upper estimate of the execution history a deployment of ``plan`` produces, retries reserved.
+    An extension is one more Bake → CheckHealth → NextStep loop, so it costs what a check costs."""
     return (EVENTS_FIXED + EVENTS_RESERVED + EVENTS_PER_SHIFT * len(plan.steps)
-            + EVENTS_PER_CHECK * health_checks(plan, interval))
+            + EVENTS_PER_CHECK * health_checks(plan, interval, max_extensions))
 
 
-def check_history_budget(plan: Plan, interval: int) -> None:
-    """Refuse a plan whose bake would exceed Step Functions' execution history limit."""
-    if history_events(plan, interval) <= MAX_HISTORY_EVENTS:
+def check_history_budget(plan: Plan, interval: int, max_extensions: int = 0) -> None:
+    """Refuse a plan whose bake (extensions included) would exceed Step Functions' execution history limit."""
+    if history_events(plan, interval, max_extensions) <= MAX_HISTORY_EVENTS:
         return
     spare = MAX_HISTORY_EVENTS - EVENTS_FIXED - EVENTS_RESERVED - EVENTS_PER_SHIFT * len(plan.steps)
-    # Each step may need one extra check for its remainder, hence the steps subtracted.
-    affordable = max(spare // EVENTS_PER_CHECK - len(plan.steps), 1)
+    # Each step may need one extra check for its remainder, hence the steps subtracted; extensions are fixed.
+    extensions = sum(1 for step in plan.steps if step.bake_seconds) * max_extensions
+    # (At most 100 steps with 20 extensions each always leave room for one check per step.)
+    affordable = max(spare // EVENTS_PER_CHECK - len(plan.steps) - extensions, 1)
+    checks = health_checks(plan, interval, max_extensions)
     suggestion = math.ceil(plan.bake_seconds / affordable)
+    with_extensions = f" (with up to {max_extensions} extension(s) per step)" if max_extensions else ""
     raise InvalidDeploymentRequest(
-        f"strategy {plan.name!r} would check health {health_checks(plan, interval)} times at "
-        f"checkIntervalSeconds={interval}, more than one Step Functions execution can record "
+        f"strategy {plan.name!r} would check health {checks} times at "
+        f"checkIntervalSeconds={interval}{with_extensions}, more than one Step Functions execution can record "
         f"({MAX_HISTORY_EVENTS} history events); use checkIntervalSeconds >= {suggestion} or a shorter bake"
     )

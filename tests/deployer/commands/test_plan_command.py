@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from deployer.cli import EXIT_FAILED, EXIT_OK
 from deployer.local.faults import TaskScope, task_scope
+from handlers.domain.strategy import EVENTS_PER_CHECK
 
 PLAN = ("plan", "--function", "orders-api", "--strategy", "Linear25PercentEvery10Seconds", "--check-interval", "4")
 
@@ -84,3 +85,14 @@ def test_plan_runs_resolve_with_its_own_clients_not_the_environment_or_default_s
         assert isinstance(boto3.DEFAULT_SESSION, _NoDefaultSession)
     assert done.code == EXIT_OK, done.err
     assert "live now:  version 1" in done.out
+
+
+def test_plan_shows_the_analysis_and_counts_its_extensions_in_the_history(fast_world, cli):
+    image = fast_world.fn.image(fast_world.v2)
+    default = cli("--output", "json", *PLAN, "--image", image).json()
+    assert default["analysis"]["minInvocations"] == 100 and default["analysis"]["maxExtensions"] == 3
+    without = cli("--output", "json", *PLAN, "--image", image, "--no-analysis").json()
+    assert without["analysis"] is False
+    assert default["historyEvents"] - without["historyEvents"] == 3 * 3 * EVENTS_PER_CHECK  # 3 steps, 3 each
+    text = cli(*PLAN, "--image", image, "--analysis", '{"maxExtensions": 1, "inconclusive": "promote"}').out
+    assert "a step ending inconclusive is extended up to 1 interval(s), then promote" in text

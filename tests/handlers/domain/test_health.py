@@ -3,9 +3,34 @@
 from handlers.domain.health import already_firing, judge
 
 
-def test_all_ok_or_without_data_is_healthy():
+def test_all_ok_is_healthy_and_conclusive():
+    verdict = judge(["a", "b"], {"a": "OK", "b": "OK"})
+    assert verdict.healthy and not verdict.inconclusive and verdict.reason == "all watched alarms OK"
+
+
+def test_an_alarm_without_data_is_inconclusive_by_default_not_a_stop():
     verdict = judge(["a", "b"], {"a": "OK", "b": "INSUFFICIENT_DATA"})
-    assert verdict.healthy and verdict.reason == "all watched alarms OK"
+    assert verdict.healthy and verdict.inconclusive
+    assert verdict.without_data == ("b",) and verdict.reason == "alarm b has insufficient data"
+
+
+def test_an_alarm_without_data_may_count_as_unhealthy():
+    verdict = judge(["a", "b"], {"a": "OK", "b": "INSUFFICIENT_DATA"}, insufficient_data="unhealthy")
+    assert not verdict.healthy and not verdict.inconclusive and "b has insufficient data" in verdict.reason
+
+
+def test_an_alarm_without_data_may_count_as_healthy_as_it_did_before():
+    verdict = judge(["a", "b"], {"a": "OK", "b": "INSUFFICIENT_DATA"}, insufficient_data="healthy")
+    assert verdict.healthy and not verdict.inconclusive and verdict.reason == "all watched alarms OK"
+
+
+def test_a_firing_alarm_stops_whatever_the_other_alarms_lack():
+    verdict = judge(["a", "b"], {"a": "ALARM", "b": "INSUFFICIENT_DATA"}, insufficient_data="healthy")
+    assert not verdict.healthy and not verdict.inconclusive and verdict.firing == ("a",)
+
+
+def test_an_ignored_alarm_without_data_is_not_counted():
+    assert not judge(["a", "b"], {"a": "INSUFFICIENT_DATA", "b": "OK"}, ignored=["a"]).inconclusive
 
 
 def test_an_alarm_in_alarm_is_unhealthy_and_named():

@@ -2,12 +2,16 @@
 
 import pytest
 
+from handlers.domain.analysis import DISABLED, AnalysisSettings, parse_analysis
 from handlers.domain.errors import InvalidDeploymentRequest
 from handlers.domain.images import parse_image_uri
 from handlers.domain.model import Deployment, FunctionRef, Release, parse_request
 from handlers.domain.strategy import parse_strategy
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:" + "cd" * 32
+TUNED = {"minInvocations": 200, "confidence": 0.95, "errorRate": {"ceiling": 2.5, "ratio": 2, "difference": 0.5},
+         "latency": {"percentile": "p95", "ratio": 1.2, "ms": 20}, "throttles": "ignore", "inconclusive": "promote",
+         "maxExtensions": 5, "insufficientData": "healthy"}
 
 
 def test_minimal_request_gets_the_documented_defaults():
@@ -96,3 +100,47 @@ def test_requested_by_may_be_any_printable_text():
 def test_alarm_names_with_control_characters_are_refused():
     with pytest.raises(InvalidDeploymentRequest, match=r"alarm names must not .* characters: bad\\x1b\[0m$"):
         parse_request({"function": "orders", "image": IMAGE, "alarms": ["ok-alarm", "bad\x1b[0m"]})
+
+
+# --- the analysis settings the request carries -------------------------------------------------------------
+
+def test_a_request_is_analysed_by_default_and_may_turn_it_off_or_tune_it():
+    assert parse_request({"function": "f", "image": IMAGE}).analysis == AnalysisSettings()
+    assert parse_request({"function": "f", "image": IMAGE, "analysis": False}).analysis == DISABLED
+    tuned = parse_request({"function": "f", "image": IMAGE, "analysis": TUNED}).analysis
+    assert tuned == parse_analysis(TUNED) and tuned.min_invocations == 200
+
+
+def test_analysis_problems_are_reported_with_the_requests_other_problems():
+    with pytest.raises(InvalidDeploymentRequest) as refused:
+        parse_request({"function": "f", "image": IMAGE, "alias": "7", "analysis": {"maxExtensions": -1}})
+    assert "'alias' '7'" in str(refused.value) and "'analysis.maxExtensions' -1" in str(refused.value)
+
+
+def test_the_history_budget_counts_the_extensions_the_request_allows():
+    request = {"function": "f", "image": IMAGE, "strategy": "Linear1PercentEvery10Minutes"}
+    parse_request(request)
+    with pytest.raises(InvalidDeploymentRequest, match="extension"):
+        parse_request({**request, "analysis": {"maxExtensions": 20}})
+    parse_request({**request, "analysis": False})
+
+
+def test_a_deployment_carries_tuned_analysis_settings_through_json():
+    deployment = Deployment(
+        function_name="orders", function_arn="arn:aws:lambda:eu-west-1:123456789012:function:orders",
+        alias="live", alias_exists=True, target=parse_image_uri(IMAGE), stable=None, latest_image=None,
+        plan=parse_strategy("Canary10Percent5Minutes"), check_interval_seconds=60, analysis=parse_analysis(TUNED),
+    )
+    assert deployment.to_json()["analysis"] == TUNED
+    assert Deployment.from_json(deployment.to_json()) == deployment
+
+
+def test_a_deployment_started_before_analysis_existed_is_judged_by_alarms_alone():
+    deployment = Deployment(
+        function_name="orders", function_arn="arn:aws:lambda:eu-west-1:123456789012:function:orders",
+        alias="live", alias_exists=True, target=parse_image_uri(IMAGE), stable=None, latest_image=None,
+        plan=parse_strategy("Canary10Percent5Minutes"), check_interval_seconds=60, analysis=parse_analysis(TUNED),
+    )
+    older = deployment.to_json()
+    del older["analysis"]
+    assert Deployment.from_json(older).analysis == DISABLED

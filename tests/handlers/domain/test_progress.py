@@ -1,7 +1,12 @@
 """The bake cursor: shift, wait and check, step after step, then promote."""
 
+import pytest
+
 from handlers.domain import progress
-from handlers.domain.strategy import Plan, Step, parse_strategy
+from handlers.domain.analysis import DISABLED, AnalysisSettings
+from handlers.domain.errors import DeploymentInconclusive
+from handlers.domain.progress import Progress
+from handlers.domain.strategy import Plan, Step, health_checks, parse_strategy
 
 
 def walk(plan: Plan, interval: int) -> list[tuple]:
@@ -42,3 +47,78 @@ def test_the_alias_revision_follows_every_shift():
     cursor = progress.shifted(plan, progress.start(plan, "rev-0"), 1, "rev-1")
     assert cursor.alias_revision_id == "rev-1"
     assert progress.Progress.from_json(cursor.to_json()) == cursor
+
+
+# --- an inconclusive check at the end of a step -----------------------------------------------------------
+
+EXTEND_TWICE = AnalysisSettings(max_extensions=2)
+
+
+def test_an_inconclusive_check_mid_bake_changes_nothing():
+    plan = parse_strategy("Canary10Percent3Seconds")
+    cursor = progress.shifted(plan, progress.start(plan, None), 1, "rev-1")
+    after = progress.checked(plan, cursor, 1, inconclusive="too few calls", analysis=EXTEND_TWICE)
+    assert after == progress.checked(plan, cursor, 1)
+
+
+def test_an_inconclusive_end_of_step_extends_the_bake_one_interval_at_a_time_then_rolls_back():
+    plan = parse_strategy("Canary10Percent5Seconds")
+    cursor = progress.shifted(plan, progress.start(plan, None), 2, "rev-1")
+    waits = []
+    with pytest.raises(DeploymentInconclusive) as refused:
+        for _ in range(10):
+            cursor = progress.checked(plan, cursor, 2, inconclusive="new version 2: 3 invocations",
+                                      analysis=EXTEND_TWICE)
+            waits.append((cursor.wait_seconds, cursor.extensions))
+    assert waits == [(2, 0), (1, 0), (2, 1), (2, 2)]  # the schedule (2, 2, 1), then two extensions of 2 s
+    message = str(refused.value)
+    assert "end of step 1 of 1" in message and "2 extension(s) of 2 s" in message
+    assert "new version 2: 3 invocations" in message
+
+
+def test_an_inconclusive_step_may_be_configured_to_move_on():
+    plan = parse_strategy("Linear25PercentEvery1Second")
+    moving_on = AnalysisSettings(max_extensions=1, inconclusive="promote")
+    cursor = progress.shifted(plan, progress.start(plan, None), 1, "rev-1")
+    cursor = progress.checked(plan, cursor, 1, inconclusive="few calls", analysis=moving_on)
+    assert (cursor.next, cursor.extensions) == (progress.BAKE, 1)
+    cursor = progress.checked(plan, cursor, 1, inconclusive="few calls", analysis=moving_on)
+    assert (cursor.next, cursor.step, cursor.extensions) == (progress.SHIFT, 1, 0)
+
+
+def test_a_conclusive_check_during_an_extension_ends_the_step():
+    plan = parse_strategy("Linear25PercentEvery1Second")
+    cursor = progress.shifted(plan, progress.start(plan, None), 1, "rev-1")
+    cursor = progress.checked(plan, cursor, 1, inconclusive="few calls", analysis=EXTEND_TWICE)
+    cursor = progress.checked(plan, cursor, 1, analysis=EXTEND_TWICE)
+    assert (cursor.next, cursor.step, cursor.extensions) == (progress.SHIFT, 1, 0)
+
+
+def test_without_analysis_an_inconclusive_step_is_not_extended():
+    plan = parse_strategy("Canary10Percent1Second")
+    cursor = progress.shifted(plan, progress.start(plan, None), 1, "rev-1")
+    with pytest.raises(DeploymentInconclusive):
+        progress.checked(plan, cursor, 1, inconclusive="alarm a has insufficient data", analysis=DISABLED)
+
+
+@pytest.mark.parametrize("strategy", ["Canary10Percent5Seconds", "Linear25PercentEvery3Seconds",
+                                      {"steps": [{"weight": 5, "bakeSeconds": 0}, {"weight": 50, "bakeSeconds": 4}]}])
+@pytest.mark.parametrize("extensions", [0, 1, 3])
+def test_the_history_budget_counts_every_check_an_always_inconclusive_canary_gets(strategy, extensions):
+    """The budget's worst case is what the cursor really does when no check ever concludes."""
+    plan, interval = parse_strategy(strategy), 2
+    analysis = AnalysisSettings(max_extensions=extensions, inconclusive="promote")
+    cursor, checks = progress.start(plan, None), 0
+    while cursor.next != progress.PROMOTE:
+        if cursor.next == progress.SHIFT:
+            cursor = progress.shifted(plan, cursor, interval, None)
+        else:
+            checks += 1
+            cursor = progress.checked(plan, cursor, interval, inconclusive="no calls", analysis=analysis)
+    assert checks == health_checks(plan, interval, extensions)
+
+
+def test_a_cursor_written_before_extensions_existed_reads_as_none_used():
+    data = Progress(next=progress.BAKE, step=1, weight=20.0, checks_left=2, wait_seconds=5).to_json()
+    del data["extensions"]
+    assert progress.Progress.from_json(data).extensions == 0

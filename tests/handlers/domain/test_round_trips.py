@@ -10,6 +10,7 @@ import dataclasses
 
 import pytest
 
+from handlers.domain.analysis import parse_analysis
 from handlers.domain.images import parse_image_uri
 from handlers.domain.model import ROLLBACK, Deployment, NewVersion, Release
 from handlers.domain.progress import BAKE, Progress
@@ -25,9 +26,10 @@ SAMPLES = [
         stable=Release("3", OTHER, "sha256:" + "ef" * 32), latest_image=OTHER,
         plan=Plan("Custom", (Step(12.5, 30), Step(50.0, 0))), check_interval_seconds=7, alarms=("a", "c"),
         ignored_alarms=("b",), noop=True, requested_by="ci run 42", kind=ROLLBACK, latest_revision_id="rev-1",
-        current_version="4",
+        current_version="4", analysis=parse_analysis({"minInvocations": 250, "maxExtensions": 1}),
     ),
-    Progress(next=BAKE, step=2, weight=37.5, checks_left=3, wait_seconds=11, alias_revision_id="rev-9"),
+    Progress(next=BAKE, step=2, weight=37.5, checks_left=3, wait_seconds=11, alias_revision_id="rev-9",
+             extensions=2),
     Release("8", OTHER, "sha256:" + "12" * 32),
     NewVersion(code_sha256="ab" * 32, revision_id="rev-2", version="9"),
 ]

@@ -97,3 +97,25 @@ def test_history_estimate_grows_with_checks_and_refuses_what_step_functions_cann
     suggested = int(refused.value.args[0].rsplit(">= ", 1)[1].split()[0])
     assert history_events(plan, suggested) <= MAX_HISTORY_EVENTS
     assert history_events(plan, suggested - 1) > MAX_HISTORY_EVENTS or suggested == 1
+
+
+def test_extensions_cost_one_check_per_step_with_a_bake_each():
+    plan = Plan("Steps", (Step(5, 0), Step(20, 120), Step(50, 120)))
+    assert history_events(plan, 60, max_extensions=3) - history_events(plan, 60) == EVENTS_PER_CHECK * 2 * 3
+
+
+@pytest.mark.parametrize("extensions", [1, 5, 20])
+def test_the_budget_counts_extensions_and_its_suggestion_fits_them(extensions):
+    plan = parse_strategy("Linear1PercentEvery10Minutes")  # 99 steps
+    with pytest.raises(InvalidDeploymentRequest, match=r"checkIntervalSeconds >= (\d+)") as refused:
+        check_history_budget(plan, 20, max_extensions=extensions)
+    assert f"up to {extensions} extension(s) per step" in str(refused.value)
+    suggested = int(refused.value.args[0].rsplit(">= ", 1)[1].split()[0])
+    assert history_events(plan, suggested, extensions) <= MAX_HISTORY_EVENTS
+
+
+def test_a_plan_that_fits_without_extensions_may_not_fit_with_them():
+    plan = parse_strategy("Linear1PercentEvery10Minutes")  # 990 checks at the default interval
+    check_history_budget(plan, 60)
+    with pytest.raises(InvalidDeploymentRequest, match="with up to 20 extension"):
+        check_history_budget(plan, 60, max_extensions=20)  # and up to 1,980 more
