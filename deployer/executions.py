@@ -41,10 +41,12 @@ class HistoryReader:
 
 def follow(sfn, execution_arn: str, on_line: Callable[[timeline.Line], None], *,
            poll_seconds: float = 0.25, timeout: float | None = None,
-           on_poll: Callable[[list[dict]], None] | None = None) -> dict:
+           on_poll: Callable[[list[dict]], None] | None = None, numbers: timeline.Numbers | None = None) -> dict:
     """Report each new timeline line as the execution progresses; return the final DescribeExecution.
 
-    ``on_poll`` sees the whole history after every poll (a live status line is drawn from it).
+    ``on_poll`` sees the whole history after every poll (a live status line is drawn from it); ``numbers``
+    reads the per-version numbers of a check whose output has none (``timeline.lines``; it is asked again
+    at every poll, so it should remember its answers).
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     printed = 0
@@ -53,7 +55,7 @@ def follow(sfn, execution_arn: str, on_line: Callable[[timeline.Line], None], *,
     while True:
         described = sfn.describe_execution(executionArn=execution_arn)  # first: a terminal status means
         events = reader.read()  # the history read after it is complete
-        lines = timeline.lines(events)
+        lines = timeline.lines(events, numbers)
         for line in lines[printed:]:
             on_line(line)
         printed = len(lines)

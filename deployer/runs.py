@@ -128,6 +128,7 @@ def result(described: dict, events: list[dict], console_url: str | None = None) 
         "error": error,
         "cause": described.get("cause"),
         "failedState": timeline.failed_state(visits) if status in ("FAILED", "TIMED_OUT") else None,
+        "lastCheck": timeline.last_check(visits),
         "startedAt": _iso(described.get("startDate")),
         "durationSeconds": _seconds(described),
         "consoleUrl": console_url,

@@ -1,16 +1,21 @@
-"""A deployment's execution history as lines a person can read: step, weights, alarm states, timing.
+"""A deployment's execution history as lines a person can read: step, weights, each check's numbers, timing.
 
 Pure functions over ``GetExecutionHistory`` events; the CLI follows a live execution with them and the
-demo prints them.
+demo prints them. A check's line shows what CheckHealth's output carries (``handlers.domain.checks``): per
+version the invocations, errors, error rate and latency percentile, the verdict and the rule that decided, and
+the alarms' states. A check without numbers (analysis off, or a CheckHealth without it) shows its alarms,
+unless the caller passes ``numbers``, which reads them elsewhere (the demo: from CloudWatch).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from handlers.domain import checks
 from handlers.domain.images import short
 
 # States that only route or wait: their visit says nothing a person needs (the next line does).
@@ -78,20 +83,83 @@ class Line:
         return f"  +{self.seconds:6.1f}s  {self.state:<18} {self.text}".rstrip()
 
 
-def describe(visit: Visit, started: datetime) -> Line | None:
-    """The line for one visit, or None for states that only route (choices, waits)."""
+@dataclass(frozen=True)
+class CheckContext:
+    """What a reader of per-version numbers needs to know about one check (``numbers``)."""
+
+    function: str
+    alias: str
+    new: str  # the new version
+    stable: str | None
+    since: datetime  # when traffic first moved to the new version
+    at: datetime  # when the check ran
+
+
+# Reads a check's per-version numbers elsewhere: {"new": {...}, "stable": {...}, "latencyPercentile": ...} or None.
+Numbers = Callable[[CheckContext], dict | None]
+
+
+def describe(visit: Visit, started: datetime, extra: dict | None = None) -> Line | None:
+    """The line for one visit, or None for states that only route (choices, waits). ``extra``: a check's
+    numbers read elsewhere, for a check whose output has none."""
     if visit.name in QUIET_STATES or visit.exited is None:
         return None
     output = visit.output if isinstance(visit.output, dict) else {}
     at = (visit.entered - started).total_seconds()
     if failure := visit.failure:
-        return Line(at, visit.name, f"failed: {failure_message(failure)}")
-    text = _TEXT.get(visit.name, lambda _o: "")(output)
+        numbers = f" · {versions_text(extra)}" if extra and versions_text(extra) else ""
+        return Line(at, visit.name, f"failed: {failure_message(failure)}{numbers}")
+    if visit.name == "CheckHealth":
+        text = check_text(checks.summary(output), extra)
+    else:
+        text = _TEXT.get(visit.name, lambda _o: "")(output)
     retried = len(visit.errors)  # a failure caught here would have returned above: each error was retried
     if retried:
         kinds = ", ".join(sorted(set(visit.errors)))
         text = f"{text} (after {retried} retr{'y' if retried == 1 else 'ies'}: {kinds})".strip()
     return Line(at, visit.name, text)
+
+
+def check_text(found: dict | None, extra: dict | None = None) -> str:
+    """A check as one line: each version's numbers, the verdict and its rule, the alarms' states. The check's
+    own numbers win over ``extra`` (one source: what the check judged)."""
+    found = found or {}
+    numbers = found if found.get("new") else (extra or {})
+    parts = [text for text in [versions_text(numbers)] if text]
+    if found.get("verdict"):
+        parts.append(f"{found['verdict']} ({found['rule']})" if found.get("rule") else found["verdict"])
+    alarms = found.get("alarms") or {}
+    parts.append(", ".join(f"{name} {state}" for name, state in alarms.items()) if alarms else "no alarms watched")
+    return " · ".join(parts)
+
+
+def versions_text(numbers: dict) -> str:
+    """``v3 25% errors (9 of 36), p99 68 ms · v2 0% errors (0 of 144), p99 69 ms``: new version first."""
+    percentile = numbers.get("latencyPercentile") or "p99"
+    found = [numbers.get("new"), numbers.get("stable")]
+    return " · ".join(_version_text(stats, percentile) for stats in found if isinstance(stats, dict))
+
+
+def _version_text(stats: dict, percentile: str) -> str:
+    calls, errors = stats.get("invocations") or 0, stats.get("errors") or 0
+    if not calls:
+        text = f"v{stats.get('version')} no invocations"
+    else:
+        rate = stats.get("errorRate")
+        rate = rate if rate is not None else errors * 100 / calls
+        text = f"v{stats.get('version')} {_percent(rate)} errors ({errors:,} of {calls:,})"
+    if throttles := stats.get("throttles"):
+        text += f", {throttles:,} throttled"
+    if stats.get("latencyMs") is not None:
+        text += f", {percentile} {stats['latencyMs']:,.0f} ms"
+    return text
+
+
+def _percent(value: float) -> str:
+    """26.8%, 0.5%, 0%; two significant digits below 0.1% (as the verdict's reasons write rates)."""
+    if value == 0 or value >= 0.1:
+        return f"{value:.1f}".rstrip("0").rstrip(".") + "%"
+    return f"{value:.2g}%"
 
 
 def failure_message(failure: dict) -> str:
@@ -121,13 +189,6 @@ def _shifted(output: dict) -> str:
     stable = (deployment.get("stable") or {}).get("version")
     weight = traffic.get("weight", 0)
     return f"{weight:g}% → version {release.get('version')}, {100 - weight:g}% → version {stable}"
-
-
-def _checked(output: dict) -> str:
-    alarms = output.get("alarms") or {}
-    if not alarms:
-        return "no alarms watched"
-    return ", ".join(f"{name} {state}" for name, state in alarms.items())
 
 
 def _locked(output: dict) -> str:
@@ -163,7 +224,6 @@ _TEXT = {
     "WaitForCodeUpdate": lambda o: "LastUpdateStatus Successful",
     "PublishVersion": lambda o: f"version {o.get('release', {}).get('version')}",
     "ShiftTraffic": _shifted,
-    "CheckHealth": _checked,
     "Promote": lambda o: f"100% → version {o.get('release', {}).get('version')}",
     "Rollback": lambda o: (o.get("outcome") or {}).get("cause", "").split("Rolled back: ", 1)[-1],
     "Finalize": lambda o: f"{o.get('outcome', 'done')}: version {o.get('version')}" if "outcome" in o else "done",
@@ -175,12 +235,49 @@ def _target_digest(output: dict) -> str | None:
     return target.rsplit("@", 1)[-1] if "@" in target else None
 
 
-def lines(history: list[dict]) -> list[Line]:
+def lines(history: list[dict], numbers: Numbers | None = None) -> list[Line]:
+    """Every line of the history; ``numbers`` reads the per-version numbers of a check whose output has none."""
     found = visits(history)
     if not found:
         return []
     started = history[0]["timestamp"]
-    return [line for visit in found if (line := describe(visit, started))]
+    moved = next((v.exited for v in found if v.name == "ShiftTraffic" and v.exited and not v.failure), None)
+    result = []
+    for visit in found:
+        extra = None
+        if numbers and moved and visit.name == "CheckHealth" and visit.exited and not _has_numbers(visit):
+            context = check_context(visit, moved)
+            extra = numbers(context) if context else None
+        if line := describe(visit, started, extra):
+            result.append(line)
+    return result
+
+
+def _has_numbers(visit: Visit) -> bool:
+    return bool((checks.summary(visit.output or {}) or {}).get("new"))
+
+
+def check_context(visit: Visit, moved: datetime) -> CheckContext | None:
+    """What a check judged: its function, alias, both versions, since when and when (None before a release)."""
+    document = visit.input or {}
+    deployment, release = _deployment(document), document.get("release") or {}
+    if not deployment.get("functionName") or not release.get("version"):
+        return None
+    stable = (deployment.get("stable") or {}).get("version")
+    return CheckContext(deployment["functionName"], deployment.get("alias") or "live", str(release["version"]),
+                        str(stable) if stable else None, moved, visit.entered)
+
+
+def last_check(found: list[Visit]) -> dict | None:
+    """The last health check (docs/cli.md ``lastCheck``): its numbers, verdict, rule and alarms, or, for one
+    that stopped the deployment, ``passed: false`` and why; ``at`` is when it ran. None before any check."""
+    for visit in reversed(found):
+        if visit.name != "CheckHealth" or visit.exited is None:
+            continue
+        failure = visit.failure
+        check = checks.failed(failure_message(failure)) if failure else checks.summary(visit.output or {})
+        return {"at": visit.entered.isoformat(), **check} if check else None
+    return None
 
 
 def failed_state(found: list[Visit]) -> str | None:
@@ -205,12 +302,15 @@ class Snapshot:
     step: int | None = None  # 1-based plan step being served
     steps: int | None = None
     alarms: dict[str, str] = field(default_factory=dict)  # as last checked
+    verdict: str | None = None  # the last check's canary verdict, if it analysed
 
     def describe(self) -> str:
         parts = [self.state or "starting"]
         if self.weight is not None and self.version:
             where = f" (step {self.step} of {self.steps})" if self.steps else ""
             parts.append(f"{self.weight:g}% on version {self.version}{where}")
+        if self.verdict:
+            parts.append(self.verdict)
         if self.alarms:
             parts.append(", ".join(f"{name} {state}" for name, state in self.alarms.items()))
         return " · ".join(parts)
@@ -230,10 +330,11 @@ def snapshot(found: list[Visit]) -> Snapshot:
     if not found:
         return Snapshot()
     document = state_document(found)
-    checks = [v.output for v in found if v.name == "CheckHealth" and "alarms" in (v.output or {})]
-    alarms = dict(checks[-1]["alarms"] or {}) if checks else {}
+    outputs = [v.output for v in found if v.name == "CheckHealth" and "alarms" in (v.output or {})]
+    alarms = dict(outputs[-1]["alarms"] or {}) if outputs else {}
+    verdict = (checks.verdict_of(outputs[-1]) or {}).get("verdict") if outputs else None
     traffic, release = document.get("traffic") or {}, document.get("release") or {}
     steps = len((_deployment(document).get("plan") or {}).get("steps") or []) or None
     weight = traffic.get("weight") if release.get("version") else None
     step = min(traffic.get("step", 0) + 1, steps) if steps and weight else None
-    return Snapshot(found[-1].name, weight, release.get("version"), step, steps if step else None, alarms)
+    return Snapshot(found[-1].name, weight, release.get("version"), step, steps if step else None, alarms, verdict)

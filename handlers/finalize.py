@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers.aws import deployments
 from handlers.aws.task import count, logger, task
+from handlers.domain import checks
 from handlers.domain.model import ROLLBACK, Deployment, NewVersion
 from handlers.domain.timing import seconds_since
 
@@ -35,7 +36,8 @@ def handler(event: dict) -> dict:
     execution, started = event["executionId"], event["startedAt"]
     deployments.record(deployment.function_name, execution, started, kind=deployment.kind, outcome=outcome,
                        fromVersion=previous, toVersion=version, image=image, strategy=deployment.plan.name,
-                       requestedBy=deployment.requested_by, finishedAt=deployments.now(), durationSeconds=duration)
+                       requestedBy=deployment.requested_by, finishedAt=deployments.now(), durationSeconds=duration,
+                       lastCheck=checks.encode(checks.summary(event)))
     if not deployment.noop:  # a no-op never took the lock
         deployments.release(deployment.function_name, execution)
     count("DeploymentSucceeded" if outcome != "rolledBack" else "RollbackRequestCompleted")

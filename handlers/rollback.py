@@ -12,6 +12,7 @@ import json
 from handlers.aws import deployments
 from handlers.aws.restore import restore
 from handlers.aws.task import count, logger, task
+from handlers.domain import checks
 from handlers.domain.errors import RollbackIncomplete
 from handlers.domain.model import Deployment
 from handlers.domain.timing import seconds_since
@@ -36,8 +37,11 @@ def handler(event: dict) -> dict:
     error = "ConcurrentModification" if concurrent else "DeploymentRolledBack"
     cause = f"{reason}. Rolled back: {restored.summary}."
     execution = event["executionId"]
+    # A check that failed is the last check; otherwise the last one that passed is (the cause says the rest).
+    check = checks.failed(reason) if failure.get("Error") in checks.CHECK_FAILURES else checks.summary(event)
     deployments.record(deployment.function_name, execution, event["startedAt"], outcome=error, cause=cause,
-                       finishedAt=deployments.now(), durationSeconds=seconds_since(event.get("startedAt")))
+                       finishedAt=deployments.now(), durationSeconds=seconds_since(event.get("startedAt")),
+                       lastCheck=checks.encode(check))
     deployments.release(deployment.function_name, execution)
     return {"outcome": {"error": error, "cause": cause}}
 

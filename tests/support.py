@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from deployer.local import sample
 from deployer.local.emulator import Emulator
+from deployer.local.invocations import Behaviour
 from handlers.domain.images import digest_of, pinned_image
 
 
@@ -79,6 +80,17 @@ def make_world(emulator: Emulator, name: str = "orders-api") -> World:
     v2 = sample.push_image(ecr, fn.name, f"{name}:v2", tag="v2")
     v3 = sample.push_image(ecr, fn.name, f"{name}:v3", tag="v3")
     return World(emulator, fn, v1, v2, v3)
+
+
+def split_function(emulator: Emulator, behaviour: Behaviour) -> sample.SampleFunction:
+    """``orders-api`` with version 1 healthy and version 2 behaving as ``behaviour``, alias ``live`` half on each."""
+    fn = sample.create_function(emulator)
+    digest = sample.push_version(emulator, fn, "v2", behaviour)
+    lam = emulator.client("lambda")
+    lam.update_function_code(FunctionName=fn.name, ImageUri=fn.image(digest))
+    lam.publish_version(FunctionName=fn.name)
+    lam.update_alias(FunctionName=fn.name, Name=fn.alias, RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
+    return fn
 
 
 def wait_for(condition, timeout: float = 10.0, what: str = "condition", every: float = 0.02):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from deployer import timeline
 from deployer.commands import connect, function_argument
 from deployer.console import Console
 from deployer.errors import EXIT_OK, NotStarted, UsageError
 from handlers.aws import deployments
+from handlers.domain import checks
 from handlers.domain.images import digest_of, short
 
-_COLUMNS = ("STARTED (UTC)", "KIND", "FROM → TO", "IMAGE", "STRATEGY", "OUTCOME", "TOOK", "BY")
+_COLUMNS = ("STARTED (UTC)", "KIND", "FROM → TO", "IMAGE", "STRATEGY", "OUTCOME", "TOOK", "BY", "LAST CHECK")
 
 
 def run(args, console: Console) -> int:
@@ -34,7 +36,7 @@ def run(args, console: Console) -> int:
 
 
 RECORD_KEYS = ("execution", "name", "kind", "outcome", "startedAt", "finishedAt", "durationSeconds", "fromVersion",
-               "toVersion", "image", "digest", "strategy", "requestedBy", "cause")
+               "toVersion", "image", "digest", "strategy", "requestedBy", "cause", "lastCheck")
 
 
 def record_json(record: dict) -> dict:
@@ -47,7 +49,7 @@ def record_json(record: dict) -> dict:
     found = {key: record.get(key) for key in RECORD_KEYS}
     return found | {"name": (record.get("execution") or "").rsplit(":", 1)[-1] or None,
                     "kind": record.get("kind") or "deploy", "durationSeconds": duration,
-                    "digest": digest_of(record.get("image"))}
+                    "digest": digest_of(record.get("image")), "lastCheck": checks.decode(record.get("lastCheck"))}
 
 
 def row_of(record: dict) -> tuple[str, ...]:
@@ -61,7 +63,23 @@ def row_of(record: dict) -> tuple[str, ...]:
         record.get("outcome") or "-",
         f"{took:.1f} s" if isinstance(took, float) else "-",
         record.get("requestedBy") or "-",
+        check_cell(record["lastCheck"]) if record.get("lastCheck") else "-",
     )
+
+
+def check_line(check: dict) -> str:
+    """A ``lastCheck`` in full: both versions' numbers, the verdict and its rule, the alarms; or why it failed."""
+    return timeline.check_text(check) if check.get("passed") else f"failed: {check.get('reason')}"
+
+
+def check_cell(check: dict) -> str:
+    """A ``lastCheck`` for the table: the verdict and the new version's numbers, else the alarms; or why it failed."""
+    if not check.get("passed"):
+        return f"failed: {check.get('reason')}"
+    parts = [f"{check['verdict']} ({check.get('rule')})"] if check.get("verdict") else []
+    if check.get("new"):
+        parts.append(timeline.versions_text({"new": check["new"], "latencyPercentile": check.get("latencyPercentile")}))
+    return " · ".join(parts) or timeline.check_text(check)
 
 
 def table(rows: list[tuple[str, ...]]) -> list[str]:

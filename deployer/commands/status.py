@@ -6,7 +6,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from deployer import timeline
 from deployer.commands import connect, function_argument
-from deployer.commands.history import record_json
+from deployer.commands.history import check_line, record_json
 from deployer.connection import Connection
 from deployer.console import Console
 from deployer.errors import EXIT_OK, CommandError, NotStarted
@@ -52,7 +52,7 @@ def deployment_records(conn: Connection, function: str) -> tuple[dict | None, di
     if lock:
         running = {"execution": lock.execution, "name": lock.execution_name, "startedAt": lock.started_at,
                    "kind": lock.deployment.get("kind", "deploy"), "requestedBy": lock.deployment.get("requestedBy"),
-                   "now": None, "lastStep": None, "weight": None, "newVersion": None}
+                   "now": None, "lastStep": None, "weight": None, "newVersion": None, "lastCheck": None}
         try:
             events = history(conn.client("stepfunctions"), lock.execution)
         except ClientError:
@@ -60,7 +60,7 @@ def deployment_records(conn: Connection, function: str) -> tuple[dict | None, di
         visits = timeline.visits(events)
         now, lines = timeline.snapshot(visits), timeline.lines(events)
         running.update(now=now.describe() if visits else None, lastStep=lines[-1].render().strip() if lines else None,
-                       weight=now.weight, newVersion=now.version)
+                       weight=now.weight, newVersion=now.version, lastCheck=timeline.last_check(visits))
     return running, (record_json(records[0]) if records else None)
 
 
@@ -82,9 +82,13 @@ def render(state: LiveState, running: dict | None, last: dict | None) -> list[tu
             lines.append((f"  now:  {running['now']}", None))
         if running["lastStep"]:
             lines.append((f"  last: {running['lastStep']}", None))
+        if (check := running.get("lastCheck")) and running["lastStep"] and "CheckHealth" not in running["lastStep"]:
+            lines.append((f"  last check: {check_line(check)}", None))
     if last:
         moved = f"{last.get('fromVersion') or '-'} → {last.get('toVersion') or '-'}"
         by = f" by {last['requestedBy']}" if last.get("requestedBy") else ""
         lines.append((f"last deployment: {last['outcome']} {moved} ({short(digest_of(last.get('image')))}) "
                       f"started {last['startedAt']}{by}", None))
+        if last.get("lastCheck"):
+            lines.append((f"  its last check: {check_line(last['lastCheck'])}", None))
     return lines

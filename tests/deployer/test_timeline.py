@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from deployer import timeline
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -90,3 +92,88 @@ def test_a_deployment_whose_record_could_not_be_written_says_so():
                       {"outcome": "finished", "note": note, "failure": failure}))
     assert [line.text for line in timeline.lines(events)] == [
         "failed: TransientAwsError: UpdateItem failed with ThrottlingException", note]
+
+
+# --- each check's numbers --------------------------------------------------------------------------------
+
+BAKING = {"deployment": DEPLOYMENT, "traffic": {"weight": 10, "step": 0}, "release": {"version": "2"}}
+ALARMS = {"orders-api-errors": "OK"}
+
+
+def verdict(new: tuple, stable: tuple) -> dict:
+    """A verdict as CheckHealth's output carries it: the domain's own JSON, not a hand-written copy."""
+    from handlers.domain.analysis import AnalysisSettings, VersionStats, analyse
+
+    return analyse(AnalysisSettings(), VersionStats("2", *new), VersionStats("1", *stable)).to_json()
+
+
+def checked(*outputs: dict) -> list[dict]:
+    """A shift, then one CheckHealth visit per output."""
+    return history(("ShiftTraffic", BAKING, BAKING), *[("CheckHealth", BAKING, {**BAKING, **o}) for o in outputs])
+
+
+def test_a_check_line_shows_both_versions_numbers_the_verdict_its_rule_and_the_alarms():
+    events = checked({"alarms": ALARMS, "analysis": verdict((12, 0, 0, None), (480, 1, 0, 70.0))},
+                     {"alarms": ALARMS, "analysis": verdict((220, 40, 0, 812.0), (1980, 10, 0, 240.0))})
+
+    assert [line.text for line in timeline.lines(events)[1:]] == [
+        "v2 0% errors (0 of 12) · v1 0.2% errors (1 of 480), p99 70 ms · Inconclusive (tooFewInvocations) · "
+        "orders-api-errors OK",
+        "v2 18.2% errors (40 of 220), p99 812 ms · v1 0.5% errors (10 of 1,980), p99 240 ms · "
+        "Fail (errorRateCeiling) · orders-api-errors OK"]
+
+
+def test_a_check_without_analysis_shows_the_alarms_and_asks_for_numbers_once_per_check():
+    asked = []
+
+    def numbers(context: timeline.CheckContext) -> dict:
+        asked.append(context)
+        return {"new": {"version": context.new, "invocations": 30, "errors": 9, "throttles": 2, "latencyMs": 68.4},
+                "stable": {"version": context.stable, "invocations": 0, "errors": 0}, "latencyPercentile": "p95"}
+
+    events = checked({"alarms": ALARMS}, {"alarms": ALARMS, "analysis": None})
+
+    assert [line.text for line in timeline.lines(events)[1:]] == ["orders-api-errors OK"] * 2
+    assert [line.text for line in timeline.lines(events, numbers)[1:]] == [
+        "v2 30% errors (9 of 30), 2 throttled, p95 68 ms · v1 no invocations · orders-api-errors OK"] * 2
+    shifted, first, second = (T0 + timedelta(seconds=s) for s in (1, 2, 3))
+    assert asked == [timeline.CheckContext("orders-api", "live", "2", "1", shifted, first),
+                     timeline.CheckContext("orders-api", "live", "2", "1", shifted, second)]
+
+
+def test_the_checks_own_numbers_win_over_numbers_read_elsewhere():
+    events = checked({"alarms": {}, "analysis": verdict((200, 0, 0, None), (1800, 0, 0, None))})
+
+    line = timeline.lines(events, lambda context: pytest.fail("asked for numbers the check has"))[1]
+
+    assert line.text == "v2 0% errors (0 of 200) · v1 0% errors (0 of 1,800) · Pass (withinTolerances) · " \
+                        "no alarms watched"
+
+
+def test_a_failed_check_carries_the_numbers_read_for_it_and_is_the_last_check():
+    message = "alarm orders-api-errors in ALARM"
+    failure = {"Error": "DeploymentUnhealthy", "Cause": json.dumps({"errorMessage": message})}
+    events = history(("ShiftTraffic", BAKING, BAKING),
+                     ("CheckHealth", BAKING, {**BAKING, "alarms": ALARMS}),
+                     ("CheckHealth", {**BAKING, "alarms": ALARMS}, {**BAKING, "alarms": ALARMS, "failure": failure}))
+
+    line = timeline.lines(events, lambda c: {"new": {"version": c.new, "invocations": 4, "errors": 1}})[-1]
+    last = timeline.last_check(timeline.visits(events))
+
+    assert line.text == "failed: DeploymentUnhealthy: alarm orders-api-errors in ALARM · v2 25% errors (1 of 4)"
+    assert last["passed"] is False and last["reason"] == "DeploymentUnhealthy: alarm orders-api-errors in ALARM"
+    assert last["at"] == (T0 + timedelta(seconds=3)).isoformat()
+
+
+def test_the_last_check_and_the_snapshot_carry_the_verdict():
+    events = checked({"alarms": ALARMS, "analysis": verdict((12, 0, 0, None), (480, 0, 0, None))},
+                     {"alarms": ALARMS, "analysis": verdict((200, 0, 0, None), (1800, 0, 0, None))})
+    found = timeline.visits(events)
+
+    last = timeline.last_check(found)
+
+    assert (last["passed"], last["verdict"], last["rule"]) == (True, "Pass", "withinTolerances")
+    assert last["new"]["invocations"] == 200 and last["stable"]["invocations"] == 1800
+    assert timeline.snapshot(found).describe() == "CheckHealth · 10% on version 2 (step 1 of 1) · Pass · " \
+                                                  "orders-api-errors OK"
+    assert timeline.last_check(timeline.visits(history(("ShiftTraffic", BAKING, BAKING)))) is None

@@ -26,6 +26,7 @@ def test_a_deploy_that_succeeds_exits_0_with_the_timeline_and_the_console_link(f
     assert (f"https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/"
             f"{execution['executionArn']}") in done.out
     assert "ShiftTraffic       50% → version 2, 50% → version 1" in done.out
+    assert any(line.endswith("orders-api-errors OK") for line in done.out.splitlines() if "CheckHealth" in line)
     assert "=> SUCCEEDED" in done.out and "version 2 of orders-api" in done.out
 
 
@@ -42,6 +43,10 @@ def test_a_deploy_whose_alarm_fires_exits_1_and_names_the_failing_step(fast_worl
     result = done.json()
     assert (result["status"], result["outcome"], result["error"]) == ("FAILED", "rolledBack", "DeploymentRolledBack")
     assert result["failedState"] == "CheckHealth" and "orders-api-errors in ALARM" in result["cause"]
+    assert result["lastCheck"] | {"at": None} == {
+        "at": None, "passed": False, "alarms": {}, "verdict": None, "rule": None, "new": None, "stable": None,
+        "latencyPercentile": None, "reason": "DeploymentUnhealthy: alarm orders-api-errors in ALARM with 10% of "
+                                             "traffic on the new version (step 1 of 1)"}
     assert (result["version"], result["previousVersion"], result["liveVersion"]) == ("2", "1", "1")
     assert fast_world.settled_on() == "1"
 
@@ -58,8 +63,8 @@ def test_json_output_parses_and_carries_outcome_versions_and_digest(fast_world, 
         "status": "SUCCEEDED", "outcome": "deployed", "function": "orders-api", "alias": "live",
         "version": "2", "previousVersion": "1", "liveVersion": "2",
         "image": fast_world.fn.image(fast_world.v2), "digest": fast_world.v2, "strategy": "AllAtOnce",
-        "error": None, "cause": None, "failedState": None, "startedAt": None, "durationSeconds": None,
-        "requestedBy": None, "consoleUrl": result["consoleUrl"],
+        "error": None, "cause": None, "failedState": None, "lastCheck": None, "startedAt": None,
+        "durationSeconds": None, "requestedBy": None, "consoleUrl": result["consoleUrl"],
     }
     assert result["consoleUrl"].endswith(execution["executionArn"]) and "@" in result["requestedBy"]
 

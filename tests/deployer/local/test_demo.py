@@ -1,19 +1,65 @@
-"""``lambda-deployer local demo``: the canary succeeds, the alarmed deployment rolls back by itself."""
+"""``lambda-deployer local demo``: under real traffic, v2 is promoted and v3 rolls back on the alarm its own
+failing calls raise; nothing sets an alarm's state by hand."""
 
+import ast
 import io
+import json
+import re
+from pathlib import Path
 
-from deployer.local import demo
+from deployer.local import demo, traffic
+
+NUMBERS = re.compile(r"v(?P<version>\d+) [\d.]+% errors \((?P<errors>[\d,]+) of (?P<calls>[\d,]+)\)")
 
 
-def test_the_demo_deploys_then_rolls_back_and_prints_a_timeline():
+def test_the_demo_deploys_v2_then_rolls_v3_back_on_the_alarm_its_failing_calls_raise():
     out = io.StringIO()
-    assert demo.run(out) == 0
+    with demo.emulator() as emu:
+        code = demo.run(out, emu)
+        prefix = emu.state_machine_arn.replace(":stateMachine:", ":execution:")
+        v2, v3 = (emu.describe(f"{prefix}:demo-{label}") for label in ("v2", "v3"))
+        history = emu.client("cloudwatch").describe_alarm_history(
+            AlarmName="orders-api-errors", HistoryItemType="StateUpdate", ScanBy="TimestampAscending",
+        )["AlarmHistoryItems"]
+        requests = {request.operation for request in emu.quotas.requests()}
+        started, stopped = (emu.client("stepfunctions").describe_execution(executionArn=v3.arn)[key]
+                            for key in ("startDate", "stopDate"))
+
+    assert code == 0
+    assert (v2.status, v3.status, v3.error) == ("SUCCEEDED", "FAILED", "DeploymentRolledBack")
+    # The alarm went to ALARM by CloudWatch's evaluation of its datapoints, while v3 took traffic.
+    to_alarm = [item for item in history if json.loads(item["HistoryData"])["newState"]["stateValue"] == "ALARM"]
+    assert to_alarm, "the alarm never went to ALARM"
+    reason = json.loads(to_alarm[0]["HistoryData"])["newState"]["stateReason"]
+    assert reason.startswith("Threshold Crossed: 1 out of the last 1 datapoints")
+    assert started < to_alarm[0]["Timestamp"] < stopped
+    assert "SetAlarmState" not in requests  # nobody asked (the quotas see every caller's requests)
+    # The rollback names its cause: that alarm (or, with canary analysis, the verdict on the same failing calls).
+    assert "alarm orders-api-errors in ALARM" in v3.cause or "Fail" in v3.cause
+
     text = out.getvalue()
-    v2, v3 = text.split("deploy v3", 1)
-    assert "20% → version 2, 80% → version 1" in v2 and "=> SUCCEEDED" in v2
-    assert "now alias live: version 2 100%" in v2
-    assert "orders-api-errors → ALARM" in v3 and "=> FAILED DeploymentRolledBack" in v3
-    assert "Rollback           alias live → version 2 (all traffic)" in v3
+    before, after = text.split("deploy v3", 1)
+    assert "20% → version 2, 80% → version 1" in before and "=> SUCCEEDED" in before
+    assert "now alias live: version 2 100%" in before
+    assert "=> FAILED DeploymentRolledBack" in after and "why: " in after
+    assert "alarm orders-api-errors OK → ALARM at +" in after and "Threshold Crossed" in after
+    assert "Rollback           alias live → version 2 (all traffic)" in after
     after_v2, after_v3 = (next(line for line in part.splitlines() if line.strip().startswith("now "))
-                          for part in (v2, v3))
+                          for part in (before, after))
     assert after_v3 == after_v2  # back exactly where v2 left it: alias, tag and $LATEST
+    # Each check's line carries both versions' numbers: v2 never fails, v3's errors show before the rollback.
+    checks = [(part, line) for part, section in (("v2", before), ("v3", after)) for line in section.splitlines()
+              if "CheckHealth" in line]
+    served = {(part, m["version"]): (int(m["errors"].replace(",", "")), int(m["calls"].replace(",", "")))
+              for part, line in checks for m in NUMBERS.finditer(line)}
+    assert served[("v2", "2")][0] == 0 and served[("v2", "2")][1] > 0 and served[("v2", "1")][0] == 0
+    assert served[("v3", "3")][0] > 0 and served[("v3", "2")][0] == 0
+    assert "demo finished in" in text
+
+
+def test_the_demo_sets_no_alarm_state_by_hand():
+    for module in (demo, traffic):
+        tree = ast.parse(Path(module.__file__).read_text())
+        names = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+        names |= {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)}
+        assert not {"set_alarm_state", "SetAlarmState"} & names, module.__name__
