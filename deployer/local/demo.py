@@ -138,6 +138,9 @@ def _alarm_changes(cloudwatch, alarm: str, deployment: Deployment) -> list[str]:
         at = (item["Timestamp"] - deployment.started).total_seconds()
         old, new = data["oldState"]["stateValue"], data["newState"]["stateValue"]
         changes.append(f"alarm {alarm} {old} → {new} at +{at:.1f}s: {data['newState']['stateReason']}")
+    if not changes:
+        state = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"]
+        changes.append(f"alarm {alarm} stayed {state}")
     return changes
 
 

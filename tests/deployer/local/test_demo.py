@@ -7,6 +7,8 @@ import json
 import re
 from pathlib import Path
 
+from support import wait_for
+
 from deployer.local import demo, traffic
 
 NUMBERS = re.compile(r"v(?P<version>\d+) [\d.]+% errors \((?P<errors>[\d,]+) of (?P<calls>[\d,]+)\)")
@@ -18,31 +20,36 @@ def test_the_demo_deploys_v2_then_rolls_v3_back_on_the_alarm_its_failing_calls_r
         code = demo.run(out, emu)
         prefix = emu.state_machine_arn.replace(":stateMachine:", ":execution:")
         v2, v3 = (emu.describe(f"{prefix}:demo-{label}") for label in ("v2", "v3"))
-        history = emu.client("cloudwatch").describe_alarm_history(
+        cloudwatch = emu.client("cloudwatch")
+        # A canary analysis may roll v3 back before the alarm's next evaluation; v3's errors raise it anyway.
+        to_alarm = wait_for(lambda: [item for item in cloudwatch.describe_alarm_history(
             AlarmName="orders-api-errors", HistoryItemType="StateUpdate", ScanBy="TimestampAscending",
-        )["AlarmHistoryItems"]
+        )["AlarmHistoryItems"] if json.loads(item["HistoryData"])["newState"]["stateValue"] == "ALARM"],
+            timeout=15, every=0.5, what="the alarm to go to ALARM")
         requests = {request.operation for request in emu.quotas.requests()}
         started, stopped = (emu.client("stepfunctions").describe_execution(executionArn=v3.arn)[key]
                             for key in ("startDate", "stopDate"))
 
     assert code == 0
     assert (v2.status, v3.status, v3.error) == ("SUCCEEDED", "FAILED", "DeploymentRolledBack")
-    # The alarm went to ALARM by CloudWatch's evaluation of its datapoints, while v3 took traffic.
-    to_alarm = [item for item in history if json.loads(item["HistoryData"])["newState"]["stateValue"] == "ALARM"]
-    assert to_alarm, "the alarm never went to ALARM"
+    # The alarm went to ALARM by CloudWatch's evaluation of its datapoints, from v3's failing calls.
     reason = json.loads(to_alarm[0]["HistoryData"])["newState"]["stateReason"]
     assert reason.startswith("Threshold Crossed: 1 out of the last 1 datapoints")
-    assert started < to_alarm[0]["Timestamp"] < stopped
+    assert started < to_alarm[0]["Timestamp"]
     assert "SetAlarmState" not in requests  # nobody asked (the quotas see every caller's requests)
-    # The rollback names its cause: that alarm (or, with canary analysis, the verdict on the same failing calls).
-    assert "alarm orders-api-errors in ALARM" in v3.cause or "Fail" in v3.cause
-
+    # The rollback names its cause: the alarm, which then went off while v3 ran; or (with canary analysis in
+    # CheckHealth) the verdict on the same failing calls, naming v3's numbers.
     text = out.getvalue()
     before, after = text.split("deploy v3", 1)
+    if "alarm orders-api-errors in ALARM" in v3.cause:
+        assert to_alarm[0]["Timestamp"] < stopped
+        assert "alarm orders-api-errors OK → ALARM at +" in after  # when, and CloudWatch's reason
+    else:
+        assert "new version 3" in v3.cause and "errors" in v3.cause, v3.cause
     assert "20% → version 2, 80% → version 1" in before and "=> SUCCEEDED" in before
     assert "now alias live: version 2 100%" in before
     assert "=> FAILED DeploymentRolledBack" in after and "why: " in after
-    assert "alarm orders-api-errors OK → ALARM at +" in after and "Threshold Crossed" in after
+    assert "alarm orders-api-errors stayed OK" in before
     assert "Rollback           alias live → version 2 (all traffic)" in after
     after_v2, after_v3 = (next(line for line in part.splitlines() if line.strip().startswith("now "))
                           for part in (before, after))
