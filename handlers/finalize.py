@@ -32,12 +32,13 @@ def handler(event: dict) -> dict:
         "digest": digest,
         "strategy": deployment.plan.name,
         "durationSeconds": duration,
+        "lastCheck": checks.summary(event),  # what the console shows as the execution's output: why it promoted
     }
     execution, started = event["executionId"], event["startedAt"]
     deployments.record(deployment.function_name, execution, started, kind=deployment.kind, outcome=outcome,
                        fromVersion=previous, toVersion=version, image=image, strategy=deployment.plan.name,
                        requestedBy=deployment.requested_by, finishedAt=deployments.now(), durationSeconds=duration,
-                       lastCheck=checks.encode(checks.summary(event)))
+                       lastCheck=checks.encode(result["lastCheck"]))
     if not deployment.noop:  # a no-op never took the lock
         deployments.release(deployment.function_name, execution)
     count("DeploymentSucceeded" if outcome != "rolledBack" else "RollbackRequestCompleted")

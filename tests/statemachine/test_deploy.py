@@ -42,8 +42,13 @@ def test_each_strategy_ends_on_the_new_version_after_the_planned_weights(world, 
     assert execution.output == {
         "outcome": "deployed", "function": "orders-api", "alias": "live", "version": "2", "previousVersion": "1",
         "image": world.fn.image(world.v2), "digest": world.v2, "strategy": execution.output["strategy"],
-        "durationSeconds": execution.output["durationSeconds"],
+        "durationSeconds": execution.output["durationSeconds"], "lastCheck": execution.output["lastCheck"],
     }
+    if execution.state_outputs("CheckHealth"):  # the output says why it promoted: the last check
+        assert execution.output["lastCheck"]["passed"] and execution.output["lastCheck"]["alarms"] == {
+            world.fn.alarm: "OK"}
+    else:
+        assert execution.output["lastCheck"] is None
 
 
 def test_a_bake_checks_health_every_interval(world):

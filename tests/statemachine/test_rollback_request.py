@@ -19,7 +19,8 @@ def test_rollback_returns_to_the_previous_stable_version(world):
     assert execution.status == "SUCCEEDED", execution.cause
     assert execution.output | {"durationSeconds": None} == {
         "outcome": "rolledBack", "function": "orders-api", "alias": "live", "version": "1", "previousVersion": "2",
-        "image": world.fn.image(world.v1), "digest": world.v1, "strategy": "Rollback", "durationSeconds": None}
+        "image": world.fn.image(world.v1), "digest": world.v1, "strategy": "Rollback", "durationSeconds": None,
+        "lastCheck": None}
     assert world.settled_on() == "1" and world.tag_digest() == world.v1
     assert deployments.history("orders-api")[0]["outcome"] == "rolledBack"
 
