@@ -32,6 +32,8 @@ def handler(event: dict) -> dict:
         "strategy": deployment.plan.name,
         "durationSeconds": duration,
     }
+    if event.get("checks"):  # what RunChecks ran and passed (handlers.run_checks)
+        result["checks"] = event["checks"]
     execution, started = event["executionId"], event["startedAt"]
     deployments.record(deployment.function_name, execution, started, kind=deployment.kind, outcome=outcome,
                        fromVersion=previous, toVersion=version, image=image, strategy=deployment.plan.name,
