@@ -310,7 +310,7 @@ def function_error(payload: bytes) -> str:
     document = _parsed(payload)
     if isinstance(document, dict) and ("errorType" in document or "errorMessage" in document):
         kind, message = document.get("errorType", "Error"), document.get("errorMessage", "")
-        return printable(f"{kind}: {message}"[:MAX_SHOWN])
+        return _clipped(f"{kind}: {message}")
     return _shown(document)
 
 
@@ -334,7 +334,7 @@ def hook_problem(failed: bool, payload: bytes) -> str | None:
     if not isinstance(answer, dict) or "status" not in answer or answer["status"] == "pass":
         return None
     reason = answer.get("reason")
-    because = f": {printable(str(reason)[:MAX_SHOWN])}" if reason not in (None, "") else " (no reason given)"
+    because = f": {_clipped(str(reason))}" if reason not in (None, "") else " (no reason given)"
     if answer["status"] == "fail":
         return f"answered fail{because}"
     return (f"answered status {_shown(answer['status'])}{because}; a hook answers {{\"status\": \"pass\"}} or "
@@ -382,5 +382,10 @@ def _parsed(payload: bytes) -> Any:
 
 
 def _shown(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    """A value as JSON, shortened and escaped for a person to read in a failure."""
+    return _clipped(json.dumps(value, ensure_ascii=False))
+
+
+def _clipped(text: str) -> str:
+    """At most ``MAX_SHOWN`` characters, an ellipsis saying some were left out; escaped for a terminal."""
     return printable(text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…")
