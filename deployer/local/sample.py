@@ -117,13 +117,10 @@ def create_python_function(emulator, name: str, source: str, *, hook: bool = Tru
     package = io.BytesIO()
     with zipfile.ZipFile(package, "w") as archive:
         archive.writestr("main.py", source)
-    iam = emulator.client("iam")
-    try:
-        role = iam.get_role(RoleName=f"{name}-role")["Role"]["Arn"]
-    except iam.exceptions.NoSuchEntityException:
-        role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                     "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": "lambda.amazonaws.com"}}]}
+    role = emulator.client("iam").create_role(RoleName=f"{name}-role",
+                                              AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     return emulator.client("lambda").create_function(
         FunctionName=name, Runtime="python3.13", Handler="main.handler", Role=role, Timeout=timeout,
         Code={"ZipFile": package.getvalue()}, Tags={deployer_tags.HOOK: "true"} if hook else {},
