@@ -200,10 +200,12 @@ def _resolve_checks(aws: Aws, request: DeployRequest, config: dict, *, first_dep
     if first_deployment and checks.AFTER_PROMOTE in requested:
         notes = (f"hook {requested.pop(checks.AFTER_PROMOTE)} (afterPromote) not run: a first deployment has no "
                  "earlier version to return to after promotion",)
-    problems, arns, timeouts = [], {}, {}
+    problems, arns, timeouts, read = [], {}, {}, {}
     for phase, reference in requested.items():
         try:
-            arns[phase], timeouts[phase] = _hook(aws, reference, config["FunctionArn"])
+            if reference not in read:  # one read per function, however many phases name it
+                read[reference] = _hook(aws, reference, config["FunctionArn"])
+            arns[phase], timeouts[phase] = read[reference]
         except InvalidDeploymentRequest as exc:
             problems.append(f"'hooks.{phase}': {exc}")
     if problems:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from deployer.cli import EXIT_FAILED, EXIT_OK
-from deployer.local.faults import TaskScope, task_scope
 from deployer.local import sample
+from deployer.local.faults import TaskScope, task_scope
 from handlers.domain.strategy import EVENTS_PER_CHECK, EVENTS_PER_CHECKPOINT
 
 PLAN = ("plan", "--function", "orders-api", "--strategy", "Linear25PercentEvery10Seconds", "--check-interval", "4")
