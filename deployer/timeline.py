@@ -130,6 +130,14 @@ def _checked(output: dict) -> str:
     return ", ".join(f"{name} {state}" for name, state in alarms.items())
 
 
+def _checks_passed(output: dict) -> str:
+    """What the last checkpoint ran (handlers.run_checks appends one entry per checkpoint)."""
+    ran = (output.get("checks") or [{}])[-1]
+    parts = [f"{ran['invocations']} synthetic invocation(s)"] if ran.get("invocations") else []
+    parts += [f"hook {ran['hook'].rsplit(':function:', 1)[-1]}"] if ran.get("hook") else []
+    return f"{ran.get('phase', 'checks')}: {' and '.join(parts) or 'nothing'} passed"
+
+
 def _locked(output: dict) -> str:
     stopped = output.get("interrupt")
     return f"stopped {stopped.rsplit(':', 1)[-1]}, took its lock" if stopped else "lock taken"
@@ -164,7 +172,9 @@ _TEXT = {
     "PublishVersion": lambda o: f"version {o.get('release', {}).get('version')}",
     "ShiftTraffic": _shifted,
     "CheckHealth": _checked,
+    "RunChecks": _checks_passed,
     "Promote": lambda o: f"100% → version {o.get('release', {}).get('version')}",
+    "PromoteThenCheck": lambda o: f"100% → version {o.get('release', {}).get('version')}",
     "Rollback": lambda o: (o.get("outcome") or {}).get("cause", "").split("Rolled back: ", 1)[-1],
     "Finalize": lambda o: f"{o.get('outcome', 'done')}: version {o.get('version')}" if "outcome" in o else "done",
 }

@@ -90,3 +90,17 @@ def test_a_deployment_whose_record_could_not_be_written_says_so():
                       {"outcome": "finished", "note": note, "failure": failure}))
     assert [line.text for line in timeline.lines(events)] == [
         "failed: TransientAwsError: UpdateItem failed with ThrottlingException", note]
+
+
+def test_each_checkpoint_says_what_it_ran_and_a_promotion_before_a_hook_reads_as_one():
+    functions = "arn:aws:lambda:us-east-1:123456789012:function"
+    ran = [{"phase": "beforeTraffic", "step": 0, "invocations": 3, "hook": f"{functions}:orders-smoke"}]
+    after = {"phase": "afterPromote", "step": 1, "hook": f"{functions}:notify:live"}
+    events = history(("RunChecks", {}, {"checks": ran}),
+                     ("PromoteThenCheck", {}, {"release": {"version": "2"}}),
+                     ("RunChecks", {}, {"checks": [*ran, after]}))
+    assert [line.text for line in timeline.lines(events)] == [
+        "beforeTraffic: 3 synthetic invocation(s) and hook orders-smoke passed",
+        "100% → version 2",
+        "afterPromote: hook notify:live passed",
+    ]
