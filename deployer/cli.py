@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help="tune the canary analysis, e.g. '{\"minInvocations\": 20}' (docs/canary-analysis.md)")
     analysis.add_argument("--no-analysis", action="store_true",
                           help="judge by alarms alone: no per-version metrics analysis")
+    request.add_argument("--pre-traffic", metavar="JSON",
+                         help="synthetic invocations of the new version before traffic moves, e.g. "
+                              "'{\"invocations\": 3, \"expect\": {\"statusCode\": 200}}' (docs/checks.md)")
+    request.add_argument("--hooks", metavar="JSON",
+                         help="your functions to run before traffic, after each shift, after promotion, e.g. "
+                              "'{\"afterShift\": \"orders-smoke\"}' (docs/checks.md)")
     follow = argparse.ArgumentParser(add_help=False)  # what deploy and rollback share
     follow.add_argument("--no-wait", action="store_true", help="start it and exit 0, without following it")
     follow.add_argument("--poll-interval", type=_positive_seconds, default=2.0, metavar="SECONDS",

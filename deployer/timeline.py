@@ -1,7 +1,7 @@
 """A deployment's execution history as lines a person can read: step, weights, each check's numbers, timing.
 
 Pure functions over ``GetExecutionHistory`` events; the CLI follows a live execution with them and the
-demo prints them. A check's line shows what CheckHealth's output carries (``handlers.domain.checks``): per
+demo prints them. A check's line shows what CheckHealth's output carries (``handlers.domain.check_report``): per
 version the invocations, errors, error rate and latency percentile, the verdict and the rule that decided, and
 the alarms' states. A check without numbers (analysis off, or a CheckHealth without it) shows its alarms,
 unless the caller passes ``numbers``, which reads them elsewhere (the demo: from CloudWatch).
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from handlers.domain import checks
+from handlers.domain import check_report
 from handlers.domain.images import short
 
 # States that only route or wait: their visit says nothing a person needs (the next line does).
@@ -110,7 +110,7 @@ def describe(visit: Visit, started: datetime, extra: dict | None = None) -> Line
         numbers = f" · {versions_text(extra)}" if extra and versions_text(extra) else ""
         return Line(at, visit.name, f"failed: {failure_message(failure)}{numbers}")
     if visit.name == "CheckHealth":
-        text = check_text(checks.summary(output), extra)
+        text = check_text(check_report.summary(output), extra)
     else:
         text = _TEXT.get(visit.name, lambda _o: "")(output)
     retried = len(visit.errors)  # a failure caught here would have returned above: each error was retried
@@ -191,6 +191,14 @@ def _shifted(output: dict) -> str:
     return f"{weight:g}% → version {release.get('version')}, {100 - weight:g}% → version {stable}"
 
 
+def _checks_passed(output: dict) -> str:
+    """What the last checkpoint ran (handlers.run_checks appends one entry per checkpoint)."""
+    ran = (output.get("checks") or [{}])[-1]
+    parts = [f"{ran['invocations']} synthetic invocation(s)"] if ran.get("invocations") else []
+    parts += [f"hook {ran['hook'].rsplit(':function:', 1)[-1]}"] if ran.get("hook") else []
+    return f"{ran.get('phase', 'checks')}: {' and '.join(parts) or 'nothing'} passed"
+
+
 def _locked(output: dict) -> str:
     stopped = output.get("interrupt")
     return f"stopped {stopped.rsplit(':', 1)[-1]}, took its lock" if stopped else "lock taken"
@@ -224,7 +232,9 @@ _TEXT = {
     "WaitForCodeUpdate": lambda o: "LastUpdateStatus Successful",
     "PublishVersion": lambda o: f"version {o.get('release', {}).get('version')}",
     "ShiftTraffic": _shifted,
+    "RunChecks": _checks_passed,
     "Promote": lambda o: f"100% → version {o.get('release', {}).get('version')}",
+    "PromoteThenCheck": lambda o: f"100% → version {o.get('release', {}).get('version')}",
     "Rollback": lambda o: (o.get("outcome") or {}).get("cause", "").split("Rolled back: ", 1)[-1],
     "Finalize": lambda o: f"{o.get('outcome', 'done')}: version {o.get('version')}" if "outcome" in o else "done",
 }
@@ -254,7 +264,7 @@ def lines(history: list[dict], numbers: Numbers | None = None) -> list[Line]:
 
 
 def _has_numbers(visit: Visit) -> bool:
-    return bool((checks.summary(visit.output or {}) or {}).get("new"))
+    return bool((check_report.summary(visit.output or {}) or {}).get("new"))
 
 
 def check_context(visit: Visit, moved: datetime) -> CheckContext | None:
@@ -275,7 +285,7 @@ def last_check(found: list[Visit]) -> dict | None:
         if visit.name != "CheckHealth" or visit.exited is None:
             continue
         failure = visit.failure
-        check = checks.failed(failure_message(failure)) if failure else checks.summary(visit.output or {})
+        check = check_report.failed(failure_message(failure)) if failure else check_report.summary(visit.output or {})
         return {"at": visit.entered.isoformat(), **check} if check else None
     return None
 
@@ -332,7 +342,7 @@ def snapshot(found: list[Visit]) -> Snapshot:
     document = state_document(found)
     outputs = [v.output for v in found if v.name == "CheckHealth" and "alarms" in (v.output or {})]
     alarms = dict(outputs[-1]["alarms"] or {}) if outputs else {}
-    verdict = (checks.verdict_of(outputs[-1]) or {}).get("verdict") if outputs else None
+    verdict = (check_report.verdict_of(outputs[-1]) or {}).get("verdict") if outputs else None
     traffic, release = document.get("traffic") or {}, document.get("release") or {}
     steps = len((_deployment(document).get("plan") or {}).get("steps") or []) or None
     weight = traffic.get("weight") if release.get("version") else None

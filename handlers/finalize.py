@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.aws import deployments
 from handlers.aws.task import count, logger, task
-from handlers.domain import checks
+from handlers.domain import check_report
 from handlers.domain.model import ROLLBACK, Deployment, NewVersion
 from handlers.domain.timing import seconds_since
 
@@ -32,13 +32,15 @@ def handler(event: dict) -> dict:
         "digest": digest,
         "strategy": deployment.plan.name,
         "durationSeconds": duration,
-        "lastCheck": checks.summary(event),  # what the console shows as the execution's output: why it promoted
+        "lastCheck": check_report.summary(event),  # what the console shows as the execution's output: why it promoted
     }
+    if event.get("checks"):  # what RunChecks ran and passed (handlers.run_checks)
+        result["checks"] = event["checks"]
     execution, started = event["executionId"], event["startedAt"]
     deployments.record(deployment.function_name, execution, started, kind=deployment.kind, outcome=outcome,
                        fromVersion=previous, toVersion=version, image=image, strategy=deployment.plan.name,
                        requestedBy=deployment.requested_by, finishedAt=deployments.now(), durationSeconds=duration,
-                       lastCheck=checks.encode(result["lastCheck"]))
+                       lastCheck=check_report.encode(result["lastCheck"]))
     if not deployment.noop:  # a no-op never took the lock
         deployments.release(deployment.function_name, execution)
     count("DeploymentSucceeded" if outcome != "rolledBack" else "RollbackRequestCompleted")

@@ -1,8 +1,9 @@
-"""Promote: the new version becomes the alias' primary version, with empty routing."""
+"""Promote: the new version becomes the alias' primary version, with empty routing.
+
+With a hook after promotion, the state machine enters this as PromoteThenCheck, and the traffic cursor it
+returns carries that checkpoint to RunChecks."""
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 from botocore.exceptions import ClientError
 
@@ -25,7 +26,7 @@ def handler(event: dict) -> dict:
     else:
         revision = _create(deployment, release.version)
     logger.info("promoted", version=release.version, alias=deployment.alias)
-    return {"traffic": replace(traffic, next="done", weight=100.0, alias_revision_id=revision).to_json()}
+    return {"traffic": progress.promoted(deployment.plan, traffic, revision, deployment.checks).to_json()}
 
 
 def _create(deployment: Deployment, version: str) -> str | None:

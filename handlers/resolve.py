@@ -21,5 +21,5 @@ def handler(event: dict) -> dict:
     logger.info("deployment resolved", deployment=deployment.to_json())
     return {
         "deployment": deployment.to_json(),
-        "traffic": progress.start(deployment.plan, alias_revision_id).to_json(),
+        "traffic": progress.start(deployment.plan, alias_revision_id, deployment.checks).to_json(),
     }

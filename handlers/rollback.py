@@ -12,7 +12,7 @@ import json
 from handlers.aws import deployments
 from handlers.aws.restore import restore
 from handlers.aws.task import count, logger, task
-from handlers.domain import checks
+from handlers.domain import check_report
 from handlers.domain.errors import RollbackIncomplete
 from handlers.domain.model import Deployment
 from handlers.domain.timing import seconds_since
@@ -38,10 +38,11 @@ def handler(event: dict) -> dict:
     cause = f"{reason}. Rolled back: {restored.summary}."
     execution = event["executionId"]
     # A check that failed is the last check; otherwise the last one that passed is (the cause says the rest).
-    check = checks.failed(reason) if failure.get("Error") in checks.CHECK_FAILURES else checks.summary(event)
+    stopped_by_check = failure.get("Error") in check_report.CHECK_FAILURES
+    check = check_report.failed(reason) if stopped_by_check else check_report.summary(event)
     deployments.record(deployment.function_name, execution, event["startedAt"], outcome=error, cause=cause,
                        finishedAt=deployments.now(), durationSeconds=seconds_since(event.get("startedAt")),
-                       lastCheck=checks.encode(check))
+                       lastCheck=check_report.encode(check))
     deployments.release(deployment.function_name, execution)
     return {"outcome": {"error": error, "cause": cause}}
 

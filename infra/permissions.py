@@ -14,6 +14,14 @@ access control). Lambda evaluates ``aws:ResourceTag`` for every action on the ``
 ``function version`` and ``function alias`` resource types (Service Authorization Reference), which
 covers every Lambda action below; tags live on the function and apply to its versions and aliases.
 An optional name prefix narrows the ARN pattern as well. ECR repositories are scoped by name (pattern).
+
+Which functions may be invoked as hooks (docs/checks.md): only those tagged ``lambda-deployer:hook=true``,
+the same way. "When you tag a function, those tags apply to all versions and aliases associated with the
+function", and Lambda supports ABAC "for Lambda APIs that use function, function version and function alias as
+the main resource type" (Lambda guide, "Using attribute-based access control in Lambda"; AWS What's New,
+2022-11-21), which ``InvokeFunction`` and ``GetFunctionConfiguration`` do (SAR: resource type ``function*``).
+The synthetic invocations of the new version are ``InvokeFunction`` on a managed function's version ARN,
+allowed by its ``managed`` tag.
 """
 
 from __future__ import annotations
@@ -27,12 +35,15 @@ from handlers.domain import tags
 
 MANAGED_TAG = tags.MANAGED
 """The opt-in tag: a function is deployable only with ``lambda-deployer:managed=true``."""
+HOOK_TAG = tags.HOOK
+"""The other opt-in: a function may be invoked as a hook only with ``lambda-deployer:hook=true``."""
 
 
 class Scope(enum.Enum):
     """What a statement may act on; ``Resources`` resolves it for one deployer."""
 
     MANAGED_FUNCTIONS = enum.auto()
+    HOOK_FUNCTIONS = enum.auto()
     REPOSITORIES = enum.auto()
     ALARMS = enum.auto()
     DEPLOYMENTS_TABLE = enum.auto()
@@ -48,6 +59,11 @@ WILDCARD_REASONS: Mapping[Scope, str] = {
         "The functions to deploy are not known at synth: they opt in with the tag lambda-deployer:managed=true, "
         "which the aws:ResourceTag condition of this statement enforces (ABAC); the pattern covers their "
         "versions and aliases and is limited to this account and region (and the configured name prefix)."
+    ),
+    Scope.HOOK_FUNCTIONS: (
+        "Hook functions are named in each deployment request, so they are not known at synth: they opt in with "
+        "the tag lambda-deployer:hook=true, which the aws:ResourceTag condition of this statement enforces (ABAC); "
+        "the pattern covers their versions and aliases and is limited to this account and region."
     ),
     Scope.REPOSITORIES: (
         "The ECR repositories this deployer may read and retag are configured as name patterns "
@@ -96,6 +112,7 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
         Allow(Scope.REPOSITORIES, "ecr:DescribeRepositories", "ecr:DescribeImages"),
         Allow(Scope.ALARMS, "cloudwatch:DescribeAlarms"),
         Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:GetItem"),  # is another deployment holding the lock?
+        Allow(Scope.HOOK_FUNCTIONS, "lambda:GetFunctionConfiguration"),  # the hooks exist and are opted in
     ),
     "ResolveRollback": (  # reads only, as Resolve; the history says which version was stable before
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetFunction", "lambda:GetAlias"),
@@ -128,6 +145,10 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
     ),
     "CheckHealth": (
         Allow(Scope.ALARMS, "cloudwatch:DescribeAlarms"),
+    ),
+    "RunChecks": (  # the new version by its number (synthetic invocations), and the request's hooks
+        Allow(Scope.MANAGED_FUNCTIONS, "lambda:InvokeFunction"),
+        Allow(Scope.HOOK_FUNCTIONS, "lambda:InvokeFunction"),
     ),
     "Promote": (
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias"),
@@ -195,6 +216,8 @@ class Resources:
         match scope:
             case Scope.MANAGED_FUNCTIONS:
                 return [self._arn("lambda", f"function:{self.function_name_prefix}*")]
+            case Scope.HOOK_FUNCTIONS:  # the user's functions: the deployer's name prefix does not apply
+                return [self._arn("lambda", "function:*")]
             case Scope.REPOSITORIES:
                 return [self._arn("ecr", f"repository/{pattern}") for pattern in self.repositories]
             case Scope.ALARMS:
@@ -217,6 +240,8 @@ class Resources:
     def conditions(scope: Scope) -> dict | None:
         if scope is Scope.MANAGED_FUNCTIONS:
             return {"StringEquals": {f"aws:ResourceTag/{MANAGED_TAG}": "true"}}
+        if scope is Scope.HOOK_FUNCTIONS:
+            return {"StringEquals": {f"aws:ResourceTag/{HOOK_TAG}": "true"}}
         return None
 
     @property

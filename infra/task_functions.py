@@ -44,9 +44,11 @@ _STAGING: list[tempfile.TemporaryDirectory] = []  # kept alive until the process
 
 # A few control-plane calls per task; waiting is done by the state machine, never in a function. The
 # reconciler walks every managed function, so it gets longer, but ends well within its schedule
-# (infra.safety_net). A Task's TimeoutSeconds in the definition outlasts its function's timeout.
+# (infra.safety_net). RunChecks waits for the functions it invokes (synthetic invocations, hooks), so it may
+# run as long as Lambda allows; Resolve refuses checks that could take longer (handlers.domain.checks).
+# A Task's TimeoutSeconds in the definition outlasts its function's timeout.
 DEFAULT_TIMEOUT = Duration.seconds(30)
-TIMEOUTS: Mapping[str, Duration] = {"Reconcile": Duration.minutes(2)}
+TIMEOUTS: Mapping[str, Duration] = {"Reconcile": Duration.minutes(2), "RunChecks": Duration.minutes(15)}
 
 
 def powertools_account(region: str) -> str | None:

@@ -41,7 +41,11 @@ def request_from(args) -> dict:
     if args.no_analysis:
         request["analysis"] = False
     elif args.analysis is not None:
-        request["analysis"] = _analysis(args.analysis)
+        request["analysis"] = _json("--analysis", args.analysis)
+    if args.pre_traffic is not None:
+        request["preTraffic"] = _json("--pre-traffic", args.pre_traffic)
+    if args.hooks is not None:
+        request["hooks"] = _json("--hooks", args.hooks)
     request["requestedBy"] = naming.requested_by(os.environ)
     try:
         parse_request(request)
@@ -60,12 +64,12 @@ def _strategy(value: str):
     return value
 
 
-def _analysis(value: str):
-    """``--analysis '{"minInvocations": 20}'``: JSON, as the request carries it."""
+def _json(flag: str, value: str):
+    """``--analysis '{"minInvocations": 20}'``, ``--pre-traffic …``, ``--hooks …``: JSON, as the request carries it."""
     try:
         return json.loads(value)
     except ValueError as exc:
-        raise UsageError(f"--analysis {value!r} is not JSON: {exc}") from None
+        raise UsageError(f"{flag} {value!r} is not JSON: {exc}") from None
 
 
 def run(args, console: Console) -> int:

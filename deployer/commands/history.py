@@ -9,7 +9,7 @@ from deployer.commands import connect, function_argument
 from deployer.console import Console
 from deployer.errors import EXIT_OK, NotStarted, UsageError
 from handlers.aws import deployments
-from handlers.domain import checks
+from handlers.domain import check_report
 from handlers.domain.images import digest_of, short
 
 _COLUMNS = ("STARTED (UTC)", "KIND", "FROM → TO", "IMAGE", "STRATEGY", "OUTCOME", "TOOK", "BY", "LAST CHECK")
@@ -49,7 +49,7 @@ def record_json(record: dict) -> dict:
     found = {key: record.get(key) for key in RECORD_KEYS}
     return found | {"name": (record.get("execution") or "").rsplit(":", 1)[-1] or None,
                     "kind": record.get("kind") or "deploy", "durationSeconds": duration,
-                    "digest": digest_of(record.get("image")), "lastCheck": checks.decode(record.get("lastCheck"))}
+                    "digest": digest_of(record.get("image")), "lastCheck": check_report.decode(record.get("lastCheck"))}
 
 
 def row_of(record: dict) -> tuple[str, ...]:

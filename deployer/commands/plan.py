@@ -1,9 +1,11 @@
 """``plan``: a dry run of ``deploy``. The request goes through the state machine's own Resolve code (reads
-only), and the plan says what would change and when health would be checked. Nothing is started or changed.
+only), and the plan says what would change, when health would be checked and which checks would run (synthetic
+invocations, hooks). Nothing is started or changed.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -79,7 +81,9 @@ def describe(deployment: Deployment) -> dict:
         "alarms": list(deployment.alarms),
         "ignoredAlarms": list(deployment.ignored_alarms),
         "analysis": analysis.to_json(),
-        "historyEvents": history_events(deployment.plan, interval, analysis.max_extensions),
+        "checks": deployment.checks.to_json(),
+        "historyEvents": history_events(deployment.plan, interval, analysis.max_extensions,
+                                        deployment.checks.checkpoints(len(deployment.plan.steps))),
         "changes": changes(deployment),
     }
 
@@ -121,6 +125,7 @@ def render(plan: dict) -> list[str]:
                      f"{step['checks']} check(s)")
     lines.append(f"    then     {100:>5}%  promote")
     lines += analysis_lines(plan["analysis"])
+    lines += check_lines(plan["checks"])
     if plan["ignoredAlarms"]:
         lines.append(f"  already in ALARM, ignored (--allow-firing-alarms): {', '.join(plan['ignoredAlarms'])}")
     lines.append(f"  bake {plan['bakeSeconds']} s in all; about {plan['historyEvents']:,} of "
@@ -144,3 +149,34 @@ def analysis_lines(analysis: dict | bool) -> list[str]:
             f"({analysis['confidence'] * 100:g}% confidence)",
             f"    a step ending inconclusive is {extend}; an alarm without data counts as "
             f"{analysis['insufficientData']}"]
+
+
+CHECKPOINTS = (("beforeTraffic", "before traffic"), ("afterShift", "after each shift"),
+               ("afterPromote", "after promotion"))
+
+
+def check_lines(checks: dict) -> list[str]:
+    """The pre- and post-traffic checks (docs/checks.md) as ``plan`` prints them."""
+    synthetic, hooks = checks.get("preTraffic"), checks.get("hooks", {})
+    notes = [f"    note: {note}" for note in checks.get("notes", [])]
+    if not synthetic and not hooks:
+        return ["  checks: none (no preTraffic, no hooks)", *notes]
+    lines = ["  checks (any that fails rolls the deployment back):"]
+    for phase, label in CHECKPOINTS:
+        parts = []
+        if synthetic and (phase == "beforeTraffic" or (phase == "afterShift" and synthetic["afterEachShift"])):
+            parts.append(f"{synthetic['invocations']} invocation(s) of the new version expecting "
+                         f"{expectation(synthetic['expect'])}")
+        if phase in hooks:
+            parts.append(f"hook {hooks[phase]}")
+        if parts:
+            lines.append(f"    {label:<17} {'; then '.join(parts)}")
+    return lines + notes
+
+
+def expectation(expect: dict) -> str:
+    wanted = ["no function error"]
+    if "statusCode" in expect:
+        wanted.append(f"statusCode {expect['statusCode']}")
+    wanted += [f"{path} = {json.dumps(value)}" for path, value in expect.get("fields", {}).items()]
+    return ", ".join(wanted)

@@ -332,11 +332,16 @@ class Emulator:
 
     def _seam(self):
         """moto's docker-less ``invoke``: every invocation goes to the invoker, which routes it, runs the
-        deployer's task functions through their handlers (``_task_runner``) and any other code as Lambda would."""
+        deployer's task functions through their handlers (``_task_runner``) and any other code as Lambda would.
+
+        The invoked code runs outside its caller's task scope (a deployer task invoking a user's hook or the
+        function it deploys): its own AWS calls are made with its own role on AWS, not the caller's, so they are
+        neither the caller's calls nor judged by the caller's permissions. A task function sets its own scope."""
         invoker = self.invocations
 
         def invoke(backend, function_name, qualifier, body, headers, response_headers):
-            return invoker.invoke(backend, function_name, qualifier, body, headers, response_headers)
+            with task_scope(None):
+                return invoker.invoke(backend, function_name, qualifier, body, headers, response_headers)
 
         return invoke
 

@@ -225,7 +225,7 @@ _active: list[ApiLayer] = []  # the running emulator's layer (moto's backends ar
 
 
 @contextmanager
-def task_scope(scope: TaskScope) -> Iterator[None]:
+def task_scope(scope: TaskScope | None) -> Iterator[None]:
     token = _scope.set(scope)
     try:
         yield

@@ -8,10 +8,13 @@ emulator by ``create_function`` and ``push_version``.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import zipfile
 from dataclasses import dataclass
 
 from deployer.local.invocations import Behaviour
+from handlers.domain import tags as deployer_tags
 
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 
@@ -106,6 +109,22 @@ def create_function(emulator, name: str = "orders-api", *, repository: str | Non
         TreatMissingData="notBreaching",
     )
     return SampleFunction(name, repository_uri, alias or "live", alarm)
+
+
+def create_python_function(emulator, name: str, source: str, *, hook: bool = True, timeout: int = 3) -> str:
+    """A zip function whose ``handler`` is defined in ``source`` (module ``main``), tagged as a hook the deployer
+    may invoke (``lambda-deployer:hook=true``) unless ``hook=False``; returns its ARN. The emulator runs it."""
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("main.py", source)
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": "lambda.amazonaws.com"}}]}
+    role = emulator.client("iam").create_role(RoleName=f"{name}-role",
+                                              AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    return emulator.client("lambda").create_function(
+        FunctionName=name, Runtime="python3.13", Handler="main.handler", Role=role, Timeout=timeout,
+        Code={"ZipFile": package.getvalue()}, Tags={deployer_tags.HOOK: "true"} if hook else {},
+    )["FunctionArn"]
 
 
 def create_fleet(emulator, count: int, *, repository: str = "shop", track: str = "main",

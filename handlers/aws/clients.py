@@ -12,6 +12,14 @@ from botocore.exceptions import ClientError
 # off on throttling inside one task; the state machine's Retry covers what outlasts them.
 _CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 5}, user_agent_extra="lambda-deployer")
 
+# Invoke answers when the invoked function has finished: up to its timeout, 15 minutes at most. boto3 stops
+# waiting after 60 s by default and retries, which would run a check's function again behind the deployer's
+# back ("How do I troubleshoot retry and timeout issues when I use an AWS SDK to invoke a Lambda function?",
+# AWS re:Post Knowledge Center). So: wait as long as a function may run, and never retry inside the task
+# (the state machine's Retry runs a failed check again, from the start, when the error is transient).
+_INVOKE_CONFIG = Config(read_timeout=900, connect_timeout=10, retries={"mode": "standard", "total_max_attempts": 1},
+                        user_agent_extra="lambda-deployer")
+
 _THROTTLING = frozenset({
     "Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException",
     "RequestLimitExceeded", "RequestThrottled", "RequestThrottledException", "SlowDown",
@@ -25,6 +33,12 @@ _CONFLICT = frozenset({"ResourceConflictException", "ResourceInUseException"})
 def client(service: str):
     """One client per service for the life of the execution environment (created on first use)."""
     return boto3.client(service, config=_CONFIG)
+
+
+@functools.cache
+def invoking_client():
+    """The Lambda client that invokes functions for checks (``_INVOKE_CONFIG``)."""
+    return boto3.client("lambda", config=_INVOKE_CONFIG)
 
 
 def error_code(exc: ClientError) -> str:

@@ -16,6 +16,7 @@ from handlers.aws.clients import error_code
 from handlers.aws.context import Aws
 from handlers.aws.functions import check_region, get_function, get_image_function
 from handlers.aws.task import logger
+from handlers.domain import checks
 from handlers.domain.errors import DeploymentInProgress, InvalidDeploymentRequest
 from handlers.domain.health import already_firing
 from handlers.domain.images import ImageRef, digest_of, parse_image_uri, pinned_image
@@ -55,6 +56,7 @@ def resolve(request: DeployRequest, execution: str, aws: Aws) -> tuple[Deploymen
         plan = Plan(f"AllAtOnce (first deployment, {plan.name} needs a live version)", ())
 
     ignored = _check_alarms(aws, request)
+    resolved_checks = _resolve_checks(aws, request, config, first_deployment=alias is None)
     deployment = Deployment(
         function_name=config["FunctionName"],
         function_arn=function_arn,
@@ -71,6 +73,7 @@ def resolve(request: DeployRequest, execution: str, aws: Aws) -> tuple[Deploymen
         requested_by=request.requested_by,
         latest_revision_id=config.get("RevisionId"),
         analysis=request.analysis,
+        checks=resolved_checks,
     )
     return deployment, alias.get("RevisionId") if alias else None
 
@@ -181,3 +184,67 @@ def _check_alarms(aws: Aws, request: DeployRequest) -> tuple[str, ...]:
             "first, or set allowFiringAlarms for a hotfix (health is then judged by the other alarms)"
         )
     return firing
+
+
+def _resolve_checks(aws: Aws, request: DeployRequest, config: dict, *, first_deployment: bool) -> checks.Checks:
+    """Each hook must exist and be opted in, and each checkpoint must fit in one RunChecks task; the hooks
+    become ARNs.
+
+    Reading a hook's configuration is allowed only for functions tagged ``lambda-deployer:hook=true``
+    (infra.permissions, Scope.HOOK_FUNCTIONS), so a hook that is not opted in reads as not found.
+    A first deployment has no version to return to once the alias exists, so its hook after promotion could
+    not be acted on: it is left out, and the plan and the deployment's record say so.
+    """
+    requested = dict(request.checks.hooks)
+    notes: tuple[str, ...] = ()
+    if first_deployment and checks.AFTER_PROMOTE in requested:
+        notes = (f"hook {requested.pop(checks.AFTER_PROMOTE)} (afterPromote) not run: a first deployment has no "
+                 "earlier version to return to after promotion",)
+    problems, arns, timeouts, read = [], {}, {}, {}
+    for phase, reference in requested.items():
+        try:
+            if reference not in read:  # one read per function, however many phases name it
+                read[reference] = _hook(aws, reference, config["FunctionArn"])
+            arns[phase], timeouts[phase] = read[reference]
+        except InvalidDeploymentRequest as exc:
+            problems.append(f"'hooks.{phase}': {exc}")
+    if problems:
+        raise InvalidDeploymentRequest("; ".join(problems))
+    resolved = request.checks.with_hooks(arns, notes)
+    timeout = config.get("Timeout", 3)  # Lambda's default when a function sets none
+    for phase in checks.PHASES:
+        invocations = resolved.synthetic.invocations if resolved.synthetic_at(phase) else 0
+        worst = invocations * timeout + timeouts.get(phase, 0)
+        if worst > checks.CHECK_SECONDS:
+            parts = []
+            if invocations:
+                parts.append(f"{invocations} invocation(s) of {config['FunctionName']} (timeout {timeout} s)")
+            if phase in timeouts:
+                parts.append(f"hook {requested[phase]} (timeout {timeouts[phase]} s)")
+            problems.append(f"the checks at {phase} could take {worst} s ({' and '.join(parts)}), more than the "
+                            f"{checks.CHECK_SECONDS} s one checkpoint may take; use fewer invocations or shorter "
+                            "function timeouts")
+    if problems:
+        raise InvalidDeploymentRequest("; ".join(problems))
+    return resolved
+
+
+def _hook(aws: Aws, reference: str, deployed_arn: str) -> tuple[str, int]:
+    """The hook's ARN (qualified as the request named it) and its timeout."""
+    function, qualifier, region = checks.split_function(reference)
+    if region and region != aws.region:
+        raise InvalidDeploymentRequest(f"function {reference} is in {region}; hooks run in {aws.region}")
+    params = {"FunctionName": function, **({"Qualifier": qualifier} if qualifier else {})}
+    try:
+        config = aws.client("lambda").get_function_configuration(**params)
+    except ClientError as exc:
+        if error_code(exc) in ("ResourceNotFoundException", "AccessDeniedException"):
+            raise InvalidDeploymentRequest(
+                f"function {reference} was not found, or is not opted in as a hook (tag {checks.HOOK_TAG}=true)"
+            ) from None
+        raise
+    unqualified = ":".join(config["FunctionArn"].split(":")[:7])  # arn:aws:lambda:region:account:function:name
+    if unqualified == deployed_arn:
+        raise InvalidDeploymentRequest(f"function {reference} is the function being deployed; to invoke its new "
+                                       "version before traffic moves, use 'preTraffic'")
+    return (f"{unqualified}:{qualifier}" if qualifier else unqualified), config.get("Timeout", 3)

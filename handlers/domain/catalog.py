@@ -23,6 +23,7 @@ TASKS: dict[str, str] = {
     "PublishVersion": "handlers.publish_version.handler",
     "ShiftTraffic": "handlers.shift_traffic.handler",
     "CheckHealth": "handlers.check_health.handler",
+    "RunChecks": "handlers.run_checks.handler",  # synthetic invocations and hooks (also after Promote)
     "Promote": "handlers.promote.handler",
     "Finalize": "handlers.finalize.handler",
     "Rollback": "handlers.rollback.handler",

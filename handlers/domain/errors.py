@@ -26,6 +26,14 @@ class DeploymentInconclusive(DeployerError):
     means roll back (``analysis.inconclusive``)."""
 
 
+class SyntheticCheckFailed(DeployerError):
+    """A synthetic invocation of the new version (``preTraffic``) failed or did not answer as expected."""
+
+
+class HookFailed(DeployerError):
+    """A hook function of the request failed, or answered ``{"status": "fail"}``."""
+
+
 class CodeUpdateInProgress(DeployerError):
     """``$LATEST`` is still being updated; the state machine retries after a pause."""
 

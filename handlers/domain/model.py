@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from handlers.domain.analysis import DISABLED, AnalysisSettings, parse_analysis
+from handlers.domain.checks import NO_CHECKS, Checks, parse_hooks, parse_pre_traffic
 from handlers.domain.errors import InvalidDeploymentRequest
 from handlers.domain.images import ImageRef, parse_image_uri
 from handlers.domain.strategy import Plan, check_history_budget, parse_strategy
@@ -25,7 +26,7 @@ MAX_ALARMS = 100  # one DescribeAlarms call
 STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
 REQUEST_KEYS = frozenset(
     {"action", "function", "image", "alias", "strategy", "alarms", "checkIntervalSeconds", "allowFiringAlarms",
-     "analysis", "requestedBy", STARTED_BY}
+     "analysis", "preTraffic", "hooks", "requestedBy", STARTED_BY}
 )
 ROLLBACK_KEYS = frozenset({"action", "function", "alias", "toVersion", "requestedBy", STARTED_BY})
 DEPLOY, ROLLBACK = "deploy", "rollback"
@@ -56,6 +57,7 @@ class DeployRequest:
     allow_firing_alarms: bool = False
     requested_by: str | None = None
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)  # on unless the request says false
+    checks: Checks = NO_CHECKS  # preTraffic and hooks (handlers.domain.checks); hooks as the request names them
 
 
 def parse_function(value: object) -> FunctionRef:
@@ -114,10 +116,15 @@ def parse_request(raw: object) -> DeployRequest:
         problems.append("'allowFiringAlarms' must be true or false")
     requested_by = problems.check(_parse_requested_by, raw.get("requestedBy"))
     analysis = problems.check(parse_analysis, raw.get("analysis", True))
+    synthetic = problems.check(parse_pre_traffic, raw["preTraffic"]) if "preTraffic" in raw else None
+    hooks = problems.check(parse_hooks, raw["hooks"]) if "hooks" in raw else {}
+    checks = Checks(synthetic).with_hooks(hooks or {})
     if plan is not None and interval is not None and analysis is not None:
-        problems.check(check_history_budget, plan, interval, analysis.max_extensions)
+        problems.check(check_history_budget, plan, interval, analysis.max_extensions,
+                       checks.checkpoints(len(plan.steps)))
     problems.raise_any()
-    return DeployRequest(function, image, alias, plan, alarms, interval, allow_firing, requested_by, analysis)
+    return DeployRequest(function, image, alias, plan, alarms, interval, allow_firing, requested_by, analysis,
+                         checks)
 
 
 @dataclass(frozen=True)
@@ -233,6 +240,7 @@ class Deployment:
     latest_revision_id: str | None = None  # $LATEST's RevisionId when resolved: UpdateCode's precondition
     current_version: str | None = None  # the version a rollback request moves traffic away from
     analysis: AnalysisSettings = DISABLED  # how checks judge the canary; a rollback request has none
+    checks: Checks = NO_CHECKS  # synthetic invocations and hooks, the hooks resolved to their ARNs
 
     @property
     def leaving_version(self) -> str | None:
@@ -265,6 +273,7 @@ class Deployment:
             "latestRevisionId": self.latest_revision_id,
             "currentVersion": self.current_version,
             "analysis": self.analysis.to_json(),
+            "checks": self.checks.to_json(),
         }
 
     @classmethod
@@ -288,6 +297,7 @@ class Deployment:
             current_version=data.get("currentVersion"),
             # Started before analysis existed: judged by alarms alone, as it was then.
             analysis=AnalysisSettings.from_json(data.get("analysis", False)),
+            checks=Checks.from_json(data.get("checks")),
         )
 
 

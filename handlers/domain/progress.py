@@ -1,8 +1,13 @@
 """Where a deployment is in its plan: the cursor the bake loop advances, no AWS calls.
 
 The state machine's ``NextStep`` choice routes on ``next``: ``shift`` (ShiftTraffic to the step's
-weight), ``bake`` (Wait ``waitSeconds`` then CheckHealth) or ``promote``. Extending an inconclusive step is
-one more ``bake``: the state machine needs no state of its own for it.
+weight), ``bake`` (Wait ``waitSeconds`` then CheckHealth) or ``promote``; ``done`` after promotion. Extending
+an inconclusive step is one more ``bake``: the state machine needs no state of its own for it.
+
+A ``check`` (a :class:`~handlers.domain.checks.Checkpoint`) is due first when present: NextStep sends the
+deployment to RunChecks, which clears it, and ``next`` then goes on as it says. The cursor carries a check only
+where the request configured one (``start``, ``shifted``, ``promoted``), so a deployment without checks takes
+exactly the states it took before checks existed.
 """
 
 from __future__ import annotations
@@ -10,10 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from handlers.domain.analysis import DISABLED, ROLLBACK, AnalysisSettings
+from handlers.domain.checks import AFTER_PROMOTE, AFTER_SHIFT, BEFORE_TRAFFIC, NO_CHECKS, Checkpoint, Checks
 from handlers.domain.errors import DeploymentInconclusive
 from handlers.domain.strategy import Plan, check_schedule
 
-SHIFT, BAKE, PROMOTE = "shift", "bake", "promote"
+SHIFT, BAKE, PROMOTE, DONE = "shift", "bake", "promote", "done"
 
 
 @dataclass(frozen=True)
@@ -25,9 +31,10 @@ class Progress:
     wait_seconds: int = 0  # pause before the next health check
     alias_revision_id: str | None = None  # last alias revision this deployment wrote or saw
     extensions: int = 0  # checks added to this step's bake because its last check was inconclusive
+    check: Checkpoint | None = None  # pre- or post-traffic checks due before ``next``
 
     def to_json(self) -> dict:
-        return {
+        found = {
             "next": self.next,
             "step": self.step,
             "weight": self.weight,
@@ -36,25 +43,47 @@ class Progress:
             "aliasRevisionId": self.alias_revision_id,
             "extensions": self.extensions,
         }
+        if self.check:  # absent, not null: NextStep routes on its presence
+            found["check"] = self.check.to_json()
+        return found
 
     @classmethod
     def from_json(cls, data: dict) -> Progress:
         return cls(data["next"], data["step"], data["weight"], data["checksLeft"], data["waitSeconds"],
-                   data.get("aliasRevisionId"), data.get("extensions", 0))
+                   data.get("aliasRevisionId"), data.get("extensions", 0), Checkpoint.from_json(data.get("check")))
 
 
-def start(plan: Plan, alias_revision_id: str | None) -> Progress:
-    return Progress(next=SHIFT if plan.steps else PROMOTE, alias_revision_id=alias_revision_id)
+def start(plan: Plan, alias_revision_id: str | None, checks: Checks = NO_CHECKS) -> Progress:
+    first = Progress(next=SHIFT if plan.steps else PROMOTE, alias_revision_id=alias_revision_id)
+    return _checking(first, checks, BEFORE_TRAFFIC, 0)
 
 
-def shifted(plan: Plan, progress: Progress, interval: int, alias_revision_id: str | None) -> Progress:
-    """After the alias took the current step's weight: bake it, or move on when it has no bake."""
+def shifted(plan: Plan, progress: Progress, interval: int, alias_revision_id: str | None,
+            checks: Checks = NO_CHECKS) -> Progress:
+    """After the alias took the current step's weight: bake it, or move on when it has no bake (after the
+    step's checks, if the request has any after a shift)."""
     step = plan.steps[progress.step]
     schedule = check_schedule(step, interval)
     moved = replace(progress, weight=step.weight, alias_revision_id=alias_revision_id, extensions=0)
     if not schedule:
-        return _advance(plan, moved)
-    return replace(moved, next=BAKE, checks_left=len(schedule), wait_seconds=schedule[0])
+        following = _advance(plan, moved)
+    else:
+        following = replace(moved, next=BAKE, checks_left=len(schedule), wait_seconds=schedule[0])
+    return _checking(following, checks, AFTER_SHIFT, progress.step + 1)
+
+
+def promoted(plan: Plan, progress: Progress, alias_revision_id: str | None, checks: Checks = NO_CHECKS) -> Progress:
+    """All traffic on the new version; what is left is the hook after promotion, if the request has one."""
+    done = replace(progress, next=DONE, weight=100.0, alias_revision_id=alias_revision_id)
+    return _checking(done, checks, AFTER_PROMOTE, len(plan.steps))
+
+
+def checks_passed(progress: Progress) -> Progress:
+    return replace(progress, check=None)
+
+
+def _checking(progress: Progress, checks: Checks, phase: str, step: int) -> Progress:
+    return replace(progress, check=Checkpoint(phase, step)) if checks.runs_at(phase) else progress
 
 
 def checked(plan: Plan, progress: Progress, interval: int, *, inconclusive: str | None = None,

@@ -27,6 +27,7 @@ MAX_HISTORY_EVENTS = 25_000
 EVENTS_FIXED = 60  # start, Resolve … Publish, Promote, Finalize, end
 EVENTS_PER_SHIFT = 7  # ShiftTraffic task (5) + NextStep choice (2)
 EVENTS_PER_CHECK = 9  # Bake wait (2) + CheckHealth task (5) + NextStep choice (2)
+EVENTS_PER_CHECKPOINT = 7  # RunChecks task (5) + NextStep choice (2): synthetic invocations and hooks
 EVENTS_RESERVED = 1_000  # task retries along the way and a hard-retried rollback
 
 
@@ -125,18 +126,21 @@ def health_checks(plan: Plan, interval: int, max_extensions: int = 0) -> int:
     return sum(len(check_schedule(step, interval)) for step in plan.steps) + baking * max_extensions
 
 
-def history_events(plan: Plan, interval: int, max_extensions: int = 0) -> int:
+def history_events(plan: Plan, interval: int, max_extensions: int = 0, checkpoints: int = 0) -> int:
     """Upper estimate of the execution history a deployment of ``plan`` produces, retries reserved.
-    An extension is one more Bake → CheckHealth → NextStep loop, so it costs what a check costs."""
+    An extension is one more Bake → CheckHealth → NextStep loop, so it costs what a check costs;
+    ``checkpoints`` are the stops for pre- and post-traffic checks (``Checks.checkpoints``)."""
     return (EVENTS_FIXED + EVENTS_RESERVED + EVENTS_PER_SHIFT * len(plan.steps)
-            + EVENTS_PER_CHECK * health_checks(plan, interval, max_extensions))
+            + EVENTS_PER_CHECKPOINT * checkpoints + EVENTS_PER_CHECK * health_checks(plan, interval, max_extensions))
 
 
-def check_history_budget(plan: Plan, interval: int, max_extensions: int = 0) -> None:
-    """Refuse a plan whose bake (extensions included) would exceed Step Functions' execution history limit."""
-    if history_events(plan, interval, max_extensions) <= MAX_HISTORY_EVENTS:
+def check_history_budget(plan: Plan, interval: int, max_extensions: int = 0, checkpoints: int = 0) -> None:
+    """Refuse a plan whose bake (extensions and checkpoints included) would exceed Step Functions' execution
+    history limit."""
+    if history_events(plan, interval, max_extensions, checkpoints) <= MAX_HISTORY_EVENTS:
         return
-    spare = MAX_HISTORY_EVENTS - EVENTS_FIXED - EVENTS_RESERVED - EVENTS_PER_SHIFT * len(plan.steps)
+    spare = (MAX_HISTORY_EVENTS - EVENTS_FIXED - EVENTS_RESERVED - EVENTS_PER_SHIFT * len(plan.steps)
+             - EVENTS_PER_CHECKPOINT * checkpoints)
     # Each step may need one extra check for its remainder, hence the steps subtracted; extensions are fixed.
     extensions = sum(1 for step in plan.steps if step.bake_seconds) * max_extensions
     # (At most 100 steps with 20 extensions each always leave room for one check per step.)

@@ -8,6 +8,7 @@
 | ``lambda-deployer:alarms`` | alarm names to watch, separated by spaces (tag values cannot hold commas) |
 | ``lambda-deployer:alias`` | alias to shift (default ``live``) |
 | ``lambda-deployer:check-interval`` | seconds between health checks (default 60) |
+| ``lambda-deployer:hook`` = ``true`` | deployments may invoke this function as a hook (docs/checks.md) |
 
 Pure: no AWS calls. The values are passed on as they are; Resolve validates them like any request.
 """
@@ -23,6 +24,7 @@ STRATEGY = f"{PREFIX}strategy"
 ALARMS = f"{PREFIX}alarms"
 ALIAS = f"{PREFIX}alias"
 CHECK_INTERVAL = f"{PREFIX}check-interval"
+HOOK = f"{PREFIX}hook"
 
 PREVIOUS_SUFFIX = ".previous"  # <function>.previous keeps the stable image tagged (handlers.registry)
 

@@ -177,3 +177,17 @@ def test_the_last_check_and_the_snapshot_carry_the_verdict():
     assert timeline.snapshot(found).describe() == "CheckHealth · 10% on version 2 (step 1 of 1) · Pass · " \
                                                   "orders-api-errors OK"
     assert timeline.last_check(timeline.visits(history(("ShiftTraffic", BAKING, BAKING)))) is None
+
+
+def test_each_checkpoint_says_what_it_ran_and_a_promotion_before_a_hook_reads_as_one():
+    functions = "arn:aws:lambda:us-east-1:123456789012:function"
+    ran = [{"phase": "beforeTraffic", "step": 0, "invocations": 3, "hook": f"{functions}:orders-smoke"}]
+    after = {"phase": "afterPromote", "step": 1, "hook": f"{functions}:notify:live"}
+    events = history(("RunChecks", {}, {"checks": ran}),
+                     ("PromoteThenCheck", {}, {"release": {"version": "2"}}),
+                     ("RunChecks", {}, {"checks": [*ran, after]}))
+    assert [line.text for line in timeline.lines(events)] == [
+        "beforeTraffic: 3 synthetic invocation(s) and hook orders-smoke passed",
+        "100% → version 2",
+        "afterPromote: hook notify:live passed",
+    ]

@@ -28,10 +28,13 @@ FUNCTIONS_OF = {**TASKS, **EVENT_HANDLERS}
 
 ARN = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
 MANAGED_TAG = json.dumps({"StringEquals": {"aws:ResourceTag/lambda-deployer:managed": "true"}}, sort_keys=True)
+HOOK_TAG = json.dumps({"StringEquals": {"aws:ResourceTag/lambda-deployer:hook": "true"}}, sort_keys=True)
 UNCONDITIONAL = json.dumps({})
 TABLE = "<DeployerDeployments*.Arn>"  # matched loosely: the table's logical id is CDK's to choose
 CONFIGURED = {  # scope -> (resource as cdk-nag renders it, condition) for the ``configured`` deployer
     Scope.MANAGED_FUNCTIONS: {(ARN.format(service="lambda", resource="function:team-*"), MANAGED_TAG)},
+    # hooks are the user's own functions: the prefix of the functions to deploy does not narrow them
+    Scope.HOOK_FUNCTIONS: {(ARN.format(service="lambda", resource="function:*"), HOOK_TAG)},
     Scope.REPOSITORIES: {(ARN.format(service="ecr", resource=f"repository/{name}"), UNCONDITIONAL)
                          for name in ("orders", "payments", "billing")},
     Scope.ALARMS: {(ARN.format(service="cloudwatch", resource="alarm:*"), UNCONDITIONAL)},
@@ -69,10 +72,13 @@ def test_each_task_role_grants_its_table_entry_on_this_deployers_resources_only(
     assert granted == on_configured_resources(TASK_PERMISSIONS[state]) | writes_logs | X_RAY
 
 
-def test_every_lambda_statement_is_limited_to_functions_tagged_managed(configured):
+def test_every_lambda_statement_is_limited_to_functions_tagged_managed_or_opted_in_as_hooks(configured):
     for handler in FUNCTIONS_OF.values():
         grants = configured.grants(configured.statements(configured.role_of(configured.function(handler)[1])))
-        assert {condition for action, _, condition in grants if action.startswith("lambda:")} <= {MANAGED_TAG}
+        assert {condition for action, _, condition in grants if action.startswith("lambda:")} <= {MANAGED_TAG, HOOK_TAG}
+        # on a hook, the deployer may only read its configuration (Resolve) and invoke it (RunChecks)
+        assert {action for action, _, condition in grants if condition == HOOK_TAG} <= {
+            "lambda:GetFunctionConfiguration", "lambda:InvokeFunction"}
 
 
 def test_each_task_function_has_a_role_of_its_own_that_only_lambda_assumes(configured):

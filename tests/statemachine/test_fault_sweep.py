@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import make_world, wait_for
 
+from deployer.local import sample
 from deployer.local.emulator import Emulator
 from deployer.local.faults import CONFLICT, PRECONDITION_FAILED, SERVER_ERROR, THROTTLE, Crash, Fault
 from handlers.aws import deployments
@@ -70,12 +71,13 @@ def faults_for(point: Point, kind: str, persistent: bool, execution: str):
                  execution=execution)
 
 
-def deploy_with(emulator: Emulator, run: str, injected: list) -> tuple[str, str | None, list[str]]:
-    """Deploy v2 of a fresh function with ``injected`` faults; returns (status, error, broken invariants)."""
+def deploy_with(emulator: Emulator, run: str, injected: list, **extra) -> tuple[str, str | None, list[str]]:
+    """Deploy v2 of a fresh function with ``injected`` faults (and ``extra`` request keys); returns (status, error,
+    broken invariants)."""
     world = make_world(emulator, run)
     emulator.api.inject(*injected)
     execution = emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1,
-                                           alarms=[world.fn.alarm]), name=run, timeout=60)
+                                           alarms=[world.fn.alarm], **extra), name=run, timeout=60)
     if execution.status == "SUCCEEDED" and deployments.holder(run):
         emulator.reconcile()  # a succeeded execution that could not release its lock: the schedule's job
     wait_for(lambda: deployments.holder(run) is None, timeout=20, what=f"{run}'s lock to be released")
@@ -120,3 +122,65 @@ def test_random_combinations_of_faults_end_in_the_invariant(emulator, faults):
 
 
 _runs = itertools.count()
+
+
+# Pre- and post-traffic checks: invocations are calls too (they run code), and a hook after promotion that fails
+# takes the alias back from the new version, a path no deployment without checks has.
+
+CHECKED_POINTS = [
+    Point("RunChecks", "Invoke"),  # the synthetic invocation of version 2, before traffic
+    Point("RunChecks", "Invoke", 1),  # the hook before traffic
+    Point("RunChecks", "Invoke", 2),  # the hook after the first shift
+    Point("Promote", "UpdateAlias"),  # promotion, entered as PromoteThenCheck
+    Point("RunChecks", "Invoke", 4),  # the hook after promotion: failing for good, it undoes the promotion
+]
+RESTORE_POINTS = [Point("Rollback", "UpdateAlias"), Point("Rollback", "PutImage"),
+                  Point("Rollback", "UpdateFunctionCode")]
+PASSING_HOOK = "def handler(event, context):\n    return {'status': 'pass'}\n"
+FAILING_AFTER_PROMOTION = ("def handler(event, context):\n"
+                           "    return {'status': 'fail' if event['phase'] == 'afterPromote' else 'pass'}\n")
+
+
+@pytest.fixture(scope="module")
+def hooks(emulator) -> dict[str, str]:
+    return {"passing": sample.create_python_function(emulator, "sweep-hook", PASSING_HOOK),
+            "failing after promotion": sample.create_python_function(emulator, "sweep-late-hook",
+                                                                     FAILING_AFTER_PROMOTION)}
+
+
+def checks(hook: str) -> dict:
+    return {"preTraffic": {}, "hooks": {"beforeTraffic": hook, "afterShift": hook, "afterPromote": hook}}
+
+
+def test_every_fault_at_every_call_of_the_checks_ends_in_the_invariant(emulator, hooks):
+    matrix = [(point, kind, persistent)
+              for point, kind, persistent in itertools.product(CHECKED_POINTS, KINDS, (False, True))
+              if not (kind == "crash" and point.skip)]  # a crash hits the task's first run, whatever the point
+    broken, never_fired = [], []
+    for index, (point, kind, persistent) in enumerate(matrix):
+        run = f"checked-{index}"
+        fault = faults_for(point, kind, persistent, run)
+        status, error, problems = deploy_with(emulator, run, [fault], **checks(hooks["passing"]))
+        label = f"{point} {kind} {'persistently' if persistent else 'once'}"
+        if not fault.fired:
+            never_fired.append(label)
+        if problems:
+            broken.append(f"{label} → {status} {error}: {'; '.join(problems)}")
+    assert not never_fired, f"faults that never hit their call: {never_fired}"
+    assert not broken, "\n".join(broken)
+
+
+def test_undoing_a_promotion_ends_in_the_invariant_whatever_fails_once_on_the_way(emulator, hooks):
+    """The hook after promotion fails: Rollback takes the alias, the tag and $LATEST back to version 1, through
+    one fault of each kind at each of its writes (it is retried hard; a fault for good is RollbackFailed)."""
+    outcomes, never_fired = set(), []
+    for index, (point, kind) in enumerate(itertools.product(RESTORE_POINTS, KINDS)):
+        run = f"undo-{index}"
+        fault = faults_for(point, kind, False, run)
+        status, error, problems = deploy_with(emulator, run, [fault], **checks(hooks["failing after promotion"]))
+        if not fault.fired:
+            never_fired.append(f"{point} {kind}")
+        assert not problems, f"{point} {kind} → {status} {error}: {problems}"
+        outcomes.add((status, error))
+    assert not never_fired, f"faults that never hit their call: {never_fired}"
+    assert outcomes == {("FAILED", "DeploymentRolledBack")}

@@ -1,7 +1,8 @@
 """Least privilege, proved on the emulator (which enforces infra.permissions as IAM would on AWS).
 
 Every permission the table grants a function is used by one of the scenarios below (happy paths, the
-412 glitches each task tells from a real change, rollbacks, rescue, reconciler, ECR push), and is needed:
+412 glitches each task tells from a real change, pre-traffic checks, rollbacks, rescue, reconciler, ECR push), and
+is needed (an action granted on several scopes, on each of them):
 with it taken away, that scenario's call is refused with AccessDeniedException and the run ends otherwise.
 With the table intact, every scenario ends as it should and nothing is refused. Runs share one emulator
 (waits at 1/500); each deploys its own function, which is untagged afterwards so later runs leave it alone.
@@ -95,6 +96,16 @@ def deploy_with_glitches(run: Run) -> tuple:
                                                       ("ShiftTraffic", "UpdateAlias"), ("Promote", "UpdateAlias"))])
     execution = run.run(world.request(world.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1, alarms=[world.fn.alarm]))
     return ended(execution), settled(world), recorded(world.fn.name)
+
+
+def checked_deploy(run: Run) -> tuple:
+    """Synthetic invocations of the new version and a hook before traffic moves (both pass), then a canary."""
+    world = run.world()
+    hook = sample.create_python_function(run.emulator, f"{run.name}-hook",
+                                         "def handler(event, context):\n    return {'status': 'pass'}\n")
+    execution = run.run(world.request(world.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1,
+                                      preTraffic={"invocations": 2}, hooks={"beforeTraffic": hook}))
+    return ended(execution), settled(world), [check["phase"] for check in (execution.output or {}).get("checks", [])]
 
 
 def recorded(function: str) -> tuple:
@@ -196,6 +207,7 @@ def executions(emulator: Emulator) -> set[str]:
 
 SCENARIOS: dict[str, Callable[[Run], tuple]] = {  # cheapest first: a permission is tried in the first that uses it
     "deploy": deploy_with_glitches,
+    "checks": checked_deploy,
     "first deployment": first_deployment,
     "lock taken meanwhile": lock_taken_meanwhile,
     "rollback after a failure": rollback_after_a_failure,
@@ -206,6 +218,7 @@ SCENARIOS: dict[str, Callable[[Run], tuple]] = {  # cheapest first: a permission
 }
 EXPECTED = {  # what each scenario ends with when every permission is there
     "deploy": (("SUCCEEDED", None), "on 2", ("deployed", True)),
+    "checks": (("SUCCEEDED", None), "on 2", ["beforeTraffic"]),
     "first deployment": (("SUCCEEDED", None), "2"),  # version 1 was published with the function, unaliased
     "lock taken meanwhile": (("FAILED", "DeploymentInProgress"), True),
     "rollback after a failure": (("FAILED", "DeploymentRolledBack"), "on 1", True),
@@ -253,7 +266,7 @@ class Sweep:
             if (lock := deployments.holder(name)) is not None:
                 deployments.release(name, lock.execution)
             arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
-            lam.untag_resource(Resource=arn, TagKeys=[tags.MANAGED, tags.TRACK])
+            lam.untag_resource(Resource=arn, TagKeys=[tags.MANAGED, tags.TRACK, tags.HOOK])
 
     @functools.cached_property
     def baseline(self) -> dict[str, Result]:
@@ -300,3 +313,23 @@ def test_each_permission_is_needed(sweep, monkeypatch, task, action):
 
     assert (task, action) in result.denied, f"{scenario} ran without {task} calling {action}"
     assert result.outcome != sweep.baseline[scenario].outcome, f"{scenario} ended as usual without {action}"
+
+
+ON_SEVERAL_SCOPES = sorted({(task, allow.scope.name, action) for task, allows in permissions.TASK_PERMISSIONS.items()
+                            for allow in allows for action in allow.actions
+                            if sum(action in other.actions for other in allows) > 1})
+
+
+@pytest.mark.parametrize(("task", "scope", "action"), ON_SEVERAL_SCOPES,
+                         ids=[f"{task}-{action}-{scope}" for task, scope, action in ON_SEVERAL_SCOPES])
+def test_an_action_granted_on_several_scopes_is_needed_on_each(sweep, monkeypatch, task, scope, action):
+    """RunChecks invokes the managed function's new version and the request's hook: two statements, one action."""
+    scenario = sweep.scenario_using(task, action)
+    narrowed = tuple(Allow(allow.scope, *(a for a in allow.actions if a != action or allow.scope.name != scope))
+                     for allow in permissions.TASK_PERMISSIONS[task])
+    monkeypatch.setitem(permissions.TASK_PERMISSIONS, task, narrowed)
+
+    result = sweep.run(scenario)
+
+    assert (task, action) in result.denied, f"{scenario} ran without {task} calling {action} on {scope}"
+    assert result.outcome != sweep.baseline[scenario].outcome, f"{scenario} ended as usual without {action} on {scope}"

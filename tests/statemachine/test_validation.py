@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from deployer.local import sample
+
 OTHER_REGION_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders-api@sha256:" + "1" * 64
 UNKNOWN_DIGEST = "sha256:" + "0" * 64
 
@@ -22,10 +24,27 @@ def unmanaged_function(world):
     lam.tag_resource(Resource=arn, Tags={"lambda-deployer:managed": "false"})
 
 
+NOOP_HOOK = "def handler(event, context):\n    return None\n"
+
+
+def untagged_hook(world):
+    """A function of the user's that is not opted in as a hook: the deployer's roles may not even read it."""
+    sample.create_python_function(world.emulator, "smoke", NOOP_HOOK, hook=False)
+
+
+def slow_hook(world):
+    sample.create_python_function(world.emulator, "smoke", NOOP_HOOK, timeout=900)
+
+
+def deployed_function_as_hook(world):
+    lam = world.emulator.client("lambda")
+    lam.tag_resource(Resource=lam.get_function(FunctionName=world.fn.name)["Configuration"]["FunctionArn"],
+                     Tags={"lambda-deployer:hook": "true"})
+
+
 def other_repository(world):
     world.emulator.client("ecr").create_repository(repositoryName="elsewhere")
-    from deployer.local.sample import push_image
-    return push_image(world.emulator.client("ecr"), "elsewhere", "elsewhere:v1", tag="v1")
+    return sample.push_image(world.emulator.client("ecr"), "elsewhere", "elsewhere:v1", tag="v1")
 
 
 def immutable_repository(world):
@@ -84,6 +103,25 @@ CASES = {
     "immutable repository": (lambda w: w.request(w.v2), immutable_repository, "immutable tags"),
     "alias on $LATEST": (lambda w: w.request(w.v2), alias_on_latest, "points at $LATEST"),
     "alias already weighted": (lambda w: w.request(w.v2), weighted_alias, "already weighted (20% to version 2)"),
+    "malformed preTraffic": (lambda w: w.request(w.v2, preTraffic={"invocations": 0, "expect": {"status": 200}}),
+                             None, "'preTraffic.invocations' 0 must be an integer from 1 to 10; unknown key(s) "
+                                   "status in 'preTraffic.expect'"),
+    "unknown hook phase": (lambda w: w.request(w.v2, hooks={"beforePromote": "smoke"}), None,
+                           "unknown key(s) beforePromote in 'hooks'"),
+    "unknown hook function": (lambda w: w.request(w.v2, hooks={"afterShift": "no-such-hook"}), None,
+                              "'hooks.afterShift': function no-such-hook was not found, or is not opted in as a "
+                              "hook (tag lambda-deployer:hook=true)"),
+    "hook not opted in": (lambda w: w.request(w.v2, hooks={"beforeTraffic": "smoke"}), untagged_hook,
+                          "'hooks.beforeTraffic': function smoke was not found, or is not opted in as a hook"),
+    "hook in another region": (
+        lambda w: w.request(w.v2, hooks={"afterPromote": "arn:aws:lambda:eu-west-1:123456789012:function:smoke"}),
+        None, "function arn:aws:lambda:eu-west-1:123456789012:function:smoke is in eu-west-1; hooks run in us-east-1"),
+    "the deployed function as its own hook": (lambda w: w.request(w.v2, hooks={"beforeTraffic": "orders-api"}),
+                                              deployed_function_as_hook, "is the function being deployed"),
+    "checks that could outlast their task": (
+        lambda w: w.request(w.v2, hooks={"beforeTraffic": "smoke"}, preTraffic={"invocations": 2}), slow_hook,
+        "the checks at beforeTraffic could take 906 s (2 invocation(s) of orders-api (timeout 3 s) and hook smoke "
+        "(timeout 900 s)), more than the 840 s one checkpoint may take"),
 }
 
 

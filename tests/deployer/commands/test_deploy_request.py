@@ -39,3 +39,24 @@ def test_a_bad_analysis_is_refused_before_anything_starts_naming_it(option, mess
 def test_analysis_and_no_analysis_exclude_each_other():
     with pytest.raises(SystemExit):
         request("--no-analysis", "--analysis", "{}")
+
+
+def test_check_options_become_the_requests_pre_traffic_and_hooks():
+    assert "preTraffic" not in request() and "hooks" not in request()
+    checked = request("--pre-traffic", '{"invocations": 3, "expect": {"statusCode": 200}}',
+                      "--hooks", '{"afterShift": "orders-smoke"}')
+    assert checked["preTraffic"] == {"invocations": 3, "expect": {"statusCode": 200}}
+    assert checked["hooks"] == {"afterShift": "orders-smoke"}
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (("--pre-traffic", "{invocations: 3}"), "--pre-traffic '{invocations: 3}' is not JSON"),
+    (("--pre-traffic", "3"), "--pre-traffic must be an object"),
+    (("--pre-traffic", '{"invocations": 30}'), "'preTraffic.invocations' 30 must be an integer from 1 to 10"),
+    (("--hooks", '["orders-smoke"]'), "--hooks must be an object"),
+    (("--hooks", '{"afterShift": "orders smoke"}'), "'hooks.afterShift' 'orders smoke' is not a Lambda function"),
+])
+def test_bad_checks_are_refused_before_anything_starts_naming_them(options, message):
+    with pytest.raises(UsageError) as refused:
+        request(*options)
+    assert message in str(refused.value)

@@ -7,7 +7,7 @@ from support import fire_alarm_once_weighted
 
 from deployer.cli import EXIT_OK
 from deployer.commands.history import RECORD_KEYS, check_line
-from handlers.domain import checks
+from handlers.domain import check_report
 from handlers.domain.analysis import AnalysisSettings, VersionStats, analyse
 
 
@@ -57,12 +57,12 @@ def test_history_shows_text_read_from_the_table_without_its_control_characters(w
 
 def test_a_recorded_verdict_shows_its_rule_and_numbers(fast_world, cli):
     verdict = analyse(AnalysisSettings(), VersionStats("2", 200, 0, 0, None), VersionStats("1", 1800, 0, 0, None))
-    check = checks.summary({"alarms": {"orders-api-errors": "OK"}, "analysis": verdict.to_json()})
+    check = check_report.summary({"alarms": {"orders-api-errors": "OK"}, "analysis": verdict.to_json()})
     fast_world.emulator.client("dynamodb").put_item(TableName=fast_world.emulator.table_name, Item={
         "pk": {"S": "orders-api"}, "sk": {"S": "deployment#2025-01-01T00:00:00.000+00:00#run-1"},
         "execution": {"S": "arn:aws:states:us-east-1:123456789012:execution:lambda-deployer:run-1"},
         "startedAt": {"S": "2025-01-01T00:00:00.000+00:00"}, "outcome": {"S": "deployed"},
-        "lastCheck": {"S": checks.encode(check)},
+        "lastCheck": {"S": check_report.encode(check)},
     })
 
     [record] = cli("--output", "json", "history", "orders-api").json()["deployments"]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from deployer.cli import EXIT_FAILED, EXIT_OK
+from deployer.local import sample
 from deployer.local.faults import TaskScope, task_scope
-from handlers.domain.strategy import EVENTS_PER_CHECK
+from handlers.domain.strategy import EVENTS_PER_CHECK, EVENTS_PER_CHECKPOINT
 
 PLAN = ("plan", "--function", "orders-api", "--strategy", "Linear25PercentEvery10Seconds", "--check-interval", "4")
 
@@ -96,3 +97,31 @@ def test_plan_shows_the_analysis_and_counts_its_extensions_in_the_history(fast_w
     assert default["historyEvents"] - without["historyEvents"] == 3 * 3 * EVENTS_PER_CHECK  # 3 steps, 3 each
     text = cli(*PLAN, "--image", image, "--analysis", '{"maxExtensions": 1, "inconclusive": "promote"}').out
     assert "a step ending inconclusive is extended up to 1 interval(s), then promote" in text
+
+
+def test_plan_shows_the_checks_that_will_run_and_counts_their_checkpoints(fast_world, cli):
+    image = fast_world.fn.image(fast_world.v2)
+    smoke = sample.create_python_function(fast_world.emulator, "orders-smoke", "def handler(e, c):\n    return None\n")
+    checks = ("--pre-traffic", '{"invocations": 3, "expect": {"statusCode": 200, "fields": {"body.status": "ok"}}}',
+              "--hooks", '{"afterShift": "orders-smoke", "afterPromote": "orders-smoke"}')
+
+    plain = cli("--output", "json", *PLAN, "--image", image).json()
+    checked = cli("--output", "json", *PLAN, "--image", image, *checks).json()
+    text = cli(*PLAN, "--image", image, *checks).out
+
+    assert plain["checks"] == {}
+    assert checked["checks"]["hooks"] == {"afterShift": smoke, "afterPromote": smoke}
+    assert checked["historyEvents"] - plain["historyEvents"] == (1 + 3 + 1) * EVENTS_PER_CHECKPOINT  # 3 shifts
+    assert "  checks: none (no preTraffic, no hooks)" in cli(*PLAN, "--image", image).out
+    assert ('    before traffic    3 invocation(s) of the new version expecting no function error, statusCode 200, '
+            'body.status = "ok"') in text
+    assert f"    after each shift  hook {smoke}" in text and f"    after promotion   hook {smoke}" in text
+
+
+def test_plan_refuses_a_hook_that_is_not_opted_in_as_the_state_machine_would(fast_world, cli):
+    sample.create_python_function(fast_world.emulator, "not-a-hook", "def handler(e, c):\n    return None\n",
+                                  hook=False)
+    with task_scope(TaskScope("plan", "Resolve")):
+        done = cli(*PLAN, "--image", fast_world.fn.image(fast_world.v2), "--hooks", '{"beforeTraffic": "not-a-hook"}')
+    assert done.code == EXIT_FAILED
+    assert "function not-a-hook was not found, or is not opted in as a hook" in done.out

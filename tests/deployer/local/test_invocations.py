@@ -17,6 +17,7 @@ from support import wait_for
 
 from deployer.local import sample
 from deployer.local.emulator import Emulator
+from deployer.local.faults import TaskScope, task_scope
 from deployer.local.invocations import Behaviour
 
 HANDLER = '''
@@ -297,3 +298,24 @@ def test_metrics_arrive_as_late_as_the_emulator_is_told_scaled_like_its_waits():
         wait_for(lambda: total(emulator, "Invocations", dimensions("quotes")) == 1, timeout=15,
                  what="the late metric")
         assert time.monotonic() - invoked >= 3
+
+
+CALLS_AWS = '''
+import boto3
+
+def handler(event, context):
+    return boto3.client("lambda", region_name="us-east-1").get_alias(FunctionName="orders-api",
+                                                                      Name="live")["FunctionVersion"]
+'''
+
+
+def test_code_a_deployer_task_invokes_makes_its_own_calls_not_the_tasks(emulator):
+    """On AWS the invoked function calls AWS with its own execution role: what it calls is neither recorded as the
+    invoking task's nor judged by the task's permissions (RunChecks may not GetAlias; a hook may)."""
+    sample.create_function(emulator)
+    hook = sample.create_python_function(emulator, "alias-reader", CALLS_AWS)
+    with task_scope(TaskScope("exec-1", "RunChecks")):
+        answer = emulator.client("lambda").invoke(FunctionName=hook, Payload=b"{}")
+    assert "FunctionError" not in answer and json.loads(answer["Payload"].read()) == "1"
+    assert [(c.task, c.operation) for c in emulator.api.calls_of("exec-1")] == [("RunChecks", "Invoke")]
+    assert emulator.iam.denials() == []

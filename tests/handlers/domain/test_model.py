@@ -3,6 +3,7 @@
 import pytest
 
 from handlers.domain.analysis import DISABLED, AnalysisSettings, parse_analysis
+from handlers.domain.checks import Checks
 from handlers.domain.errors import InvalidDeploymentRequest
 from handlers.domain.images import parse_image_uri
 from handlers.domain.model import Deployment, FunctionRef, Release, parse_request
@@ -144,3 +145,35 @@ def test_a_deployment_started_before_analysis_existed_is_judged_by_alarms_alone(
     older = deployment.to_json()
     del older["analysis"]
     assert Deployment.from_json(older).analysis == DISABLED
+
+
+# --- pre- and post-traffic checks ----------------------------------------------------------------------------
+
+def test_a_request_carries_its_synthetic_checks_and_hooks():
+    request = parse_request({"function": "f", "image": IMAGE,
+                             "preTraffic": {"invocations": 3, "expect": {"statusCode": 200}},
+                             "hooks": {"afterPromote": "notify", "beforeTraffic": "smoke"}})
+    assert request.checks.synthetic.invocations == 3
+    assert request.checks.hooks == (("beforeTraffic", "smoke"), ("afterPromote", "notify"))
+    assert parse_request({"function": "f", "image": IMAGE}).checks == Checks()
+
+
+def test_check_problems_are_reported_with_the_requests_other_problems():
+    with pytest.raises(InvalidDeploymentRequest) as refused:
+        parse_request({"function": "f", "image": IMAGE, "alias": "7", "preTraffic": {"invocations": 0},
+                       "hooks": {"afterShfit": "smoke"}})
+    message = str(refused.value)
+    assert "'alias' '7'" in message and "'preTraffic.invocations' 0" in message
+    assert "unknown key(s) afterShfit in 'hooks'" in message
+
+
+def test_the_history_budget_counts_the_checkpoints_the_request_adds():
+    # 2,505 checks: 24,305 history events by the estimate, under the limit; checks before traffic, after each
+    # of the 100 shifts and after promotion add 102 checkpoints of 7 events each, which tip it over.
+    steps = [{"weight": 10, "bakeSeconds": 25}] * 99 + [{"weight": 20, "bakeSeconds": 30}]
+    request = {"function": "f", "image": IMAGE, "strategy": {"steps": steps}, "checkIntervalSeconds": 1,
+               "analysis": False}
+    parse_request(request)
+    with pytest.raises(InvalidDeploymentRequest, match="25000 history events"):
+        parse_request({**request, "preTraffic": {"afterEachShift": True}, "hooks": {"afterPromote": "notify"}})
+    parse_request({**request, "preTraffic": {}})  # one checkpoint still fits

@@ -4,6 +4,7 @@ import pytest
 
 from handlers.domain import progress
 from handlers.domain.analysis import DISABLED, AnalysisSettings
+from handlers.domain.checks import AFTER_PROMOTE, AFTER_SHIFT, BEFORE_TRAFFIC, Checks, parse_pre_traffic
 from handlers.domain.errors import DeploymentInconclusive
 from handlers.domain.progress import Progress
 from handlers.domain.strategy import Plan, Step, health_checks, parse_strategy
@@ -122,3 +123,58 @@ def test_a_cursor_written_before_extensions_existed_reads_as_none_used():
     data = Progress(next=progress.BAKE, step=1, weight=20.0, checks_left=2, wait_seconds=5).to_json()
     del data["extensions"]
     assert progress.Progress.from_json(data).extensions == 0
+
+
+# --- checkpoints: pre- and post-traffic checks on the cursor ---------------------------------------------
+
+def walk_with_checks(plan: Plan, interval: int, configured: Checks) -> list[tuple]:
+    """As ``walk``, through promotion, recording each checkpoint the cursor asks for (and clearing it, as
+    RunChecks does)."""
+    trail, cursor = [], progress.start(plan, "rev-0", configured)
+    while cursor.next != progress.DONE or cursor.check:
+        if cursor.check:
+            trail.append(("check", cursor.check.phase, cursor.check.step, cursor.weight))
+            cursor = progress.checks_passed(cursor)
+        elif cursor.next == progress.SHIFT:
+            cursor = progress.shifted(plan, cursor, interval, "rev", configured)
+            trail.append(("shift", cursor.weight))
+        elif cursor.next == progress.BAKE:
+            trail.append(("wait", cursor.wait_seconds))
+            cursor = progress.checked(plan, cursor, interval)
+        else:
+            cursor = progress.promoted(plan, cursor, "rev-p", configured)
+            trail.append(("promote", cursor.weight))
+    return trail
+
+
+EVERY_CHECKPOINT = Checks(parse_pre_traffic({"afterEachShift": True})).with_hooks({AFTER_PROMOTE: "notify"})
+
+
+def test_without_checks_the_cursor_never_stops_to_check():
+    plan = Plan("Steps", (Step(10, 2), Step(50, 0)))
+    assert [entry[0] for entry in walk_with_checks(plan, 1, Checks())] == [
+        "shift", "wait", "wait", "shift", "promote"]
+    assert "check" not in progress.start(plan, None).to_json()
+
+
+def test_checks_come_before_traffic_after_every_shift_before_its_bake_and_after_promotion():
+    plan = Plan("Steps", (Step(10, 2), Step(50, 0)))
+    assert walk_with_checks(plan, 1, EVERY_CHECKPOINT) == [
+        ("check", BEFORE_TRAFFIC, 0, 0.0),
+        ("shift", 10), ("check", AFTER_SHIFT, 1, 10), ("wait", 1), ("wait", 1),
+        ("shift", 50), ("check", AFTER_SHIFT, 2, 50),  # numbered by the step served, though the cursor moved on
+        ("promote", 100.0), ("check", AFTER_PROMOTE, 2, 100.0),
+    ]
+
+
+def test_an_all_at_once_deployment_checks_before_promotion_and_after_it():
+    assert walk_with_checks(Plan("AllAtOnce", ()), 60, EVERY_CHECKPOINT) == [
+        ("check", BEFORE_TRAFFIC, 0, 0.0), ("promote", 100.0), ("check", AFTER_PROMOTE, 0, 100.0)]
+
+
+def test_a_checkpoint_survives_json_and_clearing_it_keeps_the_rest_of_the_cursor():
+    plan = Plan("Steps", (Step(10, 0), Step(20, 5)))
+    cursor = progress.shifted(plan, progress.start(plan, "rev-0"), 5, "rev-1", EVERY_CHECKPOINT)
+    assert Progress.from_json(cursor.to_json()) == cursor
+    passed = progress.checks_passed(cursor)
+    assert passed.check is None and (passed.next, passed.step, passed.weight) == (cursor.next, cursor.step, 10)

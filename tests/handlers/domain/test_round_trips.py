@@ -11,6 +11,7 @@ import dataclasses
 import pytest
 
 from handlers.domain.analysis import parse_analysis
+from handlers.domain.checks import AFTER_SHIFT, Checkpoint, Checks, parse_pre_traffic
 from handlers.domain.images import parse_image_uri
 from handlers.domain.model import ROLLBACK, Deployment, NewVersion, Release
 from handlers.domain.progress import BAKE, Progress
@@ -19,6 +20,13 @@ from handlers.domain.strategy import Plan, Step
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:" + "cd" * 32
 OTHER = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:" + "ef" * 32
 
+CHECKS = Checks(
+    synthetic=parse_pre_traffic({"invocations": 4, "payload": {"path": "/health"}, "afterEachShift": True,
+                                 "expect": {"statusCode": 204, "fields": {"body.status": "ok", "n": 1.5}}}),
+    hooks=(("beforeTraffic", "arn:aws:lambda:eu-west-1:123456789012:function:smoke:live"),),
+    notes=("hook x (afterPromote) not run",),
+)
+
 SAMPLES = [
     Deployment(
         function_name="orders", function_arn="arn:aws:lambda:eu-west-1:123456789012:function:orders",
@@ -26,10 +34,12 @@ SAMPLES = [
         stable=Release("3", OTHER, "sha256:" + "ef" * 32), latest_image=OTHER,
         plan=Plan("Custom", (Step(12.5, 30), Step(50.0, 0))), check_interval_seconds=7, alarms=("a", "c"),
         ignored_alarms=("b",), noop=True, requested_by="ci run 42", kind=ROLLBACK, latest_revision_id="rev-1",
-        current_version="4", analysis=parse_analysis({"minInvocations": 250, "maxExtensions": 1}),
+        current_version="4", analysis=parse_analysis({"minInvocations": 250, "maxExtensions": 1}), checks=CHECKS,
     ),
     Progress(next=BAKE, step=2, weight=37.5, checks_left=3, wait_seconds=11, alias_revision_id="rev-9",
-             extensions=2),
+             extensions=2, check=Checkpoint(AFTER_SHIFT, 2)),
+    CHECKS,
+    Checkpoint(AFTER_SHIFT, 3),
     Release("8", OTHER, "sha256:" + "12" * 32),
     NewVersion(code_sha256="ab" * 32, revision_id="rev-2", version="9"),
 ]
