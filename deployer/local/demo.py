@@ -1,7 +1,8 @@
 """``lambda-deployer local demo``: the product's main job, on the emulator, in under a minute.
 
-A sample function runs v1. Deploy v2 with a canary: it succeeds. Deploy v3 and let its error alarm go
-off during the bake: it rolls back by itself. Each step is printed as it happens.
+A sample function runs v1. Deploy v2 with a canary: it succeeds. Deploy v3, checked only once a minute, and
+let its error alarm go off during the bake: the alarm's own event rolls it back at once. Each step is printed
+as it happens.
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ import sys
 import threading
 import time
 
-from deployer.executions import follow
+from deployer.executions import follow, history
 from deployer.inspect import live_state
 from deployer.local import sample
 from deployer.local.emulator import Emulator
+from deployer.runs import aborted_with
 from handlers.domain.images import short
+from handlers.domain.model import stopped_by
 
 CANARY = "Canary20Percent3Seconds"
+SLOW_CANARY, SLOW_CHECKS = "Canary20Percent5Minutes", 60  # only the alarm's event can roll back in seconds
 
 
 def run(out=sys.stdout) -> int:
@@ -39,21 +43,30 @@ def run(out=sys.stdout) -> int:
 
         outcomes = []
         for label, digest, alarm_goes_off in (("v2", v2, False), ("v3", v3, True)):
-            request = {"function": fn.name, "image": fn.image(digest), "strategy": CANARY,
-                       "checkIntervalSeconds": 1, "alarms": [fn.alarm]}
-            say(f"deploy {label} with {CANARY}, checking {fn.alarm} every second"
+            strategy, every = (SLOW_CANARY, SLOW_CHECKS) if alarm_goes_off else (CANARY, 1)
+            request = {"function": fn.name, "image": fn.image(digest), "strategy": strategy,
+                       "checkIntervalSeconds": every, "alarms": [fn.alarm]}
+            say(f"deploy {label} with {strategy}, checking {fn.alarm} every {every} s"
                 + (" — its error alarm will go off during the bake" if alarm_goes_off else ""))
             arn = emulator.start_execution(request, name=f"demo-{label}")
             if alarm_goes_off:
                 _fire_alarm_during_bake(emulator, fn, say)
-            described = follow(sfn, arn, lambda line: say(line.render()), poll_seconds=0.1, timeout=60)
+            described = follow(sfn, arn, lambda line: say(line.render()), poll_seconds=0.1, timeout=90)
             took = (described["stopDate"] - described["startDate"]).total_seconds()
-            result = described["status"] + (f" {described['error']}" if described.get("error") else "")
-            say(f"  => {result} in {took:.1f} s")
+            error, cause = (described.get("error"), described.get("cause")) if described["status"] != "ABORTED" \
+                else aborted_with(history(sfn, arn))
+            say(f"  => {described['status']}{f' {error}' if error else ''} in {took:.1f} s")
+            outcome = described["status"]
+            if rollback := stopped_by(error, cause):
+                say(f"     {cause}:")
+                rolled = follow(sfn, arn.rsplit(":", 1)[0] + f":{rollback}", lambda line: say(line.render()),
+                                poll_seconds=0.1, timeout=60)
+                outcome = "rolledBack" if rolled["status"] == "SUCCEEDED" else rolled["status"]
+                say(f"  => rollback {rolled['status']}")
             say(f"     now {state()}\n")
-            outcomes.append(described["status"])
+            outcomes.append(outcome)
     say(f"demo finished in {time.monotonic() - started:.0f} s")
-    return 0 if outcomes == ["SUCCEEDED", "FAILED"] else 1
+    return 0 if outcomes == ["SUCCEEDED", "rolledBack"] else 1
 
 
 def _fire_alarm_during_bake(emulator: Emulator, fn: sample.SampleFunction, say) -> None:
