@@ -101,7 +101,9 @@ def result(described: dict, events: list[dict], console_url: str | None = None) 
     deployment = document.get("deployment") or {}
     stable = deployment.get("stable") or {}
     kind = deployment.get("kind") or request.get("action") or "deploy"
-    status, error = described["status"], described.get("error")
+    status, error, cause = described["status"], described.get("error"), described.get("cause")
+    if status == "ABORTED" and not error:  # DescribeExecution has them only for a failed execution
+        error, cause = aborted_with(events)
     if kind == "rollback":
         version, previous = stable.get("version"), deployment.get("currentVersion")
         image = stable.get("image")
@@ -126,7 +128,7 @@ def result(described: dict, events: list[dict], console_url: str | None = None) 
         "strategy": (deployment.get("plan") or {}).get("name") or strategy_name(request, kind),
         "requestedBy": request.get("requestedBy"),
         "error": error,
-        "cause": described.get("cause"),
+        "cause": cause,
         "failedState": timeline.failed_state(visits) if status in ("FAILED", "TIMED_OUT") else None,
         "lastCheck": timeline.last_check(visits),
         "startedAt": _iso(described.get("startDate")),
@@ -138,6 +140,28 @@ def result(described: dict, events: list[dict], console_url: str | None = None) 
                                                     "digest", "strategy") if key in output})
         found["liveVersion"] = found["version"]
     return found
+
+
+def aborted_with(events: list[dict]) -> tuple[str | None, str | None]:
+    """The error and cause StopExecution gave, from the ExecutionAborted event (ExecutionAbortedEventDetails)."""
+    for event in reversed(events):
+        if event.get("type") == "ExecutionAborted":
+            details = event.get("executionAbortedEventDetails") or {}
+            return details.get("error") or None, details.get("cause") or None
+    return None, None
+
+
+ROLLED_BACK_BY_KEYS = ("execution", "name", "status", "outcome", "requestedBy", "version", "durationSeconds",
+                       "consoleUrl")
+
+
+def stopped_by_rollback(stopped: dict, rollback: dict) -> dict:
+    """The result of a deployment a rollback request stopped (``stopped``), once that rollback has ended:
+    rolled back, and live on the version the rollback returned to, if it succeeded."""
+    restored = rollback["status"] == "SUCCEEDED" and rollback["outcome"] == "rolledBack"
+    return stopped | {"outcome": "rolledBack" if restored else stopped["outcome"],
+                      "liveVersion": rollback["version"] if restored else None,
+                      "rolledBackBy": {key: rollback.get(key) for key in ROLLED_BACK_BY_KEYS}}
 
 
 def strategy_name(request: dict, kind: str = "deploy") -> str:

@@ -13,7 +13,8 @@ from handlers.aws import deployments
 from handlers.aws.clients import client, error_code
 from handlers.aws.task import logger, task
 from handlers.domain.errors import DeploymentInProgress
-from handlers.domain.model import ROLLBACK, Deployment
+from handlers.domain.model import ROLLBACK, ROLLBACK_REQUESTED, Deployment, stop_cause
+from handlers.domain.timing import seconds_since
 
 
 @task
@@ -21,13 +22,21 @@ def handler(event: dict) -> dict:
     deployment = Deployment.from_json(event["deployment"])
     execution, started = event["executionId"], event["startedAt"]
     function = deployment.function_name
+    cause = stop_cause(execution.rsplit(":", 1)[-1], deployment.requested_by)
     if interrupted := event.get("interrupt"):
-        _stop(interrupted, execution)
+        _stop(interrupted, cause)
     lock = deployments.acquire(function, execution, started, event["deployment"], take_over=interrupted)
     if lock is None:
         holder = deployments.holder(function)
         raise DeploymentInProgress(deployments.busy(holder) if holder else
                                    f"{function} was being deployed a moment ago; try again")
+    if interrupted and event.get("interruptStartedAt"):
+        # A stopped execution runs no Catch, and its lock is ours now: nothing else would close its record
+        # (unless it ended by itself before the stop, and its record already says how).
+        deployments.record(function, interrupted, event["interruptStartedAt"], only_if_running=True,
+                           outcome="aborted", finishedAt=deployments.now(),
+                           cause=f"{cause}; it returns alias {deployment.alias} to version {deployment.stable.version}",
+                           durationSeconds=seconds_since(event["interruptStartedAt"]))
     deployments.record(
         function, execution, started, kind=deployment.kind, outcome=deployments.RUNNING,
         fromVersion=deployment.leaving_version,
@@ -38,10 +47,9 @@ def handler(event: dict) -> dict:
     return {}
 
 
-def _stop(execution: str, by: str) -> None:
+def _stop(execution: str, cause: str) -> None:
     try:
-        client("stepfunctions").stop_execution(executionArn=execution, error="RollbackRequested",
-                                               cause=f"stopped by rollback request {by.rsplit(':', 1)[-1]}")
+        client("stepfunctions").stop_execution(executionArn=execution, error=ROLLBACK_REQUESTED, cause=cause)
     except ClientError as exc:
         if error_code(exc) != "ExecutionDoesNotExist":
             raise

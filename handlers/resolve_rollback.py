@@ -55,6 +55,7 @@ def handler(event: dict) -> dict:
     lock = deployments.holder(function)
     if lock and lock.execution != event["executionId"] and not deployment.noop:
         update["interrupt"] = lock.execution  # the running deployment is stopped before anything else
+        update["interruptStartedAt"] = lock.started_at  # the key of its record, which Lock closes
     logger.info("rollback resolved", target=target, leaving=leaving, interrupt=update.get("interrupt"))
     return update
 

@@ -8,7 +8,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from handlers.aws import deployments
-from handlers.domain.catalog import FUNCTION_NAME_PREFIX, TASKS
+from handlers.domain.catalog import FUNCTION_NAME_PREFIX, STATE_MACHINE_ARN, TASKS
+from infra.alarm_rollback import AlarmRollback
 from infra.auto_deploy import AutoDeploy
 from infra.ci_access import CiAccess
 from infra.grants import Targets
@@ -19,8 +20,8 @@ from infra.task_functions import TaskFunctions
 
 
 class LambdaDeployer(Construct):
-    """Task functions, the deployment state machine, its safety net (rescue, reconciler), auto-deploy on ECR
-    push, CI access, deployment history."""
+    """Task functions, the deployment state machine, its safety net (rescue, reconciler), rollback on an alarm's
+    own event, auto-deploy on ECR push, CI access, deployment history."""
 
     def __init__(self, scope: Construct, id: str, *, settings: DeployerSettings) -> None:
         super().__init__(scope, id)
@@ -57,6 +58,7 @@ class LambdaDeployer(Construct):
                 "DEPLOYMENTS_TABLE": self.table.table_name,
                 deployments.RETENTION_ENV: str(settings.history_retention_days),
                 FUNCTION_NAME_PREFIX: settings.function_name_prefix,  # the reconciler looks only at these
+                STATE_MACHINE_ARN: self.targets.state_machine_arn,  # built from the name: no cycle
             },
             log_level=settings.log_level, log_retention=settings.log_retention,
             powertools_layer_version=settings.powertools_layer_version,
@@ -67,6 +69,7 @@ class LambdaDeployer(Construct):
         self.state_machine: sfn.StateMachine = self.workflow.state_machine
         self.safety_net = SafetyNet(self, "SafetyNet", state_machine=self.state_machine,
                                     rescue=self.tasks.functions["Rescue"], reconcile=self.tasks.functions["Reconcile"])
+        self.alarm_rollback = AlarmRollback(self, "AlarmRollback", function=self.tasks.functions["AlarmFired"])
         self.auto_deploy = AutoDeploy(self, "AutoDeploy", triggers=settings.auto_deploy,
                                       state_machine=self.state_machine) if settings.auto_deploy else None
         self.ci = CiAccess(self, "Ci", targets=self.targets, github=settings.github)

@@ -173,6 +173,11 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
         Allow(Scope.EXECUTIONS, "states:DescribeExecution"),
         Allow(Scope.ANY, "tag:GetResources"),
     ),
+    "AlarmFired": (  # which running deployments judge the alarm, then the rollback request for each
+        Allow(Scope.LOCKS_INDEX, "dynamodb:Query"),
+        Allow(Scope.EXECUTIONS, "states:DescribeExecution"),
+        Allow(Scope.STATE_MACHINE, "states:StartExecution"),  # this state machine only, as a person's rollback
+    ),
 }
 
 STATE_MACHINE_PERMISSIONS: tuple[Allow, ...] = (

@@ -20,7 +20,7 @@ from deployer.errors import EXIT_FAILED, EXIT_OK, CommandError, UsageError
 from deployer.executions import follow
 from handlers.domain.errors import InvalidDeploymentRequest
 from handlers.domain.images import digest_of, short
-from handlers.domain.model import parse_function, parse_request
+from handlers.domain.model import parse_function, parse_request, stopped_by
 
 EXIT_INTERRUPTED = 130  # Ctrl-C while following: the execution goes on in AWS
 
@@ -110,10 +110,29 @@ def execute(args, console: Console, request: dict, *, what: str,
         raise CommandError(f"lost track of {started.name} ({exc}); it goes on: {conn.where(started.arn)}. "
                            "Run the same command again to follow it") from None
     document = runs.result(described, events, conn.console_url(started.arn))
+    if rollback := stopped_by(document["error"], document["cause"]):
+        document = _follow_rollback(args, console, conn, document, rollback)
     if described["status"] != "RUNNING":
         for text, style in verdict(document):
             console.say(text, style)
     return (EXIT_OK if document["status"] in ("SUCCEEDED", "RUNNING") else EXIT_FAILED), document
+
+
+def _follow_rollback(args, console: Console, conn, stopped: dict, name: str) -> dict:
+    """A rollback request stopped this execution (a person's, or an alarm's event): what counts is where that
+    rollback left traffic, so follow it to its end too."""
+    arn = conn.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+    console.say(f"{stopped['name']} was stopped by rollback request {name}; following it")
+    sfn = conn.client("stepfunctions")
+    try:
+        described, events = _follow(console, sfn, arn, args.poll_interval, None)
+    except KeyboardInterrupt:
+        console.error(f"stopped following; {name} goes on: {conn.where(arn)}")
+        return stopped
+    except (BotoCoreError, ClientError) as exc:
+        console.error(f"cannot follow {name} ({exc}): {conn.where(arn)}")
+        return stopped
+    return runs.stopped_by_rollback(stopped, runs.result(described, events, conn.console_url(arn)))
 
 
 def _announce(console: Console, started: runs.Started, run: naming.CiRun | None, where: str) -> None:

@@ -28,14 +28,16 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
-from deployer.executions import follow
+from deployer.executions import follow, history
 from deployer.inspect import live_state
 from deployer.local import sample
 from deployer.local.emulator import Emulator
 from deployer.local.traffic import Tally, Traffic
+from deployer.runs import aborted_with
 from deployer.timeline import Line
 from deployer.version_metrics import CloudWatchNumbers
 from handlers.domain.images import short
+from handlers.domain.model import stopped_by
 
 TIME_SCALE = 0.05  # 20 times faster than AWS: Waits, the alarm's evaluation and the metrics' delay alike
 STRATEGY = "Canary20Percent5Minutes"
@@ -78,7 +80,8 @@ def run(out=sys.stdout, emu: Emulator | None = None) -> int:
     with nullcontext(emu) if emu else emulator() as running:
         deployments = play(running, say)
     say(f"demo finished in {time.monotonic() - started:.0f} s")
-    return 0 if [d.status for d in deployments] == ["SUCCEEDED", "FAILED"] else 1
+    v2, v3 = (d.status for d in deployments)  # v3: rolled back by its check (FAILED) or its alarm's event
+    return 0 if v2 == "SUCCEEDED" and v3 in ("FAILED", "ABORTED") else 1
 
 
 def play(emu: Emulator, say) -> list[Deployment]:
@@ -113,12 +116,18 @@ def play(emu: Emulator, say) -> list[Deployment]:
 
             described = follow(sfn, arn, show, poll_seconds=0.2, timeout=TIMEOUT,
                                numbers=CloudWatchNumbers(cloudwatch))
-        deployment = Deployment(label, arn, described["status"], described.get("error"), described.get("cause"),
+        error, cause = (described.get("error"), described.get("cause")) if described["status"] != "ABORTED" \
+            else aborted_with(history(sfn, arn))
+        deployment = Deployment(label, arn, described["status"], error, cause,
                                 described["startDate"], described["stopDate"], lines, traffic.by_version())
         took = (deployment.stopped - deployment.started).total_seconds()
         say(f"  => {deployment.status}{f' {deployment.error}' if deployment.error else ''} in {took:.1f} s")
         if deployment.cause:
             say(f"     why: {deployment.cause.split('. Rolled back: ', 1)[0]}")
+        if rollback := stopped_by(error, cause):  # the alarm's own event asked for a rollback, before a check
+            rolled = follow(sfn, arn.rsplit(":", 1)[0] + f":{rollback}", lambda line: say(line.render()),
+                            poll_seconds=0.2, timeout=TIMEOUT)
+            say(f"  => rollback {rolled['status']}")
         for text in _alarm_changes(cloudwatch, fn.alarm, deployment):
             say(f"     {text}")
         say(f"     clients saw: {_tallies(deployment.seen_by_clients)}")

@@ -43,7 +43,7 @@ from deployer.timeline import Visit, visits
 from handlers.aws import clients as aws
 from handlers.aws import deployments
 from handlers.domain import events
-from handlers.domain.catalog import EVENT_HANDLERS, FUNCTION_NAME_PREFIX, TASKS, placeholder
+from handlers.domain.catalog import EVENT_HANDLERS, FUNCTION_NAME_PREFIX, STATE_MACHINE_ARN, TASKS, placeholder
 from infra.permissions import Resources
 
 DEFAULT_REGION = "us-east-1"
@@ -83,7 +83,8 @@ class Emulator:
 
     Wired as the CDK stack wires AWS: the deployments table, the rescue function on this state machine's
     executions ending badly, the reconciler on its schedule (``emu.reconcile()`` runs it once; the schedule
-    runs only with ``schedules=True``), and, for ``auto_deploy`` = ``{repository: [tags]}``, a rule that
+    runs only with ``schedules=True``), the AlarmFired function on every alarm going to ALARM (it rolls back
+    the running deployments that watch it), and, for ``auto_deploy`` = ``{repository: [tags]}``, a rule that
     starts an execution on an ECR push.
 
     ``time_scale`` shortens every Wait state, Retry interval and schedule (0.05: twenty times faster); the
@@ -166,6 +167,7 @@ class Emulator:
             "DEPLOYMENTS_TABLE": self.table_name,  # the environment infra.deployer gives every task function
             deployments.RETENTION_ENV: str(self.history_retention_days),
             FUNCTION_NAME_PREFIX: self.function_name_prefix,
+            STATE_MACHINE_ARN: self.iam.resources.state_machine_arn,
         }))
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
         stack.enter_context(fidelity.installed(code_update_seconds=self.code_update_seconds))
@@ -287,6 +289,8 @@ class Emulator:
         self._rule("execution-ended", self.function_arns["Rescue"],
                    pattern=events.execution_ended_pattern(self.state_machine_arn))
         self._rule("reconcile", self.function_arns["Reconcile"], schedule=events.reconcile_schedule())
+        self._rule("alarm-fired", self.function_arns["AlarmFired"], pattern=events.alarm_fired_pattern(
+            self.state_machine_arn.split(":")[4], self.region))
         if self.auto_deploy:  # the same two chained rules as the CDK stack (handlers.events says why two)
             bus = self.client("events").create_event_bus(Name=f"{self.state_machine_name}-pushes")["EventBusArn"]
             self._rule("forward-pushes", bus, pattern=events.forward_pattern(self.auto_deploy))

@@ -6,6 +6,7 @@ against the fact it claims. Patches are installed for the life of an emulator an
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import json
 import logging
@@ -30,8 +31,9 @@ from moto.events.models import Rule, events_backends
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
     StateTaskService,
 )
-from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from handlers.domain import events
 from handlers.domain.images import parse_image_uri
@@ -117,6 +119,8 @@ def _patches(code_update_seconds: float):
         "normalise": StateTaskService._normalise_parameters,
         "normalise_response": StateTaskService._normalise_response,
         "send_to_targets": Rule.send_to_targets,
+        "r_stop_execution": StepFunctionResponse.stop_execution,
+        "stop": Execution.stop,
     }
 
     # AWS: a function has a RevisionId that changes with every code or configuration update, and
@@ -286,6 +290,19 @@ def _patches(code_update_seconds: float):
                 threading.Thread(target=deliver, args=(self.region_name, target, event), daemon=True).start()
         return None
 
+    # AWS: StopExecution's ``error`` and ``cause`` are the aborted execution's: its ExecutionAborted history
+    # event carries them (ExecutionAbortedEventDetails). moto stops every execution with empty ones.
+    def r_stop_execution(self):
+        token = _stop_reason.set((self._get_param("error"), self._get_param("cause")))
+        try:
+            return original["r_stop_execution"](self)
+        finally:
+            _stop_reason.reset(token)
+
+    def stop(self, stop_date, error, cause):
+        given_error, given_cause = _stop_reason.get()
+        return original["stop"](self, stop_date, given_error or error, given_cause or cause)
+
     return [
         (LambdaFunction, "get_configuration", get_configuration),
         (LambdaFunction, "get_code", get_code),
@@ -304,7 +321,14 @@ def _patches(code_update_seconds: float):
         (StateTaskService, "_normalise_parameters", normalise),
         (StateTaskService, "_normalise_response", normalise_response),
         (Rule, "send_to_targets", send_to_targets),
+        (StepFunctionResponse, "stop_execution", r_stop_execution),
+        (Execution, "stop", stop),
     ]
+
+
+_stop_reason: contextvars.ContextVar[tuple[str | None, str | None]] = contextvars.ContextVar(
+    "stop_reason", default=(None, None))
+"""The error and cause of the StopExecution request being answered (moto's backend is not told them)."""
 
 
 _service_models: dict[str, object] = {}

@@ -128,20 +128,32 @@ def locks() -> list[Lock]:
             for page in pages for i in page.get("Items", [])]
 
 
-def record(function: str, execution: str, started_at: str, **fields) -> None:
-    """Create or update the deployment's record (idempotent: the key is the execution's)."""
+def record(function: str, execution: str, started_at: str, *, only_if_running: bool = False, **fields) -> bool:
+    """Create or update the deployment's record (idempotent: the key is the execution's). ``only_if_running``:
+    only a record that exists and still says running (closing a deployment stopped from outside, which may
+    have ended by itself meanwhile); False when it did not."""
     name = execution.rsplit(":", 1)[-1]
     values = {"execution": execution, "startedAt": started_at, **{k: v for k, v in fields.items() if v is not None}}
     attributes = {f":{k}": _s(v) for k, v in values.items()}
     if expires := _expires_at():
         values[EXPIRES_AT], attributes[f":{EXPIRES_AT}"] = expires, {"N": str(expires)}
-    _ddb().update_item(
-        TableName=table_name(),
-        Key={"pk": _s(function), "sk": _s(f"{RECORD_PREFIX}{started_at}#{name}")},
-        UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in values),
-        ExpressionAttributeNames={f"#{k}": k for k in values},
-        ExpressionAttributeValues=attributes,
-    )
+    names = {f"#{k}": k for k in values}
+    condition = {}
+    if only_if_running:
+        names["#was"], attributes[":running"] = "outcome", _s(RUNNING)
+        condition = {"ConditionExpression": "#was = :running"}
+    try:
+        _ddb().update_item(
+            TableName=table_name(),
+            Key={"pk": _s(function), "sk": _s(f"{RECORD_PREFIX}{started_at}#{name}")},
+            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in values),
+            ExpressionAttributeNames=names, ExpressionAttributeValues=attributes, **condition,
+        )
+    except ClientError as exc:
+        if only_if_running and error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def _expires_at() -> int | None:

@@ -2,7 +2,7 @@
 
 A state machine task (``@task``) takes the state document and returns the keys it adds or replaces; the
 decorator returns the merged document, which the state machine passes on (``OutputPath: $.Payload``).
-An ``@event_handler`` (EventBridge targets: rescue, reconciler) returns its own result.
+An ``@event_handler`` (EventBridge targets: rescue, reconciler, alarm fired) returns its own result.
 
 Every error is logged and counted, then raised unchanged (a transient AWS error as ``TransientAwsError``):
 the Lambda runtime reports the exception's class name, which the ASL's ``Retry``/``Catch`` match.

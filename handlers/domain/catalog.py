@@ -11,6 +11,8 @@ METRICS_NAMESPACE = "LambdaDeployer"
 """The CloudWatch namespace of the deployer's own metrics (TaskDuration, TaskFailed, ...)."""
 FUNCTION_NAME_PREFIX = "FUNCTION_NAME_PREFIX"
 """The environment variable naming the deployer's ``functionNamePrefix`` (empty: every managed function)."""
+STATE_MACHINE_ARN = "STATE_MACHINE_ARN"
+"""The environment variable naming the deployer's own state machine (the alarm handler starts rollbacks there)."""
 
 TASKS: dict[str, str] = {
     "Resolve": "handlers.resolve.handler",
@@ -32,6 +34,7 @@ TASKS: dict[str, str] = {
 EVENT_HANDLERS: dict[str, str] = {
     "Rescue": "handlers.rescue.handler",  # this state machine's executions ending ABORTED/TIMED_OUT/FAILED
     "Reconcile": "handlers.reconcile.handler",  # on a schedule
+    "AlarmFired": "handlers.alarm_fired.handler",  # a CloudWatch alarm went to ALARM
 }
 
 

@@ -23,6 +23,7 @@ from handlers.domain.tags import PREVIOUS_SUFFIX
 
 ECR_SOURCE, ECR_DETAIL_TYPE = "aws.ecr", "ECR Image Action"
 SFN_SOURCE, SFN_DETAIL_TYPE = "aws.states", "Step Functions Execution Status Change"
+CLOUDWATCH_SOURCE, ALARM_DETAIL_TYPE = "aws.cloudwatch", "CloudWatch Alarm State Change"
 ENDED_BADLY = ["ABORTED", "TIMED_OUT", "FAILED"]
 RECONCILE_EVERY_MINUTES = 5  # the reconciler's schedule: often enough to repair what a lost event left
 
@@ -129,3 +130,16 @@ def execution_ended_pattern(state_machine_arn: str) -> dict:
     """This state machine's executions that ended without finishing their own cleanup for sure."""
     return {"source": [SFN_SOURCE], "detail-type": [SFN_DETAIL_TYPE],
             "detail": {"stateMachineArn": [state_machine_arn], "status": ENDED_BADLY}}
+
+
+def alarm_fired_pattern(account: str, region: str) -> dict:
+    """Every transition to ALARM of an alarm of this account and region, metric and composite alike.
+
+    Not narrowed to the alarms deployments watch: those are named in each request, so no pattern written at
+    synth can list them, and rewriting the rule per deployment would be a mutation outside the state machine
+    that could fail or leak. Transitions to ALARM are rare, and the function drops one that no running
+    deployment watches after one Query of the locks index. ``account`` and ``region`` keep out events that
+    another account or region forwards to this bus: an alarm name means an alarm of this account and region.
+    """
+    return {"source": [CLOUDWATCH_SOURCE], "detail-type": [ALARM_DETAIL_TYPE], "account": [account],
+            "region": [region], "detail": {"state": {"value": ["ALARM"]}}}

@@ -154,6 +154,24 @@ def parse_rollback_request(raw: dict) -> RollbackRequest:
     return RollbackRequest(function, alias, to_version, requested_by)
 
 
+ROLLBACK_REQUESTED = "RollbackRequested"
+"""The error a deployment ends with (ABORTED) when a rollback request stopped it."""
+_STOPPED_BY = re.compile(r"^stopped by rollback request ([^\s,;]+)")  # names hold no space, comma, semicolon
+
+
+def stop_cause(rollback_execution: str, requested_by: str | None) -> str:
+    """The cause of a deployment a rollback request stopped: which rollback execution, and who asked for it
+    (an alarm's name when its event asked), so the stopped execution itself tells where traffic went."""
+    return f"stopped by rollback request {rollback_execution}" + (f", requested by {requested_by}"
+                                                                  if requested_by else "")
+
+
+def stopped_by(error: str | None, cause: str | None) -> str | None:
+    """The name of the rollback execution that stopped a deployment, read back from its error and cause."""
+    found = _STOPPED_BY.match(cause or "") if error == ROLLBACK_REQUESTED else None
+    return found[1] if found else None
+
+
 def _parse_requested_by(value: object) -> str | None:
     if value is not None and (not isinstance(value, str) or len(value) > 256):
         raise InvalidDeploymentRequest("'requestedBy' must be a string of at most 256 characters")

@@ -26,7 +26,7 @@ def test_app_synthesizes_the_stack_offline_with_cli_context(tmp_path):
     assert result.returncode == 0, result.stderr[-4000:]
     template = json.loads((tmp_path / "LambdaDeployer.template.json").read_text())
     types = [resource["Type"] for resource in template["Resources"].values()]
-    assert types.count("AWS::Events::Rule") == 4  # auto-deploy (two chained), rescue, reconcile schedule
+    assert types.count("AWS::Events::Rule") == 5  # auto-deploy (two chained), rescue, reconcile schedule, alarm
     (state_machine,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
     assert state_machine["Properties"]["StateMachineName"] == "from-the-cli"
     assert {"StateMachineArn", "CiPolicyArn"} <= set(template["Outputs"])

@@ -66,6 +66,7 @@ def test_resources_are_attributes_of_the_construct(configured, defaults):
 
     assert set(deployer.tasks.functions) == set(TASKS) | set(EVENT_HANDLERS)
     assert deployer.safety_net.rescue_rule and deployer.safety_net.reconcile_rule
+    assert deployer.alarm_rollback.rule and deployer.alarm_rollback.dead_letters
     assert deployer.state_machine is deployer.workflow.state_machine
     assert deployer.table.table_name
     assert deployer.auto_deploy.start_rule and deployer.auto_deploy.bus
@@ -86,4 +87,6 @@ def test_another_teams_stack_can_hold_two_deployers():
 
     template.resource_count_is("AWS::StepFunctions::StateMachine", 2)
     template.resource_count_is("AWS::Lambda::Function", 2 * (len(TASKS) + len(EVENT_HANDLERS)))
-    template.resource_count_is("AWS::Events::Rule", 2 + 2 + 2)  # auto-deploy (Green), rescue and reconcile (each)
+    # auto-deploy (Green); rescue, reconcile and rollback on alarm (each: both hear every alarm, each acts on the
+    # deployments of its own table)
+    template.resource_count_is("AWS::Events::Rule", 2 + 2 * 3)

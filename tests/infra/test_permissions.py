@@ -41,6 +41,7 @@ CONFIGURED = {  # scope -> (resource as cdk-nag renders it, condition) for the `
     Scope.DEPLOYMENTS_TABLE: {(TABLE, UNCONDITIONAL)},
     Scope.LOCKS_INDEX: {(f"{TABLE}/index/locks", UNCONDITIONAL)},
     Scope.EXECUTIONS: {(ARN.format(service="states", resource="execution:deployer-under-test:*"), UNCONDITIONAL)},
+    Scope.STATE_MACHINE: {(ARN.format(service="states", resource="stateMachine:deployer-under-test"), UNCONDITIONAL)},
     Scope.ANY: {("*", UNCONDITIONAL)},
 }
 

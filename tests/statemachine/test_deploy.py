@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from deployer.local.faults import Crash
 from handlers.domain.strategy import parse_strategy
 
 
@@ -68,6 +69,9 @@ def wait_until_weighted(world, timeout: float = 10.0) -> None:
 
 
 def test_an_alarm_during_the_bake_rolls_back_at_the_next_check(world):
+    """The backstop: the alarm's own event would roll back at once (test_alarm_rollback.py); with its function
+    failing, the next check does."""
+    world.emulator.api.inject(Crash("AlarmFired", times=None))
     arn = world.emulator.start_execution(world.request(world.v2, strategy="Canary10Percent30Seconds",
                                                        checkIntervalSeconds=1, alarms=[world.fn.alarm]))
     wait_until_weighted(world)

@@ -7,10 +7,12 @@ it, and no lock is held. Each run deploys its own function in one shared emulato
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from dataclasses import dataclass
 
 import pytest
+from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import make_world, wait_for
@@ -19,6 +21,7 @@ from deployer.local import sample
 from deployer.local.emulator import Emulator
 from deployer.local.faults import CONFLICT, PRECONDITION_FAILED, SERVER_ERROR, THROTTLE, Crash, Fault
 from handlers.aws import deployments
+from handlers.domain import alarm_events
 
 TWO_SHIFTS = {"steps": [{"weight": 10, "bakeSeconds": 0}, {"weight": 50, "bakeSeconds": 0}]}  # checks mutate nothing
 
@@ -184,3 +187,75 @@ def test_undoing_a_promotion_ends_in_the_invariant_whatever_fails_once_on_the_wa
         outcomes.add((status, error))
     assert not never_fired, f"faults that never hit their call: {never_fired}"
     assert outcomes == {("FAILED", "DeploymentRolledBack")}
+
+# The alarm's own event (AlarmFired, then the rollback request it starts): whatever fails there, the deployment
+# still ends back on the stable version, rolled back by that request, by its check (the backstop, 2 s in) or
+# by the rescue of the execution the request stopped.
+ALARM_POINTS = [
+    Point("AlarmFired", "StartExecution"),  # the rollback request
+    Point("Lock", "StopExecution"),  # the deployment it interrupts
+    Point("Lock", "PutItem"),  # the lock, taken over
+    Point("Lock", "UpdateItem"),  # the stopped deployment's record
+    Point("Lock", "UpdateItem", 1),  # the rollback's own record
+    Point("Rollback", "UpdateAlias"),  # RestoreVersion
+    Point("Rollback", "PutImage"),
+    Point("Rollback", "UpdateFunctionCode"),
+    Point("Finalize", "UpdateItem"),
+    Point("Finalize", "DeleteItem"),
+]
+ALARM_KINDS = ("throttled", "server error", "crash")  # 412 and 409 are Lambda's and ECR's: swept above
+LONG_BAKE = {"steps": [{"weight": 10, "bakeSeconds": 3000}]}  # 6 s; the first check comes at 2 s
+
+
+def rolled_back_on_alarm(emulator: Emulator, run: str, point: Point, kind: str, persistent: bool):
+    """Fire the deployment's alarm mid-canary with one fault on the alarm's path; (fired, broken invariants)."""
+    world = make_world(emulator, run)
+    arn = emulator.start_execution(world.request(world.v2, strategy=LONG_BAKE, checkIntervalSeconds=1000,
+                                                 alarms=[world.fn.alarm]), name=run)
+    wait_for(world.weights, what=f"{run}'s canary")
+    rollback = alarm_events.rollback_name(run, arn)
+    fault = faults_for(point, kind, persistent, None if point.task == "AlarmFired" else rollback)
+    emulator.api.inject(fault)
+    try:
+        breach(emulator, world.fn.alarm)
+        emulator.wait(arn, timeout=60)
+        rollback_arn = f"{arn.rsplit(':', 1)[0]}:{rollback}"
+        with contextlib.suppress(ClientError):  # never started: the deployment's check rolled it back
+            emulator.wait(rollback_arn, timeout=60)
+        if deployments.holder(run):
+            emulator.reconcile()  # a lock no execution releases any more: the schedule's job
+        wait_for(lambda: deployments.holder(run) is None, timeout=20, what=f"{run}'s lock to be released")
+        broken = []
+        try:
+            if (version := world.settled_on()) != "1":
+                broken.append(f"alias on version {version}")
+        except AssertionError as exc:
+            broken.append(str(exc).splitlines()[0])
+        return bool(fault.fired), broken
+    finally:
+        emulator.api.clear()
+
+
+def breach(emulator: Emulator, name: str) -> None:
+    """The alarm goes to ALARM at its next evaluation and stays there (missing data now breaches), so the check
+    sees it too if the event's rollback fails (a SetAlarmState would last only until that evaluation)."""
+    cloudwatch = emulator.client("cloudwatch")
+    alarm = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+    cloudwatch.put_metric_alarm(**{key: alarm[key] for key in (
+        "AlarmName", "Namespace", "MetricName", "Statistic", "Period", "EvaluationPeriods", "Threshold",
+        "ComparisonOperator", "Dimensions")}, TreatMissingData="breaching")
+
+
+def test_every_fault_on_the_alarms_rollback_path_ends_back_on_the_stable_version(emulator):
+    matrix = list(itertools.product(ALARM_POINTS, ALARM_KINDS, (False, True)))
+    broken, never_fired = [], []
+    for index, (point, kind, persistent) in enumerate(matrix):
+        label = f"{point} {kind} {'persistently' if persistent else 'once'}"
+        fired, problems = rolled_back_on_alarm(emulator, f"alarm-{index}", point, kind, persistent)
+        if not fired:
+            never_fired.append(label)
+        broken += [f"{label}: {problem}" for problem in problems]
+    print(f"\nalarm fault sweep: {len(ALARM_POINTS)} calls x {len(ALARM_KINDS)} faults x once/persistently = "
+          f"{len(matrix)} runs; the invariant held in {len(matrix) - len(broken)}")
+    assert not never_fired, f"faults that never hit their call: {never_fired}"
+    assert not broken, "\n".join(broken)

@@ -1,7 +1,8 @@
 """Least privilege, proved on the emulator (which enforces infra.permissions as IAM would on AWS).
 
 Every permission the table grants a function is used by one of the scenarios below (happy paths, the
-412 glitches each task tells from a real change, pre-traffic checks, rollbacks, rescue, reconciler, ECR push), and
+412 glitches each task tells from a real change, pre-traffic checks, rollbacks, rescue, reconciler, an alarm's
+own event, ECR push), and
 is needed (an action granted on several scopes, on each of them):
 with it taken away, that scenario's call is refused with AccessDeniedException and the run ends otherwise.
 With the table intact, every scenario ends as it should and nothing is refused. Runs share one emulator
@@ -18,13 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
+from botocore.exceptions import ClientError
 from support import make_world, wait_for
 
 from deployer.local import sample
 from deployer.local.emulator import Emulator
 from deployer.local.faults import PRECONDITION_FAILED, Fault
 from handlers.aws import deployments
-from handlers.domain import tags
+from handlers.domain import alarm_events, tags
 from infra import permissions
 from infra.permissions import Allow
 
@@ -182,6 +184,23 @@ def rollback_requests(run: Run) -> tuple:
     return ended(first), ended(to_previous), ended(mid_canary), run.emulator.wait(canary).status, settled(world)
 
 
+def alarm_fired(run: Run) -> tuple:
+    """A watched alarm goes to ALARM mid-canary: its own event starts the rollback that stops the deployment
+    (the first check would come only at the end of the bake)."""
+    world = run.world()
+    arn = run.start(world.request(world.v2, strategy=LONG_CANARY, checkIntervalSeconds=3000, alarms=[world.fn.alarm]))
+    wait_for(world.weights, what="the canary")
+    rollback = f"{arn.rsplit(':', 1)[0]}:{alarm_events.rollback_name(world.fn.name, arn)}"
+    world.set_alarm("ALARM")
+    deployment = run.emulator.wait(arn, timeout=60)
+    try:
+        rolled_back = ended(run.emulator.wait(rollback, timeout=60))
+        run.executions.add(rollback)  # its calls are this run's
+    except ClientError:  # never started
+        rolled_back = None
+    return ended(deployment), rolled_back, settled(world)
+
+
 def push(run: Run) -> tuple:
     """A push of ``main`` deploys the function that tracks it (FindTrackingFunctions, then a child)."""
     fn = run.world(repository=PUSHED, tags={tags.TRACK: f"{PUSHED}:main"})
@@ -214,6 +233,7 @@ SCENARIOS: dict[str, Callable[[Run], tuple]] = {  # cheapest first: a permission
     "stopped, then rescued": stopped_then_rescued,
     "reconciler": reconciled,
     "rollback requests": rollback_requests,
+    "alarm fired": alarm_fired,
     "push": push,
 }
 EXPECTED = {  # what each scenario ends with when every permission is there
@@ -225,6 +245,7 @@ EXPECTED = {  # what each scenario ends with when every permission is there
     "stopped, then rescued": (None, True, "on 1", None),
     "reconciler": ("on 1", "on 1"),  # after the report, which the test checks
     "rollback requests": (("SUCCEEDED", None), ("SUCCEEDED", None), ("SUCCEEDED", None), "ABORTED", "on 1"),
+    "alarm fired": (("ABORTED", None), ("SUCCEEDED", None), "on 1"),
     "push": (("SUCCEEDED", None), True),
 }
 

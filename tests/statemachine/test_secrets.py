@@ -37,15 +37,18 @@ def test_no_environment_variable_of_the_function_reaches_history_records_or_logs
 
     deployed = emulator.run(world.request(world.v2, strategy="Canary50Percent2Seconds", checkIntervalSeconds=1))
     firing = fire_alarm_once_weighted(world)
-    rolled_back = emulator.run(world.request(world.v3, alarms=[world.fn.alarm], strategy="Canary10Percent30Seconds",
-                                             checkIntervalSeconds=1))
+    stopped = emulator.run(world.request(world.v3, alarms=[world.fn.alarm], strategy="Canary10Percent30Seconds",
+                                         checkIntervalSeconds=300))  # rolled back by the alarm's own event
     firing.join()
+    listed = emulator.client("stepfunctions").list_executions(stateMachineArn=emulator.state_machine_arn)
+    rollback = emulator.wait(next(e["executionArn"] for e in listed["executions"]
+                                  if e["executionArn"] not in (deployed.arn, stopped.arn)))
 
-    assert (deployed.status, rolled_back.error) == ("SUCCEEDED", "DeploymentRolledBack")
-    for execution in (deployed, rolled_back):
+    assert (deployed.status, stopped.status, rollback.status) == ("SUCCEEDED", "ABORTED", "SUCCEEDED")
+    for execution in (deployed, stopped, rollback):
         assert SECRET not in json.dumps(execution.history, default=str)  # every event's input, output, error and cause
         assert SECRET not in json.dumps([execution.input, execution.output, execution.cause])
     records = emulator.client("dynamodb").scan(TableName=emulator.table_name)["Items"]
-    assert len(records) == 2 and SECRET not in json.dumps(records)
+    assert len(records) == 3 and SECRET not in json.dumps(records)
     logged = handler_logs.getvalue()
     assert '"correlation_id"' in logged and SECRET not in logged  # the logs were captured, and hold no secret

@@ -6,6 +6,7 @@ from support import deploy_args as deploy
 from support import fire_alarm_once_weighted
 
 from deployer.cli import EXIT_FAILED, EXIT_NOT_STARTED, EXIT_OK, EXIT_USAGE
+from deployer.local.faults import Crash
 
 CANARY = ("--strategy", "Canary50Percent2Seconds", "--check-interval", "1")
 
@@ -31,6 +32,8 @@ def test_a_deploy_that_succeeds_exits_0_with_the_timeline_and_the_console_link(f
 
 
 def test_a_deploy_whose_alarm_fires_exits_1_and_names_the_failing_step(fast_world, cli):
+    """The backstop (the alarm's own event failing to roll back): the next check does."""
+    fast_world.emulator.api.inject(Crash("AlarmFired", times=None))
     firing = fire_alarm_once_weighted(fast_world)
 
     done = cli("--output", "json", *deploy(fast_world, fast_world.v2, "--strategy", "Canary10Percent30Seconds",
@@ -48,6 +51,29 @@ def test_a_deploy_whose_alarm_fires_exits_1_and_names_the_failing_step(fast_worl
         "latencyPercentile": None, "reason": "DeploymentUnhealthy: alarm orders-api-errors in ALARM with 10% of "
                                              "traffic on the new version (step 1 of 1)"}
     assert (result["version"], result["previousVersion"], result["liveVersion"]) == ("2", "1", "1")
+    assert fast_world.settled_on() == "1"
+
+
+def test_a_deploy_stopped_by_its_alarms_rollback_follows_that_rollback_and_says_where_traffic_is(fast_world, cli):
+    firing = fire_alarm_once_weighted(fast_world)
+
+    done = cli("--output", "json", *deploy(fast_world, fast_world.v2, "--strategy", "Canary10Percent30Seconds",
+                                           "--check-interval", "300"))  # 15 s here: the alarm's event is first
+    firing.join()
+
+    assert done.code == EXIT_FAILED
+    result = done.json()
+    rollback = result["rolledBackBy"]
+    assert (result["status"], result["error"], result["outcome"]) == ("ABORTED", "RollbackRequested", "rolledBack")
+    assert result["cause"] == f"stopped by rollback request {rollback['name']}, requested by alarm orders-api-errors"
+    assert (result["version"], result["previousVersion"], result["liveVersion"]) == ("2", "1", "1")
+    assert (rollback["status"], rollback["outcome"], rollback["version"]) == ("SUCCEEDED", "rolledBack", "1")
+    assert rollback["requestedBy"] == "alarm orders-api-errors"
+    assert {e["name"] for e in executions(fast_world)} == {result["name"], rollback["name"]}
+    assert f"was stopped by rollback request {rollback['name']}; following it" in done.err
+    assert "RestoreVersion" in done.err and "alias live → version 1" in done.err  # the rollback's own timeline
+    assert "=> ABORTED RollbackRequested" in done.err and "requested by alarm orders-api-errors" in done.err
+    assert "live: version 1 serves all traffic on alias live" in done.err
     assert fast_world.settled_on() == "1"
 
 

@@ -7,6 +7,7 @@ from support import fire_alarm_once_weighted
 
 from deployer.cli import EXIT_OK
 from deployer.commands.history import RECORD_KEYS, check_line
+from deployer.local.faults import Crash
 from handlers.domain import check_report
 from handlers.domain.analysis import AnalysisSettings, VersionStats, analyse
 
@@ -14,6 +15,7 @@ from handlers.domain.analysis import AnalysisSettings, VersionStats, analyse
 def test_status_and_history_show_what_the_deploys_did(fast_world, cli):
     assert cli(*deploy(fast_world, fast_world.v2, "--strategy", "Canary50Percent2Seconds", "--no-analysis")).code \
         == EXIT_OK  # no traffic here: alarms alone judge
+    fast_world.emulator.api.inject(Crash("AlarmFired", times=None))  # rolled back by its check, not the event
     firing = fire_alarm_once_weighted(fast_world)
     cli(*deploy(fast_world, fast_world.v3, "--strategy", "Canary10Percent30Seconds", "--check-interval", "1"))
     firing.join()
@@ -39,6 +41,29 @@ def test_status_and_history_show_what_the_deploys_did(fast_world, cli):
                              "the new version (step 1 of 1)")
     assert table[2].endswith("orders-api-errors OK")
     assert "  its last check: failed: DeploymentUnhealthy: alarm orders-api-errors in ALARM" in status
+
+
+def test_history_says_which_alarm_rolled_a_deployment_back(fast_world, cli):
+    assert cli(*deploy(fast_world, fast_world.v2)).code == EXIT_OK
+    firing = fire_alarm_once_weighted(fast_world)
+    cli(*deploy(fast_world, fast_world.v3, "--strategy", "Canary10Percent30Seconds", "--check-interval", "300"))
+    firing.join()
+
+    history = cli("--output", "json", "history", "orders-api").json()["deployments"]
+    table = cli("history", "orders-api").out.splitlines()
+    status = cli("status", "orders-api").out
+
+    rollback, stopped, first = history
+    assert (rollback["kind"], rollback["outcome"], rollback["fromVersion"], rollback["toVersion"]) == (
+        "rollback", "rolledBack", "3", "2")
+    assert rollback["requestedBy"] == "alarm orders-api-errors" and rollback["digest"] == fast_world.v2
+    assert (stopped["kind"], stopped["outcome"], stopped["fromVersion"]) == ("deploy", "aborted", "2")
+    assert stopped["cause"] == (f"stopped by rollback request {rollback['name']}, requested by alarm "
+                                "orders-api-errors; it returns alias live to version 2")
+    assert first["outcome"] == "deployed"
+    assert "3 → 2" in table[1] and "rolledBack" in table[1] and table[1].endswith("alarm orders-api-errors")
+    assert "aborted" in table[2]
+    assert "last deployment: rolledBack 3 → 2" in status and "by alarm orders-api-errors" in status
 
 
 def test_history_shows_text_read_from_the_table_without_its_control_characters(world, cli):

@@ -12,6 +12,7 @@ from unittest import mock
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from support import wait_for
 
 from deployer.local.emulator import Emulator
 from deployer.local.sample import manifest, push_image
@@ -125,6 +126,31 @@ def test_start_execution_with_the_name_and_input_of_a_running_execution_returns_
     assert error_of(sfn.start_execution, stateMachineArn=machine, name="once", input='{"n": 1}') == \
         "ExecutionAlreadyExists"
     assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 1
+
+
+def test_a_stopped_executions_history_ends_with_the_error_and_cause_it_was_stopped_with(waiting):
+    """StopExecution's error and cause are the execution's ExecutionAborted event's (ExecutionAbortedEventDetails,
+    Step Functions API reference); one stopped without them has none."""
+    sfn, machine = waiting
+
+    def last_event(arn: str, kind: str) -> dict | None:
+        event = sfn.get_execution_history(executionArn=arn)["events"][-1]
+        return event if event["type"] == kind else None
+
+    told, untold = (sfn.start_execution(stateMachineArn=machine, name=name, input="{}")["executionArn"]
+                    for name in ("told", "untold"))
+    for arn in (told, untold):
+        wait_for(lambda arn=arn: last_event(arn, "WaitStateEntered"), what=f"{arn} waiting")
+
+    sfn.stop_execution(executionArn=told, error="RollbackRequested", cause="stopped by rollback request r-1")
+    sfn.stop_execution(executionArn=untold)
+
+    def aborted(arn: str) -> dict:
+        event = wait_for(lambda: last_event(arn, "ExecutionAborted"), what=f"{arn} aborted")
+        return event["executionAbortedEventDetails"]
+
+    assert aborted(told) == {"error": "RollbackRequested", "cause": "stopped by rollback request r-1"}
+    assert not any(aborted(untold).values())
 
 
 def test_concurrent_starts_with_one_name_and_input_start_one_execution(waiting):

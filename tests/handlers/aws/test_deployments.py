@@ -46,3 +46,17 @@ def test_without_a_retention_records_are_kept(fast_world, monkeypatch):
 
     (item,) = fast_world.emulator.client("dynamodb").scan(TableName=fast_world.emulator.table_name)["Items"]
     assert deployments.EXPIRES_AT not in item
+
+
+def test_closing_a_stopped_deployments_record_leaves_one_that_ended_by_itself_as_it_was(fast_world):
+    started = "2026-01-01T00:00:00.000+00:00"
+    running, ended = (f"arn:aws:states:us-east-1:123456789012:execution:lambda-deployer:{n}" for n in ("a", "b"))
+    deployments.record("orders-api", running, started, outcome=deployments.RUNNING)
+    deployments.record("orders-api", ended, started, outcome="DeploymentRolledBack", cause="its own check")
+
+    closed = [deployments.record("orders-api", arn, started, only_if_running=True, outcome="aborted",
+                                 cause="stopped") for arn in (running, ended, f"{running}-never-recorded")]
+
+    assert closed == [True, False, False]
+    records = {r["execution"]: (r["outcome"], r["cause"]) for r in deployments.history("orders-api")}
+    assert records == {running: ("aborted", "stopped"), ended: ("DeploymentRolledBack", "its own check")}

@@ -1,12 +1,22 @@
 """The deploy request contract: validation before anything else happens."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from handlers.domain.analysis import DISABLED, AnalysisSettings, parse_analysis
 from handlers.domain.checks import Checks
 from handlers.domain.errors import InvalidDeploymentRequest
 from handlers.domain.images import parse_image_uri
-from handlers.domain.model import Deployment, FunctionRef, Release, parse_request
+from handlers.domain.model import (
+    ROLLBACK_REQUESTED,
+    Deployment,
+    FunctionRef,
+    Release,
+    parse_request,
+    stop_cause,
+    stopped_by,
+)
 from handlers.domain.strategy import parse_strategy
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:" + "cd" * 32
@@ -177,3 +187,12 @@ def test_the_history_budget_counts_the_checkpoints_the_request_adds():
     with pytest.raises(InvalidDeploymentRequest, match="25000 history events"):
         parse_request({**request, "preTraffic": {"afterEachShift": True}, "hooks": {"afterPromote": "notify"}})
     parse_request({**request, "preTraffic": {}})  # one checkpoint still fits
+
+@given(st.from_regex(r"[A-Za-z0-9_.-]{1,80}", fullmatch=True),
+       st.one_of(st.none(), st.text(min_size=1, max_size=256)))
+def test_the_rollback_that_stopped_a_deployment_is_read_back_from_its_cause(rollback, requested_by):
+    cause = stop_cause(rollback, requested_by)
+
+    assert stopped_by(ROLLBACK_REQUESTED, cause) == rollback
+    assert stopped_by("States.Timeout", cause) is None  # only a rollback request's stop names one
+    assert stopped_by(ROLLBACK_REQUESTED, "stopped by hand") is None
