@@ -40,8 +40,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from moto.core import errors as moto_errors
@@ -204,15 +203,9 @@ def _throttled(service: str) -> _Throttled:
     return error
 
 
-@contextmanager
-def enforced(quotas: Quotas, caller: Callable[[], str | None] = lambda: None) -> Iterator[Quotas]:
-    """Every request moto answers, from any caller, first takes its token (for the block's duration).
-    ``caller`` names who is asking, for the record."""
-    with patching.installed(patches(quotas, caller)):
-        yield quotas
-
-
 def patches(quotas: Quotas, caller: Callable[[], str | None] = lambda: None) -> list[Patch]:
+    """Installed (``deployer.local.patching.installed``), every request moto answers, from any caller, first
+    takes its token. ``caller`` names who is asking, for the record."""
     original = patching.original(BaseResponse, "call_action")
 
     def call_action(response: BaseResponse):
