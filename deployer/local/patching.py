@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import inspect
 import logging
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -61,18 +62,19 @@ class Patch:
         return f"{getattr(self.target, '__module__', '')}.{owner}.{self.name}".lstrip(".")
 
     def problem(self) -> str | None:
-        """Why this patch no longer fits the installed moto, or None."""
+        """Why this patch no longer fits the installed moto, or None (judged on moto's own attributes, also
+        while an emulator has them patched)."""
+        original = _moto_attribute(self.target, self.name)
         if self.adds:
-            if hasattr(self.target, self.name):
+            if original is not _ABSENT:
                 return f"{self.where} now exists: the emulator adds its own; see whether moto's answers as AWS does"
-        elif not hasattr(self.target, self.name):
+        elif original is _ABSENT:
             return f"{self.where} no longer exists"
-        gone = [name for name in self.uses if not hasattr(self.target, name)]
+        gone = [name for name in self.uses if _moto_attribute(self.target, name) is _ABSENT]
         if gone:
             return f"{self.where}'s replacement calls {', '.join(gone)}, which moto no longer has there"
         if self.parameters is None or self.adds:
             return None
-        original = inspect.getattr_static(self.target, self.name)
         original = original.__func__ if isinstance(original, staticmethod | classmethod) else original
         try:
             found = tuple(inspect.signature(original).parameters)
@@ -81,6 +83,34 @@ class Patch:
         if found != self.parameters:
             return f"{self.where} now takes ({', '.join(found)}), the patch expects ({', '.join(self.parameters)})"
         return None
+
+
+_ABSENT = object()
+_replaced: dict[tuple[int, str], list] = {}  # (id(target), name): [moto's own attribute or _ABSENT, installs]
+_replacing = threading.Lock()
+
+
+def _moto_attribute(target: object, name: str) -> object:
+    """``target.name`` as moto defines it (not as an installed patch replaced it), or ``_ABSENT``."""
+    with _replacing:
+        replaced = _replaced.get((id(target), name))
+    return replaced[0] if replaced else inspect.getattr_static(target, name, _ABSENT)
+
+
+@contextmanager
+def _replacing_one(patch: Patch) -> Iterator[None]:
+    """``mock.patch.object``, remembering moto's own attribute for ``problem`` while the patch is in."""
+    key = (id(patch.target), patch.name)
+    with _replacing:
+        _replaced.setdefault(key, [inspect.getattr_static(patch.target, patch.name, _ABSENT), 0])[1] += 1
+    try:
+        with mock.patch.object(patch.target, patch.name, patch.replacement, create=patch.adds):
+            yield
+    finally:
+        with _replacing:
+            _replaced[key][1] -= 1
+            if not _replaced[key][1]:
+                del _replaced[key]
 
 
 def check(patches: Iterable[Patch]) -> list[str]:
@@ -104,8 +134,7 @@ def installed(patches: Iterable[Patch]) -> Iterator[None]:
     with ExitStack() as stack:
         for patch in patches:
             if patch not in broken:
-                stack.enter_context(mock.patch.object(patch.target, patch.name, patch.replacement,
-                                                      create=patch.adds))
+                stack.enter_context(_replacing_one(patch))
         yield
 
 

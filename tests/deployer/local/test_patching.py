@@ -100,6 +100,20 @@ def test_a_skipped_speed_patch_leaves_the_fidelity_patch_of_the_same_attribute_i
     assert FakeBackend().publish_version("fn") == ("moto", "fn")
 
 
+def test_patches_are_judged_on_motos_own_attributes_while_installed():
+    """A second emulator in the process sees moto's attributes, not the first one's replacements."""
+    wider = Patch(FakeBackend, "publish_version", lambda self, *args, **kwargs: "wider",
+                  ("self", "name_or_arn", "description"))
+    added = Patch(FakeBackend, "describe_history", lambda self: [], None, adds=True)
+    with installed([wider, added]):
+        assert check([wider, added]) == []
+        with installed([wider, added]):
+            assert FakeBackend().publish_version("fn") == "wider"
+        assert FakeBackend().publish_version("fn") == "wider"
+    assert FakeBackend().publish_version("fn") == ("moto", "fn")
+    assert not hasattr(FakeBackend, "describe_history")
+
+
 # --- the emulator's own patches, against the installed moto ----------------------------------------------
 
 def test_every_patch_the_emulator_declares_fits_the_installed_moto():
@@ -107,6 +121,8 @@ def test_every_patch_the_emulator_declares_fits_the_installed_moto():
     declared = Emulator(time_scale=0.5, timeout_scale=0.5, quotas=True).patches()
     assert check(declared) == []
     assert {patch.kind for patch in declared} == set(Kind)
+    with Emulator(time_scale=0.5, timeout_scale=0.5, quotas=True):  # every one of them installed meanwhile
+        assert check(declared) == []
 
 
 def test_a_required_moto_attribute_that_is_gone_stops_the_emulator_and_leaves_everything_as_it_was(monkeypatch):
