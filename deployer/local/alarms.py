@@ -1,6 +1,7 @@
 """CloudWatch alarms that evaluate themselves in the emulator, as they do in AWS (moto 5.2 never evaluates one).
 
-While installed, a background thread evaluates every metric alarm of moto's CloudWatch backends from the
+Once started (``AlarmEvaluator.start``; the patches of ``patches(evaluator)`` installed, as the emulator
+installs them), a background thread evaluates every metric alarm of moto's CloudWatch backends from the
 datapoints stored there (``PutMetricData``, or anything appended to the backend), on CloudWatch's schedule:
 every minute for a Period of a minute or more, every 10 s for a 10 or 30 s Period. The rules are in
 ``alarm_evaluation``. A state change is written through the backend (``DescribeAlarms`` shows StateValue,
@@ -31,11 +32,8 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from unittest import mock
 
 from moto.cloudwatch.exceptions import ValidationError
 from moto.cloudwatch.models import Alarm, CloudWatchBackend, MetricAggregatedDatum, MetricDatum, cloudwatch_backends
@@ -43,7 +41,8 @@ from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult, EmptyResult
 
 from deployer.local import alarm_evaluation as rules
-from deployer.local.fidelity import _emit
+from deployer.local import fidelity, patching
+from deployer.local.patching import Patch
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +268,7 @@ class _Change:
     detail: dict
 
     def emit(self) -> None:
-        _emit(self.account, self.region, SOURCE, DETAIL_TYPE, self.detail, resources=[self.arn])
+        fidelity.emit(self.account, self.region, SOURCE, DETAIL_TYPE, self.detail, resources=[self.arn])
 
 
 def _transition(backend: CloudWatchBackend, alarm: Alarm, state: str, reason: str,
@@ -394,26 +393,14 @@ def _history(backend: CloudWatchBackend) -> list[dict]:
 
 
 # moto patches ---------------------------------------------------------------------------------------
-@contextmanager
-def installed(*, time_scale: float = 1.0, evaluate: bool = True) -> Iterator[AlarmEvaluator]:
-    """Patch moto's CloudWatch to behave as AWS documents for the block's duration and, unless ``evaluate``
-    is false, evaluate alarms in a background thread."""
-    evaluator = AlarmEvaluator(time_scale)
-    with ExitStack() as stack:
-        for target, name, replacement in _patches(evaluator):
-            stack.enter_context(mock.patch.object(target, name, replacement, create=True))
-        if evaluate:
-            evaluator.start()
-            stack.callback(evaluator.stop)
-        yield evaluator
-
-
-def _patches(evaluator: AlarmEvaluator):
+def patches(evaluator: AlarmEvaluator) -> list[Patch]:
+    """Alarm states, history and composite alarms as CloudWatch keeps them (fidelity patches of moto's
+    CloudWatch); the evaluator is told of every alarm created, set or deleted."""
     original = {
-        "put_metric_alarm": CloudWatchBackend.put_metric_alarm,
-        "set_alarm_state": CloudWatchBackend.set_alarm_state,
-        "delete_alarms": CloudWatchBackend.delete_alarms,
-        "describe_alarms": CloudWatchResponse.describe_alarms,
+        "put_metric_alarm": patching.original(CloudWatchBackend, "put_metric_alarm"),
+        "set_alarm_state": patching.original(CloudWatchBackend, "set_alarm_state"),
+        "delete_alarms": patching.original(CloudWatchBackend, "delete_alarms"),
+        "describe_alarms": patching.original(CloudWatchResponse, "describe_alarms"),
     }
 
     # AWS (PutMetricAlarm, PutCompositeAlarm): "When this operation creates an alarm, the alarm state is
@@ -505,13 +492,29 @@ def _patches(evaluator: AlarmEvaluator):
         return ActionResult({"AlarmHistoryItems": items[:int(self._get_param("MaxRecords") or 100)]})
 
     return [
-        (CloudWatchBackend, "put_metric_alarm", put_metric_alarm),
-        (CloudWatchBackend, "set_alarm_state", set_alarm_state),
-        (CloudWatchBackend, "delete_alarms", delete_alarms),
-        (CloudWatchResponse, "describe_alarms", describe_alarms),
-        (CloudWatchResponse, "put_composite_alarm", put_composite_alarm),
-        (CloudWatchResponse, "describe_alarm_history", describe_alarm_history),
+        Patch(CloudWatchBackend, "put_metric_alarm", put_metric_alarm, _PUT_METRIC_ALARM,
+              why="a new alarm starts in INSUFFICIENT_DATA and is evaluated; an update keeps the state"),
+        Patch(CloudWatchBackend, "set_alarm_state", set_alarm_state,
+              ("self", "alarm_name", "reason", "reason_data", "state_value"),
+              why="SetAlarmState is a state change (event, history, composites) until the next evaluation"),
+        Patch(CloudWatchBackend, "delete_alarms", delete_alarms, ("self", "alarm_names"),
+              why="a deleted alarm is no longer evaluated"),
+        Patch(CloudWatchResponse, "describe_alarms", describe_alarms, ("self",), uses=("_get_param",),
+              why="composite alarms only when AlarmTypes asks for them"),
+        Patch(CloudWatchResponse, "put_composite_alarm", put_composite_alarm, None, adds=True,
+              uses=("_get_param", "_get_bool_param", "cloudwatch_backend"), why="PutCompositeAlarm"),
+        Patch(CloudWatchResponse, "describe_alarm_history", describe_alarm_history, None, adds=True,
+              uses=("_get_param", "cloudwatch_backend"), why="DescribeAlarmHistory"),
     ]
+
+
+_PUT_METRIC_ALARM = (
+    "self", "name", "namespace", "metric_name", "comparison_operator", "evaluation_periods", "period", "threshold",
+    "statistic", "description", "dimensions", "alarm_actions", "metric_data_queries", "datapoints_to_alarm",
+    "extended_statistic", "ok_actions", "insufficient_data_actions", "unit", "actions_enabled", "treat_missing_data",
+    "evaluate_low_sample_count_percentile", "threshold_metric_id", "rule", "tags",
+)
+"""moto's parameters, all of them: put_composite_alarm calls it by keyword, the replacement passes them on."""
 
 
 def _naive(moment: datetime) -> datetime:

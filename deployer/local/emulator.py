@@ -1,15 +1,15 @@
 """The local emulator: AWS on moto, running the project's own state machine and handlers in process.
 
-Step Functions executes the real ASL (moto's interpreter); each task's Lambda function is created
-with its real handler path, and moto's docker-less Lambda backend is the seam where an invocation is
-routed (``deployer.local.invocations``): to that handler, in process, for the deployer's own functions, and
-as Lambda would (alias weights, the version's own code, Lambda's metrics) for any other function. The
-handlers' AWS calls go to the same moto backends.
+Step Functions executes the real ASL (moto's interpreter); each task's Lambda function is created with its
+real handler path, and moto's docker-less Lambda backend is the seam where an invocation is routed
+(``deployer.local.invocations``, patched in by ``deployer.local.fidelity.lambda_``): to that handler, in
+process, for the deployer's own functions, and as Lambda would (alias weights, the version's own code,
+Lambda's metrics) for any other function. The handlers' AWS calls go to the same moto backends. Every moto
+patch is declared (``Emulator.patches``, ``deployer.local.patching``) and checked against moto at start.
 """
 
 from __future__ import annotations
 
-import copy
 import importlib
 import io
 import json
@@ -21,22 +21,22 @@ import uuid
 import zipfile
 from contextlib import ExitStack
 from dataclasses import dataclass
-from types import SimpleNamespace
 from unittest import mock
 
 import boto3
 from botocore.config import Config
 from moto import mock_aws
-from moto.awslambda.responses import LambdaResponse
-from moto.awslambda_simple.models import LambdaSimpleBackend
 
 import statemachine
 from deployer import executions
 from deployer.executions import TERMINAL
-from deployer.local import alarms, fidelity, invocations, metrics, quotas
+from deployer.local import alarms, metrics, patching, quotas, speed, time_scale
 from deployer.local.faults import ApiLayer, TaskScope, activated, current_scope, task_scope
+from deployer.local.fidelity import cloudwatch, ecr, lambda_, stepfunctions
+from deployer.local.fidelity import events as eventbridge
 from deployer.local.iam import ACCOUNT, CI_ROLE, Enforcer
 from deployer.local.invocations import Invoker, LambdaContext, Outcome, error_document, failed
+from deployer.local.patching import Patch
 from deployer.local.quotas import Quotas
 from deployer.local.schedules import Schedules
 from deployer.timeline import Visit, visits
@@ -159,6 +159,15 @@ class Emulator:
 
     def start(self) -> Emulator:
         stack = ExitStack()
+        try:
+            self._start(stack)
+        except BaseException:  # e.g. PatchTargetChanged: leave moto and the environment as they were
+            stack.close()
+            self._stack, self.alarms = None, None
+            raise
+        return self
+
+    def _start(self, stack: ExitStack) -> None:
         stack.enter_context(mock.patch.dict(os.environ, {
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
@@ -170,21 +179,12 @@ class Emulator:
             STATE_MACHINE_ARN: self.iam.resources.state_machine_arn,
         }))
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
-        stack.enter_context(fidelity.installed(code_update_seconds=self.code_update_seconds))
-        stack.enter_context(metrics.installed(self.metrics))
-        self.alarms = stack.enter_context(alarms.installed(time_scale=self.time_scale, evaluate=self.evaluate_alarms))
-        stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", self._seam()))
-        stack.enter_context(mock.patch.object(LambdaResponse, "invoke", invocations.respond))
+        self.alarms = alarms.AlarmEvaluator(self.time_scale)
+        stack.enter_context(patching.installed(self._patches(self.alarms)))
+        if self.evaluate_alarms:
+            self.alarms.start()
+            stack.callback(self.alarms.stop)
         stack.callback(self.invocations.close)
-        stack.enter_context(_parse_each_definition_once())
-        stack.enter_context(_list_each_response_class_once())
-        for patch in _one_client_per_service():
-            stack.enter_context(patch)
-        if self.time_scale != 1.0:
-            for patch in _time_scale_patches(self.time_scale):
-                stack.enter_context(patch)
-        if self.timeout_scale != 1.0:
-            stack.enter_context(_timeout_scale_patch(self.timeout_scale))
         stack.enter_context(activated(self.api))
         stack.callback(aws.client.cache_clear)
         for handler in [*TASKS.values(), *EVENT_HANDLERS.values()]:  # import now: fail early, keep logs quiet
@@ -197,11 +197,31 @@ class Emulator:
         aws.client.cache_clear()
         self._provision()
         if self.quotas:  # from here on: the stack was deployed before anyone called the account's APIs
-            stack.enter_context(quotas.enforced(self.quotas, caller=_task_of_this_thread))
+            stack.enter_context(patching.installed(self._quota_patches()))
         if self.schedules:
             account = self.state_machine_arn.split(":")[4]
             stack.enter_context(Schedules(account, self.region, time_scale=self.time_scale))
-        return self
+
+    def patches(self) -> list[Patch]:
+        """Every moto patch this emulator installs, in the order it installs them (deployer/local/patching.py;
+        tests/deployer/local/test_patching.py checks them against the installed moto)."""
+        return [*self._patches(self.alarms or alarms.AlarmEvaluator(self.time_scale)), *self._quota_patches()]
+
+    def _patches(self, evaluator: alarms.AlarmEvaluator) -> list[Patch]:
+        """Fidelity by service, then the speed-ups (one of them replaces a fidelity patch of the same attribute
+        and keeps what it does), then the time scaling asked for."""
+        return [
+            *lambda_.patches(code_update_seconds=self.code_update_seconds, invoker=self.invocations),
+            *ecr.patches(),
+            *stepfunctions.patches(),
+            *eventbridge.patches(),
+            *cloudwatch.patches(recorder=self.metrics, evaluator=evaluator),
+            *speed.patches(),
+            *time_scale.patches(time_scale=self.time_scale, timeout_scale=self.timeout_scale),
+        ]
+
+    def _quota_patches(self) -> list[Patch]:
+        return quotas.patches(self.quotas, caller=_task_of_this_thread) if self.quotas else []
 
     def stop(self) -> None:
         self._stopping.set()
@@ -334,21 +354,6 @@ class Emulator:
                         **({"EventPattern": json.dumps(pattern)} if pattern else {"ScheduleExpression": schedule}))
         bridge.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "deployer", "Arn": target}])
 
-    def _seam(self):
-        """moto's docker-less ``invoke``: every invocation goes to the invoker, which routes it, runs the
-        deployer's task functions through their handlers (``_task_runner``) and any other code as Lambda would.
-
-        The invoked code runs outside its caller's task scope (a deployer task invoking a user's hook or the
-        function it deploys): its own AWS calls are made with its own role on AWS, not the caller's, so they are
-        neither the caller's calls nor judged by the caller's permissions. A task function sets its own scope."""
-        invoker = self.invocations
-
-        def invoke(backend, function_name, qualifier, body, headers, response_headers):
-            with task_scope(None):
-                return invoker.invoke(backend, function_name, qualifier, body, headers, response_headers)
-
-        return invoke
-
     def _task_runner(self, task: str, handler_path: str):
         """Runs a task function's handler from this checkout, in its task scope, with the crashes injected."""
         api = self.api
@@ -400,90 +405,6 @@ def _placeholder_zip() -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("README", "lambda-deployer emulator: handlers run in process")
     return buffer.getvalue()
-
-
-def _parse_each_definition_once():
-    """moto parses the ASL (ANTLR, ~0.1 s) at every execution start; a deep copy of one parse is ~50x cheaper
-    and just as fresh, so executions cost what their states cost."""
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-
-    original, parsed = ExecutionWorker._get_evaluation_entrypoint, {}
-
-    def entrypoint(self):
-        definition = self._evaluation_details.state_machine_details.definition
-        if definition not in parsed:
-            parsed[definition] = original(self)
-        return copy.deepcopy(parsed[definition])
-
-    return mock.patch.object(ExecutionWorker, "_get_evaluation_entrypoint", entrypoint)
-
-
-def _list_each_response_class_once():
-    """moto lists a response class' methods (``inspect.getmembers``) at every request, a fifth of an in-process
-    call; the list of a class' method names does not change while the emulator runs."""
-    from moto.core import responses
-
-    listed: dict[type, list[str]] = {}
-    original = responses.method_names_from_class
-
-    def method_names(clazz) -> list[str]:
-        if clazz not in listed:
-            listed[clazz] = original(clazz)
-        return listed[clazz]
-
-    return mock.patch.object(responses, "method_names_from_class", method_names)
-
-
-def _one_client_per_service():
-    """moto's interpreter builds a new boto3 client for every task it runs (a quarter of an execution's CPU);
-    the emulator keeps one per region and service, as a real Step Functions keeps its connections."""
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-        state_task_service_aws_sdk,
-        state_task_service_sfn,
-    )
-    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
-
-    made: dict[tuple[str, str], object] = {}
-    lock = threading.Lock()
-
-    def cached(region: str, service: str, state_credentials=None):
-        with lock:
-            if (region, service) not in made:
-                made[region, service] = boto_client_for(region=region, service=service,
-                                                        state_credentials=state_credentials)
-                quotas.mark_internal(made[region, service])  # Step Functions' own calls: no account quota
-            return made[region, service]
-
-    return [mock.patch.object(module, "boto_client_for", cached)
-            for module in (lambda_eval_utils, state_task_service_sfn, state_task_service_aws_sdk)]
-
-
-def _time_scale_patches(scale: float):
-    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
-
-    def wait_interval(self, env, wait_seconds):
-        if wait_seconds > 0:
-            env.program_state_event.wait(wait_seconds * scale)
-
-    scaled_time = SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * scale))
-    return [mock.patch.object(WaitFunction, "_wait_interval", wait_interval),
-            mock.patch.object(retrier_decl, "time", scaled_time)]
-
-
-def _timeout_scale_patch(scale: float):
-    """A Task's ``TimeoutSeconds``, shortened (moto waits that long for the task's answer, then fails it with
-    States.Timeout as AWS does)."""
-    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
-
-    original = TimeoutSeconds._eval_seconds
-
-    def scaled(self, env):
-        seconds = original(self, env)
-        return seconds if self.is_default_value() else max(1, round(seconds * scale))
-
-    return mock.patch.object(TimeoutSeconds, "_eval_seconds", scaled)
 
 
 class _quiet_logs:

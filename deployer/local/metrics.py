@@ -29,9 +29,8 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from unittest import mock
 
 from moto.cloudwatch import models as cloudwatch
 from moto.cloudwatch.exceptions import InvalidParameterCombination, InvalidParameterValue
@@ -39,6 +38,9 @@ from moto.cloudwatch.metric_data_expression_parser import parse_expression
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
+
+from deployer.local import patching
+from deployer.local.patching import Patch
 
 NAMESPACE = "AWS/Lambda"
 SIMPLE_STATISTICS = ("SampleCount", "Sum", "Average", "Minimum", "Maximum")
@@ -110,8 +112,14 @@ class LambdaMetrics:
 @contextmanager
 def installed(recorder: LambdaMetrics) -> Iterator[None]:
     """CloudWatch's metric queries as AWS answers them, over moto's datums and the recorder's (once arrived)."""
-    original_all = cloudwatch.CloudWatchBackend.get_all_metrics
-    original_data = cloudwatch.CloudWatchBackend.get_metric_data
+    with patching.installed(patches(recorder)):
+        yield
+
+
+def patches(recorder: LambdaMetrics) -> list[Patch]:
+    """The query fixes of the module docstring (fidelity patches of moto's CloudWatch)."""
+    original_all = patching.original(cloudwatch.CloudWatchBackend, "get_all_metrics")
+    original_data = patching.original(cloudwatch.CloudWatchBackend, "get_metric_data")
 
     def get_all_metrics(self):
         recorder.flush()
@@ -120,16 +128,20 @@ def installed(recorder: LambdaMetrics) -> Iterator[None]:
     def get_metric_data(self, queries, start_time, end_time, scan_by="TimestampAscending"):
         return metric_data(self, queries, start_time, end_time, scan_by, original_data)
 
-    with ExitStack() as stack:
-        for target, name, replacement in (
-            (cloudwatch.CloudWatchBackend, "get_all_metrics", get_all_metrics),
-            (cloudwatch.CloudWatchBackend, "get_metric_data", get_metric_data),
-            (cloudwatch.CloudWatchBackend, "get_metric_statistics", metric_statistics),
-            (cloudwatch.CloudWatchBackend, "get_filtered_metrics", filtered_metrics),
-            (CloudWatchResponse, "get_metric_statistics", _respond_metric_statistics),
-        ):
-            stack.enter_context(mock.patch.object(target, name, replacement))
-        yield
+    backend, response = cloudwatch.CloudWatchBackend, CloudWatchResponse
+    return [
+        Patch(backend, "get_all_metrics", get_all_metrics, ("self",),
+              why="Lambda's metrics arrive late (the recorder's pending datums, once due)"),
+        Patch(backend, "get_metric_data", get_metric_data, ("self", "queries", "start_time", "end_time", "scan_by"),
+              why="exact dimension sets, the namespace, percentiles, aligned periods"),
+        Patch(backend, "get_metric_statistics", metric_statistics,
+              ("self", "namespace", "metric_name", "start_time", "end_time", "period", "stats", "dimensions", "unit"),
+              why="exact dimension sets, ExtendedStatistics (percentiles), aligned periods"),
+        Patch(backend, "get_filtered_metrics", filtered_metrics, ("self", "metric_name", "namespace", "dimensions"),
+              why="ListMetrics lists each metric once"),
+        Patch(response, "get_metric_statistics", _respond_metric_statistics, ("self",), uses=("cloudwatch_backend",),
+              why="ExtendedStatistics passed on and answered; Statistics or ExtendedStatistics, not both"),
+    ]
 
 
 # --- statistics ------------------------------------------------------------------------------------------

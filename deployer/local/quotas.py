@@ -40,14 +40,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from unittest import mock
 
 from moto.core import errors as moto_errors
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, BaseResponse
+
+from deployer.local import patching
+from deployer.local.patching import Kind, Patch
 
 LAMBDA_CONTROL_PLANE = "lambda:ControlPlane"
 """The group of every Lambda API but invocations, GetFunction and GetPolicy: one 15/s budget per account."""
@@ -202,11 +203,10 @@ def _throttled(service: str) -> _Throttled:
     return error
 
 
-@contextmanager
-def enforced(quotas: Quotas, caller: Callable[[], str | None] = lambda: None) -> Iterator[Quotas]:
-    """Every request moto answers, from any caller, first takes its token (for the block's duration).
-    ``caller`` names who is asking, for the record."""
-    original = BaseResponse.call_action
+def patches(quotas: Quotas, caller: Callable[[], str | None] = lambda: None) -> list[Patch]:
+    """Installed (``deployer.local.patching.installed``), every request moto answers, from any caller, first
+    takes its token. ``caller`` names who is asking, for the record."""
+    original = patching.original(BaseResponse, "call_action")
 
     def call_action(response: BaseResponse):
         if not response.headers.get(INTERNAL_HEADER):
@@ -215,9 +215,13 @@ def enforced(quotas: Quotas, caller: Callable[[], str | None] = lambda: None) ->
                 return response.serialized(ActionResult(_throttled(service)))
         return original(response)
 
-    with mock.patch.object(BaseResponse, "call_action", call_action), \
-            mock.patch.object(moto_errors, "warn", _warn_unless_ours):
-        yield quotas
+    return [
+        Patch(BaseResponse, "call_action", call_action, ("self",),
+              uses=("boto3_service_name", "_get_action", "serialized"),
+              why="AWS throttles every caller beyond its request quotas"),
+        Patch(moto_errors, "warn", _warn_unless_ours, ("message", "category", "stacklevel", "source"), Kind.QUIET,
+              why="moto warns that the services' models lack their throttling errors"),
+    ]
 
 
 def mark_internal(client) -> None:

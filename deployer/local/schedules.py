@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from moto.events.models import events_backends
 
-from deployer.local.fidelity import deliver
+from deployer.local.fidelity import deliver_later
 
 log = logging.getLogger(__name__)
 
@@ -68,5 +68,5 @@ class Schedules:
                  "account": self.account, "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                  "region": self.region, "resources": [rule.arn], "detail": {}}
         for target in rule.targets:
-            threading.Thread(target=deliver, args=(self.region, target, event), daemon=True).start()
+            deliver_later(self.region, target, event)
         log.debug("fired %s", rule.name)

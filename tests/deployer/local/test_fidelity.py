@@ -12,9 +12,11 @@ from unittest import mock
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto.awslambda.utils import get_backend as lambda_backend
 from support import wait_for
 
 from deployer.local.emulator import Emulator
+from deployer.local.iam import ACCOUNT
 from deployer.local.sample import manifest, push_image
 
 
@@ -52,6 +54,19 @@ def test_alias_revision_changes_with_every_update_and_a_stale_one_is_refused(wor
     assert after != before and world.alias()["RevisionId"] == after
     assert error_of(lam.update_alias, FunctionName="orders-api", Name="live", FunctionVersion="1",
                     RevisionId=before) == "PreconditionFailedException"
+
+
+def test_the_alias_revision_is_the_one_moto_keeps_moved_on_by_every_update(world):
+    """moto mints ``LambdaAlias.revision_id`` at creation and never changes it; the emulator changes that one
+    (and keeps no shadow of its own), so an upgrade that fixes moto's cannot leave two disagreeing."""
+    lam = world.emulator.client("lambda")
+    created = lam.create_alias(FunctionName="orders-api", Name="beta", FunctionVersion="1")["RevisionId"]
+    kept = lambda_backend(ACCOUNT, world.emulator.region).get_alias("beta", "orders-api")
+    assert created == kept.revision_id
+    updated = lam.update_alias(FunctionName="orders-api", Name="beta", Description="moved")["RevisionId"]
+    assert updated != created
+    assert updated == kept.revision_id == lam.get_alias(FunctionName="orders-api", Name="beta")["RevisionId"]
+    assert not hasattr(kept, "_emulator_revision")
 
 
 def test_publish_version_checks_code_sha_and_revision(world):

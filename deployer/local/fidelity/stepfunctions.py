@@ -1,0 +1,162 @@
+"""Step Functions as AWS documents it, where moto 5.2.5's interpreter differs (MOTO_GAPS.md, "Step Functions")."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import threading
+import time
+import uuid
+from datetime import datetime
+
+import botocore.session
+from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_aws_sdk,
+    state_task_service_sfn,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+    StateTaskService,
+)
+from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.responses import StepFunctionResponse
+
+from deployer.local import quotas
+from deployer.local.fidelity import emit
+from deployer.local.patching import Patch, original
+from handlers.domain import events
+
+CLIENT_MODULES = (lambda_eval_utils, state_task_service_sfn, state_task_service_aws_sdk)
+"""The interpreter's modules whose ``boto_client_for`` makes the clients of the tasks the deployer's ASL runs
+(Lambda invokes, ``startExecution.sync``) and of any aws-sdk integration."""
+
+_starting = threading.Lock()  # StartExecution's check of the name and its start, as one step
+_stop_reason: contextvars.ContextVar[tuple[str | None, str | None]] = contextvars.ContextVar(
+    "stop_reason", default=(None, None))
+STOP_SETTLES_SECONDS = 5.0  # how long StopExecution may wait for moto's worker thread to end the execution
+
+
+def own_client(region: str, service: str, state_credentials=None):
+    """A client of Step Functions itself (its Lambda invokes, its ``.sync`` polling): marked, so that the
+    account's request quotas let it pass (``deployer.local.quotas``)."""
+    client = boto_client_for(region=region, service=service, state_credentials=state_credentials)
+    quotas.mark_internal(client)
+    return client
+
+
+def patches() -> list[Patch]:
+    moto = {
+        "start_execution": original(StepFunctionsParserBackend, "start_execution"),
+        "terminated": original(BaseExecutionWorkerCommunication, "terminated"),
+        "normalise": original(StateTaskService, "_normalise_parameters"),
+        "normalise_response": original(StateTaskService, "_normalise_response"),
+        "r_stop_execution": original(StepFunctionResponse, "stop_execution"),
+        "stop": original(Execution, "stop"),
+    }
+
+    # AWS: StartExecution without a name gets a unique one (moto names it None, so a second run collides).
+    # "StartExecution is idempotent for STANDARD workflows": the name and input of a running execution
+    # return that execution; a different input, or a closed execution of that name, is ExecutionAlreadyExists
+    # (StartExecution API reference). moto checks the name, deep-copies the state machine, then adds the
+    # execution: two concurrent calls both pass the check and start the same name twice; one at a time.
+    def start_execution(self, state_machine_arn, name=None, execution_input=None, trace_header=None):
+        with _starting:
+            return moto["start_execution"](self, state_machine_arn, name or str(uuid.uuid4()),
+                                               execution_input, trace_header)
+
+    # AWS: Step Functions reports every execution's end to EventBridge (best effort).
+    def terminated(self):
+        moto["terminated"](self)
+        execution = self.execution
+        emit(execution.account_id, execution.region_name, events.SFN_SOURCE, events.SFN_DETAIL_TYPE, {
+            "executionArn": execution.exec_arn, "stateMachineArn": execution.state_machine_arn,
+            "name": execution.name, "status": execution.exec_status.value,
+            "startDate": _millis(execution.start_date), "stopDate": _millis(execution.stop_date),
+            "input": execution.execution_input,
+            "output": json.dumps(execution.output) if execution.output is not None else None,
+            "error": execution.error, "cause": execution.cause,
+        }, resources=[execution.exec_arn])
+
+    # AWS: StopExecution's ``error`` and ``cause`` are the aborted execution's: its ExecutionAborted history
+    # event carries them (ExecutionAbortedEventDetails). moto stops every execution with empty ones. And when
+    # StopExecution has answered, the execution is ABORTED (DescribeExecution says so, and its name may not be
+    # started again); moto's worker thread ends it a moment later, so the emulator waits for that, bounded.
+    def r_stop_execution(self):
+        token = _stop_reason.set((self._get_param("error"), self._get_param("cause")))
+        try:
+            return moto["r_stop_execution"](self)
+        finally:
+            _stop_reason.reset(token)
+
+    def stop(self, stop_date, error, cause):
+        given_error, given_cause = _stop_reason.get()
+        result = moto["stop"](self, stop_date, given_error or error, given_cause or cause)
+        ended, deadline = threading.Event(), time.monotonic() + STOP_SETTLES_SECONDS
+        while self.exec_status == ExecutionStatus.RUNNING and self.exec_worker and time.monotonic() < deadline:
+            ended.wait(0.005)
+        return result
+
+    # AWS: service integrations take the API's parameters in PascalCase ("StateMachineArn") and map them
+    # onto the API's own member names ("stateMachineArn"), and answer in PascalCase ("ExecutionArn");
+    # moto passes both through unchanged.
+    def normalise(self, parameters, boto_service_name=None, service_action_name=None):
+        moto["normalise"](self, parameters, boto_service_name, service_action_name)
+        shape = _operation(self, boto_service_name, service_action_name).input_shape
+        if shape is not None:
+            self._to_boto_request(parameters, shape)
+
+    def normalise_response(self, response, boto_service_name=None, service_action_name=None):
+        moto["normalise_response"](self, response, boto_service_name, service_action_name)
+        shape = _operation(self, boto_service_name, service_action_name).output_shape
+        if shape is not None:
+            self._from_boto_response(response, shape)
+        _timestamps_to_millis(response)
+
+    task_helpers = ("_get_boto_service_name", "_get_boto_service_action", "_to_boto_request", "_from_boto_response")
+    return [
+        Patch(StepFunctionsParserBackend, "start_execution", start_execution,
+              ("self", "state_machine_arn", "name", "execution_input", "trace_header"),
+              why="a unique name when none is given; concurrent starts of one name start one execution"),
+        Patch(BaseExecutionWorkerCommunication, "terminated", terminated, ("self",),
+              why="an Execution Status Change event when an execution ends"),
+        Patch(StepFunctionResponse, "stop_execution", r_stop_execution, ("self",),
+              why="StopExecution's error and cause reach the aborted execution"),
+        Patch(Execution, "stop", stop, ("self", "stop_date", "error", "cause"),
+              why="StopExecution's error and cause kept; the execution is ABORTED once StopExecution answers"),
+        Patch(StateTaskService, "_normalise_parameters", normalise,
+              ("self", "parameters", "boto_service_name", "service_action_name"), uses=task_helpers,
+              why="integration parameters mapped from PascalCase onto the API's member names"),
+        Patch(StateTaskService, "_normalise_response", normalise_response,
+              ("self", "response", "boto_service_name", "service_action_name"), uses=task_helpers,
+              why="integration results in PascalCase, timestamps in epoch milliseconds"),
+        *[Patch(module, "boto_client_for", own_client, ("region", "service", "state_credentials"),
+                why="Step Functions' own requests pass the account's quotas") for module in CLIENT_MODULES],
+    ]
+
+
+_service_models: dict[str, object] = {}
+
+
+def _operation(task: StateTaskService, service: str | None, action: str | None):
+    service = task._get_boto_service_name(service)
+    action = task._get_boto_service_action(action)
+    if service not in _service_models:
+        _service_models[service] = botocore.session.get_session().get_service_model(service)
+    return _service_models[service].operation_model("".join(part.capitalize() for part in action.split("_")))
+
+
+def _millis(moment) -> int | None:
+    return int(moment.timestamp() * 1000) if moment else None
+
+
+def _timestamps_to_millis(value) -> None:
+    """Integration results carry timestamps as epoch milliseconds (JSON has no datetime)."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in list(items):
+        if isinstance(item, datetime):
+            value[key] = _millis(item)
+        else:
+            _timestamps_to_millis(item)
