@@ -11,6 +11,9 @@ METRICS_NAMESPACE = "LambdaDeployer"
 """The CloudWatch namespace of the deployer's own metrics (TaskDuration, TaskFailed, ...)."""
 FUNCTION_NAME_PREFIX = "FUNCTION_NAME_PREFIX"
 """The environment variable naming the deployer's ``functionNamePrefix`` (empty: every managed function)."""
+METRICS_LAG_SECONDS = "METRICS_LAG_SECONDS"
+"""The environment variable that, when set, replaces how far behind a check its analysis window ends (by default
+the function's timeout + 120 s, ``canary_metrics.lag_seconds``): the emulator's invocations take no time."""
 
 TASKS: dict[str, str] = {
     "Resolve": "handlers.resolve.handler",

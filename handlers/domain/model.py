@@ -233,6 +233,9 @@ class Deployment:
     latest_revision_id: str | None = None  # $LATEST's RevisionId when resolved: UpdateCode's precondition
     current_version: str | None = None  # the version a rollback request moves traffic away from
     analysis: AnalysisSettings = DISABLED  # how checks judge the canary; a rollback request has none
+    # The longest Timeout of the new and the stable version: a call's metrics are emitted when it ends but
+    # stamped when it started, so the analysis window ends at least this long before a check (canary_metrics).
+    function_timeout_seconds: int | None = None
 
     @property
     def leaving_version(self) -> str | None:
@@ -265,6 +268,7 @@ class Deployment:
             "latestRevisionId": self.latest_revision_id,
             "currentVersion": self.current_version,
             "analysis": self.analysis.to_json(),
+            "functionTimeoutSeconds": self.function_timeout_seconds,
         }
 
     @classmethod
@@ -288,6 +292,7 @@ class Deployment:
             current_version=data.get("currentVersion"),
             # Started before analysis existed: judged by alarms alone, as it was then.
             analysis=AnalysisSettings.from_json(data.get("analysis", False)),
+            function_timeout_seconds=data.get("functionTimeoutSeconds"),
         )
 
 

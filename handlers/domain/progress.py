@@ -25,6 +25,7 @@ class Progress:
     wait_seconds: int = 0  # pause before the next health check
     alias_revision_id: str | None = None  # last alias revision this deployment wrote or saw
     extensions: int = 0  # checks added to this step's bake because its last check was inconclusive
+    traffic_since: str | None = None  # ISO time traffic first moved to the new version: the analysis window's start
 
     def to_json(self) -> dict:
         return {
@@ -35,23 +36,30 @@ class Progress:
             "waitSeconds": self.wait_seconds,
             "aliasRevisionId": self.alias_revision_id,
             "extensions": self.extensions,
+            "trafficSince": self.traffic_since,
         }
 
     @classmethod
     def from_json(cls, data: dict) -> Progress:
         return cls(data["next"], data["step"], data["weight"], data["checksLeft"], data["waitSeconds"],
-                   data.get("aliasRevisionId"), data.get("extensions", 0))
+                   data.get("aliasRevisionId"), data.get("extensions", 0), data.get("trafficSince"))
 
 
 def start(plan: Plan, alias_revision_id: str | None) -> Progress:
     return Progress(next=SHIFT if plan.steps else PROMOTE, alias_revision_id=alias_revision_id)
 
 
-def shifted(plan: Plan, progress: Progress, interval: int, alias_revision_id: str | None) -> Progress:
-    """After the alias took the current step's weight: bake it, or move on when it has no bake."""
+def shifted(plan: Plan, progress: Progress, interval: int, alias_revision_id: str | None,
+            at: str | None = None) -> Progress:
+    """After the alias took the current step's weight: bake it, or move on when it has no bake.
+
+    ``at`` is when this shift began; the first shift's is kept as ``traffic_since``, where every check's
+    analysis window starts (later steps add traffic to the same window, so verdicts only get surer).
+    """
     step = plan.steps[progress.step]
     schedule = check_schedule(step, interval)
-    moved = replace(progress, weight=step.weight, alias_revision_id=alias_revision_id, extensions=0)
+    moved = replace(progress, weight=step.weight, alias_revision_id=alias_revision_id, extensions=0,
+                    traffic_since=progress.traffic_since or at)
     if not schedule:
         return _advance(plan, moved)
     return replace(moved, next=BAKE, checks_left=len(schedule), wait_seconds=schedule[0])

@@ -27,9 +27,10 @@ SAMPLES = [
         plan=Plan("Custom", (Step(12.5, 30), Step(50.0, 0))), check_interval_seconds=7, alarms=("a", "c"),
         ignored_alarms=("b",), noop=True, requested_by="ci run 42", kind=ROLLBACK, latest_revision_id="rev-1",
         current_version="4", analysis=parse_analysis({"minInvocations": 250, "maxExtensions": 1}),
+        function_timeout_seconds=30,
     ),
     Progress(next=BAKE, step=2, weight=37.5, checks_left=3, wait_seconds=11, alias_revision_id="rev-9",
-             extensions=2),
+             extensions=2, traffic_since="2026-11-22T12:03:13.482Z"),
     Release("8", OTHER, "sha256:" + "12" * 32),
     NewVersion(code_sha256="ab" * 32, revision_id="rev-2", version="9"),
 ]
