@@ -32,6 +32,8 @@ def handler(event: dict) -> dict:
         "strategy": deployment.plan.name,
         "durationSeconds": duration,
     }
+    if deployment.kind != ROLLBACK:  # the last check's verdict and numbers: why it promoted (null: none analysed)
+        result["analysis"] = event.get("analysis")
     execution, started = event["executionId"], event["startedAt"]
     deployments.record(deployment.function_name, execution, started, kind=deployment.kind, outcome=outcome,
                        fromVersion=previous, toVersion=version, image=image, strategy=deployment.plan.name,

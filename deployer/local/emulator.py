@@ -42,8 +42,8 @@ from deployer.local.schedules import Schedules
 from deployer.timeline import Visit, visits
 from handlers.aws import clients as aws
 from handlers.aws import deployments
-from handlers.domain import events
-from handlers.domain.catalog import EVENT_HANDLERS, FUNCTION_NAME_PREFIX, TASKS, placeholder
+from handlers.domain import canary_metrics, events
+from handlers.domain.catalog import EVENT_HANDLERS, FUNCTION_NAME_PREFIX, METRICS_LAG_SECONDS, TASKS, placeholder
 from infra.permissions import Resources
 
 DEFAULT_REGION = "us-east-1"
@@ -166,6 +166,9 @@ class Emulator:
             "DEPLOYMENTS_TABLE": self.table_name,  # the environment infra.deployer gives every task function
             deployments.RETENTION_ENV: str(self.history_retention_days),
             FUNCTION_NAME_PREFIX: self.function_name_prefix,
+            # Emulated invocations take no time, so their metrics are late only by the emission delay the
+            # deployer allows for, scaled like every duration (canary_metrics.lag_seconds without the timeout).
+            METRICS_LAG_SECONDS: str(canary_metrics.DEFAULT_DELAY_SECONDS * self.time_scale),
         }))
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
         stack.enter_context(fidelity.installed(code_update_seconds=self.code_update_seconds))
