@@ -35,10 +35,11 @@ def test_no_environment_variable_of_the_function_reaches_history_records_or_logs
         "DB_PASSWORD": SECRET, "API_TOKEN": f"token-{SECRET}"}})
     assert SECRET in json.dumps(lam.get_function(FunctionName=world.fn.name), default=str)  # what handlers read
 
-    deployed = emulator.run(world.request(world.v2, strategy="Canary50Percent2Seconds", checkIntervalSeconds=1))
+    deployed = emulator.run(world.request(world.v2, strategy="Canary50Percent2Seconds", checkIntervalSeconds=1,
+                                          analysis=False))
     firing = fire_alarm_once_weighted(world)
     rolled_back = emulator.run(world.request(world.v3, alarms=[world.fn.alarm], strategy="Canary10Percent30Seconds",
-                                             checkIntervalSeconds=1))
+                                             checkIntervalSeconds=1, analysis=False))
     firing.join()
 
     assert (deployed.status, rolled_back.error) == ("SUCCEEDED", "DeploymentRolledBack")
