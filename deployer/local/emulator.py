@@ -102,7 +102,8 @@ class Emulator:
     Invoking any other function runs it (``emu.invocations``, see ``deployer.local.invocations``): ``seed``
     makes its alias routing and behaviours repeatable; ``emu.behaviours.register(digest, Behaviour(...))``
     says what an image does. ``metric_delay_seconds`` is how late Lambda's metrics arrive in CloudWatch
-    (about 60 in AWS; 0 by default here), scaled by ``time_scale`` like the waits.
+    (about 60 in AWS; 0 by default here), scaled by ``time_scale`` like the waits. CheckHealth's canary analysis
+    counts only metrics older than 120 s x ``time_scale`` (``METRICS_LAG_SECONDS``, docs/canary-analysis.md).
 
     Each function has its own role, and IAM is enforced as on AWS (``deployer.local.iam``; ``emu.iam``
     holds its decisions): a call its role does not allow in ``infra.permissions`` is refused with
