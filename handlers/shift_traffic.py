@@ -24,5 +24,6 @@ def handler(event: dict) -> dict:
     count("TrafficShifted")
     logger.info("traffic shifted", weight=step.weight, step=traffic.step + 1,
                 steps=len(deployment.plan.steps), version=release.version)
-    advanced = progress.shifted(deployment.plan, traffic, deployment.check_interval_seconds, revision, began)
+    advanced = progress.shifted(deployment.plan, traffic, deployment.check_interval_seconds, revision,
+                                at=began)
     return {"traffic": advanced.to_json()}

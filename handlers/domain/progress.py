@@ -42,14 +42,15 @@ class Progress:
     @classmethod
     def from_json(cls, data: dict) -> Progress:
         return cls(data["next"], data["step"], data["weight"], data["checksLeft"], data["waitSeconds"],
-                   data.get("aliasRevisionId"), data.get("extensions", 0), data.get("trafficSince"))
+                   data.get("aliasRevisionId"), data.get("extensions", 0),
+                   traffic_since=data.get("trafficSince"))
 
 
 def start(plan: Plan, alias_revision_id: str | None) -> Progress:
     return Progress(next=SHIFT if plan.steps else PROMOTE, alias_revision_id=alias_revision_id)
 
 
-def shifted(plan: Plan, progress: Progress, interval: int, alias_revision_id: str | None,
+def shifted(plan: Plan, progress: Progress, interval: int, alias_revision_id: str | None, *,
             at: str | None = None) -> Progress:
     """After the alias took the current step's weight: bake it, or move on when it has no bake.
 

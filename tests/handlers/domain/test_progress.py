@@ -122,3 +122,12 @@ def test_a_cursor_written_before_extensions_existed_reads_as_none_used():
     data = Progress(next=progress.BAKE, step=1, weight=20.0, checks_left=2, wait_seconds=5).to_json()
     del data["extensions"]
     assert progress.Progress.from_json(data).extensions == 0
+
+
+def test_the_first_shift_sets_when_traffic_moved_and_later_shifts_keep_it():
+    plan = parse_strategy("Linear50PercentEvery1Second")
+    first = progress.shifted(plan, progress.start(plan, None), 1, "rev-1", at="2026-01-01T00:00:00.000Z")
+    moved_on = progress.checked(plan, first, 1)
+    second = progress.shifted(plan, moved_on, 1, "rev-2", at="2026-01-01T00:00:05.000Z")
+    assert first.traffic_since == second.traffic_since == "2026-01-01T00:00:00.000Z"
+    assert Progress.from_json(second.to_json()) == second
