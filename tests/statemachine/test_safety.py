@@ -8,12 +8,12 @@ from deployer.local import sample
 from deployer.local.faults import SERVER_ERROR, Crash, Fault
 from handlers.aws import deployments
 
-CANARY = {"strategy": "Canary10Percent30Seconds", "checkIntervalSeconds": 1, "analysis": False}
+CANARY = {"strategy": "Canary10Percent30Seconds", "checkIntervalSeconds": 1}
 
 
 def test_a_second_deployment_of_the_same_function_fails_fast_and_names_the_running_one(world):
     started = [world.emulator.start_execution(world.request(digest, strategy="Canary50Percent2Seconds",
-                                                            checkIntervalSeconds=1, analysis=False), name=name)
+                                                            checkIntervalSeconds=1), name=name)
                for name, digest in (("first", world.v2), ("second", world.v3))]
     runs = sorted((world.emulator.wait(arn) for arn in started), key=lambda e: e.status != "SUCCEEDED")
     winner, loser = runs  # started together: either may get the lock
@@ -31,10 +31,9 @@ def test_different_functions_deploy_in_parallel(world):
     ecr = world.emulator.client("ecr")
     billing_v2 = sample.push_image(ecr, "billing-api", "billing-api:v2", tag="v2")
     runs = [world.emulator.start_execution(world.request(world.v2, strategy="Canary50Percent2Seconds",
-                                                         checkIntervalSeconds=1, analysis=False)),
+                                                         checkIntervalSeconds=1)),
             world.emulator.start_execution({"function": other.name, "image": other.image(billing_v2),
-                                            "strategy": "Canary50Percent2Seconds", "checkIntervalSeconds": 1,
-                                            "analysis": False})]
+                                            "strategy": "Canary50Percent2Seconds", "checkIntervalSeconds": 1})]
     orders, billing = (world.emulator.wait(arn) for arn in runs)
 
     assert orders.status == billing.status == "SUCCEEDED"
@@ -59,7 +58,7 @@ def test_a_failed_rollback_is_finished_by_the_rescue(fast_world):
     world.emulator.api.inject(Fault((403, "AccessDeniedException"), task="Promote", operation="UpdateAlias"),
                               Fault(SERVER_ERROR, task="Rollback", operation="UpdateAlias", times=None))
     execution = world.emulator.run(world.request(world.v2, strategy="Canary10Percent1Second",
-                                                 checkIntervalSeconds=1, analysis=False))
+                                                 checkIntervalSeconds=1))
 
     assert execution.error == "RollbackFailed" and "could not restore alias" in execution.cause
     wait_for(lambda: not deployments.holder("orders-api"), what="the rescue")
@@ -106,8 +105,7 @@ def test_the_reconciler_leaves_running_deployments_alone(world):
 
 def test_an_alias_changed_out_of_band_between_two_shifts_is_left_as_changed(world):
     two_shifts = {"steps": [{"weight": 10, "bakeSeconds": 2}, {"weight": 50, "bakeSeconds": 2}]}
-    arn = world.emulator.start_execution(world.request(world.v2, strategy=two_shifts, checkIntervalSeconds=1,
-                                                       analysis=False))
+    arn = world.emulator.start_execution(world.request(world.v2, strategy=two_shifts, checkIntervalSeconds=1))
     wait_for(world.weights, what="the first shift")
     world.emulator.client("lambda").update_alias(FunctionName="orders-api", Name="live",
                                                  RoutingConfig={"AdditionalVersionWeights": {"2": 0.3}})
