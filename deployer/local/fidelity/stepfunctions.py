@@ -5,12 +5,10 @@ from __future__ import annotations
 import contextvars
 import json
 import threading
-import time
 import uuid
 from datetime import datetime
 
 import botocore.session
-from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_aws_sdk,
@@ -36,7 +34,6 @@ CLIENT_MODULES = (lambda_eval_utils, state_task_service_sfn, state_task_service_
 _starting = threading.Lock()  # StartExecution's check of the name and its start, as one step
 _stop_reason: contextvars.ContextVar[tuple[str | None, str | None]] = contextvars.ContextVar(
     "stop_reason", default=(None, None))
-STOP_SETTLES_SECONDS = 5.0  # how long StopExecution may wait for moto's worker thread to end the execution
 
 
 def own_client(region: str, service: str, state_credentials=None):
@@ -81,9 +78,8 @@ def patches() -> list[Patch]:
         }, resources=[execution.exec_arn])
 
     # AWS: StopExecution's ``error`` and ``cause`` are the aborted execution's: its ExecutionAborted history
-    # event carries them (ExecutionAbortedEventDetails). moto stops every execution with empty ones. And when
-    # StopExecution has answered, the execution is ABORTED (DescribeExecution says so, and its name may not be
-    # started again); moto's worker thread ends it a moment later, so the emulator waits for that, bounded.
+    # event carries them (ExecutionAbortedEventDetails). moto stops every execution with empty ones. (moto's
+    # worker thread ends the execution a moment after StopExecution answers; AWS's has ended by then.)
     def r_stop_execution(self):
         token = _stop_reason.set((self._get_param("error"), self._get_param("cause")))
         try:
@@ -93,11 +89,7 @@ def patches() -> list[Patch]:
 
     def stop(self, stop_date, error, cause):
         given_error, given_cause = _stop_reason.get()
-        result = moto["stop"](self, stop_date, given_error or error, given_cause or cause)
-        ended, deadline = threading.Event(), time.monotonic() + STOP_SETTLES_SECONDS
-        while self.exec_status == ExecutionStatus.RUNNING and self.exec_worker and time.monotonic() < deadline:
-            ended.wait(0.005)
-        return result
+        return moto["stop"](self, stop_date, given_error or error, given_cause or cause)
 
     # AWS: service integrations take the API's parameters in PascalCase ("StateMachineArn") and map them
     # onto the API's own member names ("stateMachineArn"), and answer in PascalCase ("ExecutionArn");
