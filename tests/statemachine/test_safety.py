@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextvars
+
 from support import wait_for
 
 from deployer.local import sample
@@ -104,12 +106,19 @@ def test_the_reconciler_leaves_running_deployments_alone(world):
 
 
 def test_an_alias_changed_out_of_band_between_two_shifts_is_left_as_changed(world):
-    two_shifts = {"steps": [{"weight": 10, "bakeSeconds": 2}, {"weight": 50, "bakeSeconds": 2}]}
-    arn = world.emulator.start_execution(world.request(world.v2, strategy=two_shifts, checkIntervalSeconds=1))
-    wait_for(world.weights, what="the first shift")
-    world.emulator.client("lambda").update_alias(FunctionName="orders-api", Name="live",
-                                                 RoutingConfig={"AdditionalVersionWeights": {"2": 0.3}})
-    execution = world.emulator.wait(arn)
+    """Someone sets the weight to 30% just before the second shift writes the alias (a guard makes the
+    change at that moment, outside any task, so no thread timing decides the order)."""
+    lam = world.emulator.client("lambda")
+
+    def change_it_first(scope, call, context):
+        if (scope.task, call.operation) == ("ShiftTraffic", "UpdateAlias") and \
+                call.params["RoutingConfig"]["AdditionalVersionWeights"] == {"2": 0.5}:
+            contextvars.Context().run(lam.update_alias, FunctionName="orders-api", Name="live",
+                                      RoutingConfig={"AdditionalVersionWeights": {"2": 0.3}})
+
+    world.emulator.api.guards.append(change_it_first)
+    two_shifts = {"steps": [{"weight": 10, "bakeSeconds": 0}, {"weight": 50, "bakeSeconds": 0}]}
+    execution = world.emulator.run(world.request(world.v2, strategy=two_shifts))
 
     assert (execution.status, execution.error) == ("FAILED", "ConcurrentModification")
     assert "changed outside this deployment" in execution.cause

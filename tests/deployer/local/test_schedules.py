@@ -32,7 +32,8 @@ def test_the_reconciler_runs_on_the_stacks_schedule_and_repairs_an_alias_left_we
         lam.update_alias(FunctionName=world.fn.name, Name=world.fn.alias,  # a canary no deployment owns
                          RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
 
-        wait_for(lambda: not world.weights(), timeout=20, what="the scheduled reconciler")
+        repaired = lambda: not world.weights() and world.latest_digest() == world.version_digest("1")  # noqa: E731
+        wait_for(repaired, timeout=20, what="the scheduled reconciler's whole repair (alias, then $LATEST)")
         assert world.settled_on() == "1"
 
 
