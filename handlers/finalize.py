@@ -36,6 +36,8 @@ def handler(event: dict) -> dict:
     }
     if event.get("checks"):  # what RunChecks ran and passed (handlers.run_checks)
         result["checks"] = event["checks"]
+    if deployment.kind != ROLLBACK:  # the last check's verdict and numbers: why it promoted (null: none analysed)
+        result["analysis"] = event.get("analysis")
     execution, started = event["executionId"], event["startedAt"]
     deployments.record(deployment.function_name, execution, started, kind=deployment.kind, outcome=outcome,
                        fromVersion=previous, toVersion=version, image=image, strategy=deployment.plan.name,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from handlers.aws import alias
 from handlers.aws.task import count, logger, task
-from handlers.domain import progress
+from handlers.domain import canary_metrics, progress
 from handlers.domain.model import Deployment, NewVersion
 
 
@@ -14,6 +16,7 @@ def handler(event: dict) -> dict:
     release = NewVersion.from_json(event["release"])
     traffic = progress.Progress.from_json(event["traffic"])
     step = deployment.plan.steps[traffic.step]
+    began = canary_metrics.iso(datetime.now(UTC))  # before the write: no call of the new version precedes it
     revision = alias.write(
         deployment.function_arn, deployment.alias, version=deployment.stable.version,
         weights={release.version: round(step.weight / 100, 4)}, revision_id=traffic.alias_revision_id,
@@ -22,5 +25,5 @@ def handler(event: dict) -> dict:
     logger.info("traffic shifted", weight=step.weight, step=traffic.step + 1,
                 steps=len(deployment.plan.steps), version=release.version)
     advanced = progress.shifted(deployment.plan, traffic, deployment.check_interval_seconds, revision,
-                                deployment.checks)
+                                deployment.checks, at=began)
     return {"traffic": advanced.to_json()}

@@ -77,7 +77,10 @@ WILDCARD_REASONS: Mapping[Scope, str] = {
         "Execution names are chosen when an execution starts, so execution ARNs are known only at run time; "
         "the pattern is limited to executions of this deployer's state machine."
     ),
-    Scope.ANY: "tag:GetResources has no resource-level permissions.",
+    Scope.ANY: (
+        "tag:GetResources and cloudwatch:GetMetricData have no resource-level permissions (the Service "
+        "Authorization Reference lists no resource type for them)."
+    ),
 }
 
 
@@ -145,6 +148,7 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
     ),
     "CheckHealth": (
         Allow(Scope.ALARMS, "cloudwatch:DescribeAlarms"),
+        Allow(Scope.ANY, "cloudwatch:GetMetricData"),  # the canary's and the stable version's Lambda metrics
     ),
     "RunChecks": (  # the new version by its number (synthetic invocations), and the request's hooks
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:InvokeFunction"),

@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from deployer.local import sample
 from deployer.local.emulator import Emulator
@@ -101,6 +102,57 @@ def wait_for(condition, timeout: float = 10.0, what: str = "condition", every: f
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         pause.wait(every)
     return result
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of the alias as its client saw it: when (between ``sent`` and ``answered``, UTC), which version ran."""
+
+    sent: datetime
+    answered: datetime
+    version: str | None
+    failed: bool
+
+
+class Traffic:
+    """Clients calling the alias in a background thread: ``rate`` invocations a second, until ``count`` were made,
+    ``seconds`` passed or ``stop()``; then the thread ends by itself. ``with Traffic(world, …) as traffic:``.
+
+    Paced by the clock (a late call is made at once, not skipped), so the rate holds while the emulator is busy
+    and a slow machine sends the same calls a little later. ``calls`` is what the clients saw, call by call.
+    """
+
+    def __init__(self, world: World, *, rate: float, count: int, seconds: float = 60.0) -> None:
+        self.world, self.rate, self.count, self.seconds = world, rate, count, seconds
+        self.calls: list[Call] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._drive, daemon=True, name="traffic")
+
+    def __enter__(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def of(self, version: str) -> list[Call]:
+        return [call for call in list(self.calls) if call.version == version]
+
+    def _drive(self) -> None:
+        lam = self.world.emulator.client("lambda")
+        started = time.monotonic()
+        while len(self.calls) < self.count and time.monotonic() - started < self.seconds:
+            due = started + len(self.calls) / self.rate
+            if self._stop.wait(max(0.0, due - time.monotonic())):
+                return
+            sent = datetime.now(UTC)
+            answer = lam.invoke(FunctionName=self.world.fn.name, Qualifier=self.world.fn.alias, Payload=b"{}")
+            self.calls.append(Call(sent, datetime.now(UTC), answer.get("ExecutedVersion"),
+                                   bool(answer.get("FunctionError"))))
 
 
 def deploy_args(world: World, digest: str, *extra: str) -> tuple[str, ...]:

@@ -42,8 +42,15 @@ from deployer.local.schedules import Schedules
 from deployer.timeline import Visit, visits
 from handlers.aws import clients as aws
 from handlers.aws import deployments
-from handlers.domain import events
-from handlers.domain.catalog import EVENT_HANDLERS, FUNCTION_NAME_PREFIX, STATE_MACHINE_ARN, TASKS, placeholder
+from handlers.domain import canary_metrics, events
+from handlers.domain.catalog import (
+    EVENT_HANDLERS,
+    FUNCTION_NAME_PREFIX,
+    METRICS_LAG_SECONDS,
+    STATE_MACHINE_ARN,
+    TASKS,
+    placeholder,
+)
 from infra.permissions import Resources
 
 DEFAULT_REGION = "us-east-1"
@@ -103,7 +110,8 @@ class Emulator:
     Invoking any other function runs it (``emu.invocations``, see ``deployer.local.invocations``): ``seed``
     makes its alias routing and behaviours repeatable; ``emu.behaviours.register(digest, Behaviour(...))``
     says what an image does. ``metric_delay_seconds`` is how late Lambda's metrics arrive in CloudWatch
-    (about 60 in AWS; 0 by default here), scaled by ``time_scale`` like the waits.
+    (about 60 in AWS; 0 by default here), scaled by ``time_scale`` like the waits. CheckHealth's canary analysis
+    counts only metrics older than 120 s x ``time_scale`` (``METRICS_LAG_SECONDS``, docs/canary-analysis.md).
 
     Each function has its own role, and IAM is enforced as on AWS (``deployer.local.iam``; ``emu.iam``
     holds its decisions): a call its role does not allow in ``infra.permissions`` is refused with
@@ -177,6 +185,9 @@ class Emulator:
             deployments.RETENTION_ENV: str(self.history_retention_days),
             FUNCTION_NAME_PREFIX: self.function_name_prefix,
             STATE_MACHINE_ARN: self.iam.resources.state_machine_arn,
+            # Emulated invocations take no time, so their metrics are late only by the emission delay the
+            # deployer allows for, scaled like every duration (canary_metrics.lag_seconds without the timeout).
+            METRICS_LAG_SECONDS: str(canary_metrics.DEFAULT_DELAY_SECONDS * self.time_scale),
         }))
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
         self.alarms = alarms.AlarmEvaluator(self.time_scale)

@@ -127,14 +127,16 @@ def create_python_function(emulator, name: str, source: str, *, hook: bool = Tru
     )["FunctionArn"]
 
 
-def create_fleet(emulator, count: int, *, repository: str = "shop", track: str = "main",
+def create_fleet(emulator, count: int, *, analysis: bool, repository: str = "shop", track: str = "main",
                  strategy: str = "Canary10Percent1Minute", check_interval: int = 10) -> list[SampleFunction]:
     """``count`` functions sharing ``repository``, each tracking ``repository:track`` with its own alarm:
-    one push of that tag deploys them all."""
+    one push of that tag deploys them all. ``analysis`` is their ``lambda-deployer:analysis`` tag: without
+    traffic on them, say False (alarms alone judge), or every canary would roll back as inconclusive."""
     functions = []
     for index in range(count):
         name = f"{repository}-{index:02d}"
         tags = {"lambda-deployer:track": f"{repository}:{track}", "lambda-deployer:strategy": strategy,
-                "lambda-deployer:check-interval": str(check_interval), "lambda-deployer:alarms": f"{name}-errors"}
+                "lambda-deployer:check-interval": str(check_interval), "lambda-deployer:alarms": f"{name}-errors",
+                "lambda-deployer:analysis": str(analysis).lower()}
         functions.append(create_function(emulator, name, repository=repository, tags=tags))
     return functions

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from handlers.aws import clients
+from handlers.domain.catalog import METRICS_LAG_SECONDS
 
 
 @dataclass(frozen=True)
@@ -19,9 +20,11 @@ class Aws:
     region: str
     table: str
     client: Callable[[str], object]
+    metrics_lag_seconds: float | None = None  # None: canary_metrics.lag_seconds of the deployment's function
 
     @classmethod
     def from_environment(cls) -> Aws:
         """The task function's own region and table (set by the stack), with the shared client cache."""
+        lag = os.environ.get(METRICS_LAG_SECONDS)
         return cls(region=os.environ["AWS_REGION"], table=os.environ.get("DEPLOYMENTS_TABLE", ""),
-                   client=clients.client)
+                   client=clients.client, metrics_lag_seconds=float(lag) if lag else None)

@@ -45,8 +45,10 @@ def resolve(request: DeployRequest, execution: str, aws: Aws) -> tuple[Deploymen
     alias = _get_alias(aws, function_arn, request.alias)
     stable = None
     plan = request.plan
+    timeout = config.get("Timeout")
     if alias:
         stable_function = get_function(aws, function_arn, alias["FunctionVersion"])
+        timeout = max(filter(None, (timeout, stable_function["Configuration"].get("Timeout"))), default=None)
         stable_image = pinned_image(stable_function.get("Code", {}))
         stable = Release(version=alias["FunctionVersion"], image=stable_image, digest=digest_of(stable_image))
         if plan.steps:
@@ -74,6 +76,7 @@ def resolve(request: DeployRequest, execution: str, aws: Aws) -> tuple[Deploymen
         latest_revision_id=config.get("RevisionId"),
         analysis=request.analysis,
         checks=resolved_checks,
+        function_timeout_seconds=timeout,
     )
     return deployment, alias.get("RevisionId") if alias else None
 

@@ -14,6 +14,10 @@ FUNCTION_NAME_PREFIX = "FUNCTION_NAME_PREFIX"
 STATE_MACHINE_ARN = "STATE_MACHINE_ARN"
 """The environment variable naming the deployer's own state machine (the alarm handler starts rollbacks there)."""
 
+METRICS_LAG_SECONDS = "METRICS_LAG_SECONDS"
+"""The environment variable that, when set, replaces how far behind a check its analysis window ends (by default
+the function's timeout + 120 s, ``canary_metrics.lag_seconds``): the emulator's invocations take no time."""
+
 TASKS: dict[str, str] = {
     "Resolve": "handlers.resolve.handler",
     "ResolveRollback": "handlers.resolve_rollback.handler",

@@ -259,6 +259,9 @@ class Deployment:
     current_version: str | None = None  # the version a rollback request moves traffic away from
     analysis: AnalysisSettings = DISABLED  # how checks judge the canary; a rollback request has none
     checks: Checks = NO_CHECKS  # synthetic invocations and hooks, the hooks resolved to their ARNs
+    # The longest Timeout of the new and the stable version: a call's metrics are emitted when it ends but
+    # stamped when it started, so the analysis window ends at least this long before a check (canary_metrics).
+    function_timeout_seconds: int | None = None
 
     @property
     def leaving_version(self) -> str | None:
@@ -292,6 +295,7 @@ class Deployment:
             "currentVersion": self.current_version,
             "analysis": self.analysis.to_json(),
             "checks": self.checks.to_json(),
+            "functionTimeoutSeconds": self.function_timeout_seconds,
         }
 
     @classmethod
@@ -316,6 +320,7 @@ class Deployment:
             # Started before analysis existed: judged by alarms alone, as it was then.
             analysis=AnalysisSettings.from_json(data.get("analysis", False)),
             checks=Checks.from_json(data.get("checks")),
+            function_timeout_seconds=data.get("functionTimeoutSeconds"),
         )
 
 

@@ -32,6 +32,7 @@ class Progress:
     alias_revision_id: str | None = None  # last alias revision this deployment wrote or saw
     extensions: int = 0  # checks added to this step's bake because its last check was inconclusive
     check: Checkpoint | None = None  # pre- or post-traffic checks due before ``next``
+    traffic_since: str | None = None  # ISO time traffic first moved to the new version: the analysis window's start
 
     def to_json(self) -> dict:
         found = {
@@ -42,6 +43,7 @@ class Progress:
             "waitSeconds": self.wait_seconds,
             "aliasRevisionId": self.alias_revision_id,
             "extensions": self.extensions,
+            "trafficSince": self.traffic_since,
         }
         if self.check:  # absent, not null: NextStep routes on its presence
             found["check"] = self.check.to_json()
@@ -50,7 +52,8 @@ class Progress:
     @classmethod
     def from_json(cls, data: dict) -> Progress:
         return cls(data["next"], data["step"], data["weight"], data["checksLeft"], data["waitSeconds"],
-                   data.get("aliasRevisionId"), data.get("extensions", 0), Checkpoint.from_json(data.get("check")))
+                   data.get("aliasRevisionId"), data.get("extensions", 0), Checkpoint.from_json(data.get("check")),
+                   traffic_since=data.get("trafficSince"))
 
 
 def start(plan: Plan, alias_revision_id: str | None, checks: Checks = NO_CHECKS) -> Progress:
@@ -59,12 +62,17 @@ def start(plan: Plan, alias_revision_id: str | None, checks: Checks = NO_CHECKS)
 
 
 def shifted(plan: Plan, progress: Progress, interval: int, alias_revision_id: str | None,
-            checks: Checks = NO_CHECKS) -> Progress:
+            checks: Checks = NO_CHECKS, *, at: str | None = None) -> Progress:
     """After the alias took the current step's weight: bake it, or move on when it has no bake (after the
-    step's checks, if the request has any after a shift)."""
+    step's checks, if the request has any after a shift).
+
+    ``at`` is when this shift began; the first shift's is kept as ``traffic_since``, where every check's
+    analysis window starts (later steps add traffic to the same window, so verdicts only get surer).
+    """
     step = plan.steps[progress.step]
     schedule = check_schedule(step, interval)
-    moved = replace(progress, weight=step.weight, alias_revision_id=alias_revision_id, extensions=0)
+    moved = replace(progress, weight=step.weight, alias_revision_id=alias_revision_id, extensions=0,
+                    traffic_since=progress.traffic_since or at)
     if not schedule:
         following = _advance(plan, moved)
     else:

@@ -9,6 +9,7 @@
 | ``lambda-deployer:alias`` | alias to shift (default ``live``) |
 | ``lambda-deployer:check-interval`` | seconds between health checks (default 60) |
 | ``lambda-deployer:hook`` = ``true`` | deployments may invoke this function as a hook (docs/checks.md) |
+| ``lambda-deployer:analysis`` | ``false``: alarms alone judge; ``true`` (or absent): canary analysis, defaults |
 
 Pure: no AWS calls. The values are passed on as they are; Resolve validates them like any request.
 """
@@ -25,6 +26,7 @@ ALARMS = f"{PREFIX}alarms"
 ALIAS = f"{PREFIX}alias"
 CHECK_INTERVAL = f"{PREFIX}check-interval"
 HOOK = f"{PREFIX}hook"
+ANALYSIS = f"{PREFIX}analysis"  # true/false only: a tag value cannot hold the braces of analysis settings
 
 PREVIOUS_SUFFIX = ".previous"  # <function>.previous keeps the stable image tagged (handlers.registry)
 
@@ -44,6 +46,8 @@ def request_from_tags(function_arn: str, tags: dict[str, str], image: str, reque
         request["alias"] = alias
     if interval := tags.get(CHECK_INTERVAL):
         request["checkIntervalSeconds"] = int(interval) if interval.isdigit() else interval
+    if analysis := tags.get(ANALYSIS):
+        request["analysis"] = {"true": True, "false": False}.get(analysis.strip().lower(), analysis)
     return request
 
 

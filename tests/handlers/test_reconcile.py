@@ -11,7 +11,7 @@ from deployer.local.emulator import Emulator
 from deployer.local.faults import Crash, Fault, TaskScope, task_scope
 from handlers.aws import deployments
 
-CANARY = {"strategy": "Canary10Percent30Seconds", "checkIntervalSeconds": 1}
+CANARY = {"strategy": "Canary10Percent30Seconds", "checkIntervalSeconds": 1, "analysis": False}
 HISTORY_RECORDS = 5_000
 DENIED = (403, "AccessDeniedException")
 

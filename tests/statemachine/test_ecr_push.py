@@ -16,7 +16,7 @@ from deployer.local.emulator import Emulator
 from deployer.local.faults import Fault
 
 TRACK = {"lambda-deployer:track": "shop:main", "lambda-deployer:strategy": "Canary50Percent1Second",
-         "lambda-deployer:check-interval": "1"}
+         "lambda-deployer:check-interval": "1", "lambda-deployer:analysis": "false"}
 MISSING_ALARM = {"lambda-deployer:alarms": "no-such-alarm"}  # Resolve refuses: the alarm does not exist
 
 

@@ -32,7 +32,7 @@ def test_an_error_in_each_mutating_step_rolls_back_to_the_stable_version(fast_wo
     fault = MUTATING_STEPS[step]
     world.emulator.api.inject(fault)
 
-    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1,
+    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1, analysis=False,
                                                  alarms=[world.fn.alarm]))
 
     assert fault.fired >= 1, "the fault never hit: the step did not run"
@@ -46,7 +46,7 @@ def test_a_throttled_step_is_retried_and_the_deployment_still_succeeds(fast_worl
     world = fast_world
     world.emulator.api.inject(Fault(THROTTLE, task="ShiftTraffic",
                                     operation="UpdateAlias", times=2))
-    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1))
+    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1, analysis=False))
 
     assert execution.status == "SUCCEEDED", execution.cause
     assert execution.states_entered().count("ShiftTraffic") == 2  # retries are not new visits
@@ -60,7 +60,7 @@ def test_a_precondition_glitch_at_publish_is_retried_and_the_deployment_succeeds
     glitch = Fault(PRECONDITION_FAILED, task="PublishVersion", operation="PublishVersion")
     world.emulator.api.inject(glitch)
 
-    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1))
+    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1, analysis=False))
 
     assert glitch.fired == 1
     assert execution.status == "SUCCEEDED", execution.cause
@@ -79,7 +79,7 @@ def test_a_change_made_just_before_publish_is_reported_and_not_published(fast_wo
 
     world.emulator.api.guards.append(just_before("PublishVersion", "PublishVersion", someone_else))
 
-    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1))
+    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1, analysis=False))
 
     assert (execution.status, execution.error) == ("FAILED", "ConcurrentModification"), execution.cause
     assert "nothing was published" in execution.cause
@@ -108,7 +108,7 @@ def test_rollback_is_idempotent_when_its_own_answer_is_lost(fast_world):
     world = fast_world
     world.emulator.api.inject(Fault(ACCESS_DENIED, task="Promote", operation="UpdateAlias", times=None),
                               Crash("Rollback", after=True))
-    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1))
+    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1, analysis=False))
 
     assert execution.error == "DeploymentRolledBack"
     assert world.writes(execution, task="Rollback") == ["UpdateAlias", "PutImage", "UpdateFunctionCode"]  # once
@@ -134,7 +134,7 @@ def test_a_throttling_storm_on_the_lambda_control_plane_is_ridden_out(fast_world
     storm = Fault(THROTTLE, service="lambda", times=9)
     world.emulator.api.inject(storm)
 
-    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1),
+    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1, analysis=False),
                                    timeout=120)
 
     assert storm.fired == 9
@@ -156,7 +156,7 @@ def test_a_task_rerun_after_its_answer_was_lost_does_not_repeat_its_work(fast_wo
     lost = Crash(task, after=True)
     world.emulator.api.inject(lost)
 
-    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1))
+    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1, analysis=False))
 
     assert lost.fired == 1 and execution.status == "SUCCEEDED", execution.cause
     assert world.versions() == ["1", "2"]  # published once
@@ -182,7 +182,7 @@ def test_a_step_the_definition_does_not_know_is_rolled_back_with_a_reason_and_th
     shifted = progress.shifted
     monkeypatch.setattr(progress, "shifted", lambda *args: dataclasses.replace(shifted(*args), next="verify"))
 
-    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1))
+    execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1, analysis=False))
 
     assert (execution.status, execution.error) == ("FAILED", "DeploymentRolledBack"), execution.cause
     assert execution.states_entered()[-3:] == ["UnknownNextStep", "Rollback", "RolledBack"]
@@ -201,7 +201,7 @@ def test_a_task_that_never_answers_times_out_and_the_deployment_is_rolled_back()
         hang = Hang("CheckHealth", seconds=4, times=None)
         emulator.api.inject(hang)
 
-        execution = emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1))
+        execution = emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1, analysis=False))
 
         assert hang.fired == 2  # the first attempt and its one retry
         assert (execution.status, execution.error) == ("FAILED", "DeploymentRolledBack"), execution.cause

@@ -30,8 +30,11 @@ from handlers.domain import alarm_events, tags
 from infra import permissions
 from infra.permissions import Allow
 
+# The scenarios about the flow say "analysis": false (alarms alone judge); "canary analysis" reads metrics.
 ONE_SHIFT = {"steps": [{"weight": 10, "bakeSeconds": 1}]}  # one health check (interval 1 s)
 LONG_CANARY = {"steps": [{"weight": 10, "bakeSeconds": 3000}]}  # 6 s at 1/500: time to stop it mid-way
+# Two checks, 0.3 s apart at 1/500: both later than the window's lag (120 s, 0.24 s here), so each reads metrics.
+ANALYSED = {"steps": [{"weight": 10, "bakeSeconds": 300}]}
 ACCESS_DENIED = (403, "AccessDeniedException")
 PUSHED = "pushed"  # the repository whose pushes of "main" deploy (auto-deploy)
 
@@ -96,7 +99,8 @@ def deploy_with_glitches(run: Run) -> tuple:
                               for task, operation in (("UpdateCode", "UpdateFunctionCode"),
                                                       ("PublishVersion", "PublishVersion"),
                                                       ("ShiftTraffic", "UpdateAlias"), ("Promote", "UpdateAlias"))])
-    execution = run.run(world.request(world.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1, alarms=[world.fn.alarm]))
+    execution = run.run(world.request(world.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1, alarms=[world.fn.alarm],
+                                      analysis=False))
     return ended(execution), settled(world), recorded(world.fn.name)
 
 
@@ -108,6 +112,16 @@ def checked_deploy(run: Run) -> tuple:
     execution = run.run(world.request(world.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1,
                                       preTraffic={"invocations": 2}, hooks={"beforeTraffic": hook}))
     return ended(execution), settled(world), [check["phase"] for check in (execution.output or {}).get("checks", [])]
+
+
+def canary_analysis(run: Run) -> tuple:
+    """A canary judged by its metrics; with no traffic it stays Inconclusive, which this request promotes."""
+    world = run.world()
+    execution = run.run(world.request(world.v2, strategy=ANALYSED, checkIntervalSeconds=150,
+                                      analysis={"inconclusive": "promote", "maxExtensions": 0}))
+    windows = [visit.output["analysis"]["window"]["to"] is not None for visit in execution.visits()
+               if visit.name == "CheckHealth" and not visit.failure]
+    return ended(execution), settled(world), windows
 
 
 def recorded(function: str) -> tuple:
@@ -137,14 +151,14 @@ def rollback_after_a_failure(run: Run) -> tuple:
     world = run.world()
     run.emulator.api.inject(Fault(ACCESS_DENIED, task="Promote", operation="UpdateAlias", times=None,
                                   execution=run.name))
-    execution = run.run(world.request(world.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1))
+    execution = run.run(world.request(world.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1, analysis=False))
     return ended(execution), settled(world), deployments.holder(world.fn.name) is None
 
 
 def stopped_then_rescued(run: Run) -> tuple:
     """StopExecution runs no Catch; the rescue (invoked as its EventBridge rule would) restores."""
     world = run.world()
-    arn = run.start(world.request(world.v2, strategy=LONG_CANARY, checkIntervalSeconds=60))
+    arn = run.start(world.request(world.v2, strategy=LONG_CANARY, checkIntervalSeconds=60, analysis=False))
     wait_for(world.weights, what="the canary")
     run.emulator.client("stepfunctions").stop_execution(executionArn=arn)
     stopped = run.emulator.wait(arn)
@@ -157,7 +171,7 @@ def stopped_then_rescued(run: Run) -> tuple:
 def reconciled(run: Run) -> tuple:
     """A lock left by a stopped execution whose rescue was lost, and an alias left weighted by hand."""
     stale = run.world()
-    arn = run.start(stale.request(stale.v2, strategy=LONG_CANARY, checkIntervalSeconds=60))
+    arn = run.start(stale.request(stale.v2, strategy=LONG_CANARY, checkIntervalSeconds=60, analysis=False))
     wait_for(stale.weights, what="the canary")
     run.emulator.client("stepfunctions").stop_execution(executionArn=arn)
     run.emulator.wait(arn)
@@ -178,7 +192,7 @@ def rollback_requests(run: Run) -> tuple:
     world = run.world()
     first = run.run(world.request(world.v2), "-a")
     to_previous = run.run({"action": "rollback", "function": world.fn.name}, "-b")
-    canary = run.start(world.request(world.v3, strategy=LONG_CANARY, checkIntervalSeconds=60), "-c")
+    canary = run.start(world.request(world.v3, strategy=LONG_CANARY, checkIntervalSeconds=60, analysis=False), "-c")
     wait_for(world.weights, what="the canary")
     mid_canary = run.run({"action": "rollback", "function": world.fn.name}, "-d")
     return ended(first), ended(to_previous), ended(mid_canary), run.emulator.wait(canary).status, settled(world)
@@ -227,6 +241,7 @@ def executions(emulator: Emulator) -> set[str]:
 SCENARIOS: dict[str, Callable[[Run], tuple]] = {  # cheapest first: a permission is tried in the first that uses it
     "deploy": deploy_with_glitches,
     "checks": checked_deploy,
+    "canary analysis": canary_analysis,
     "first deployment": first_deployment,
     "lock taken meanwhile": lock_taken_meanwhile,
     "rollback after a failure": rollback_after_a_failure,
@@ -239,6 +254,7 @@ SCENARIOS: dict[str, Callable[[Run], tuple]] = {  # cheapest first: a permission
 EXPECTED = {  # what each scenario ends with when every permission is there
     "deploy": (("SUCCEEDED", None), "on 2", ("deployed", True)),
     "checks": (("SUCCEEDED", None), "on 2", ["beforeTraffic"]),
+    "canary analysis": (("SUCCEEDED", None), "on 2", [True, True]),
     "first deployment": (("SUCCEEDED", None), "2"),  # version 1 was published with the function, unaliased
     "lock taken meanwhile": (("FAILED", "DeploymentInProgress"), True),
     "rollback after a failure": (("FAILED", "DeploymentRolledBack"), "on 1", True),

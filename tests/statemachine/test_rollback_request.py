@@ -44,7 +44,7 @@ def test_rollback_to_a_given_version(world):
 
 def test_rollback_mid_canary_stops_the_deployment_and_restores_the_stable_version(world):
     running = world.emulator.start_execution(world.request(world.v2, strategy="Canary10Percent30Seconds",
-                                                           checkIntervalSeconds=1))
+                                                           checkIntervalSeconds=1, analysis=False))
     wait_for(world.weights, what="the canary")
 
     execution = rollback(world)

@@ -10,12 +10,12 @@ from deployer.local import sample
 from deployer.local.faults import SERVER_ERROR, Crash, Fault
 from handlers.aws import deployments
 
-CANARY = {"strategy": "Canary10Percent30Seconds", "checkIntervalSeconds": 1}
+CANARY = {"strategy": "Canary10Percent30Seconds", "checkIntervalSeconds": 1, "analysis": False}
 
 
 def test_a_second_deployment_of_the_same_function_fails_fast_and_names_the_running_one(world):
     started = [world.emulator.start_execution(world.request(digest, strategy="Canary50Percent2Seconds",
-                                                            checkIntervalSeconds=1), name=name)
+                                                            checkIntervalSeconds=1, analysis=False), name=name)
                for name, digest in (("first", world.v2), ("second", world.v3))]
     runs = sorted((world.emulator.wait(arn) for arn in started), key=lambda e: e.status != "SUCCEEDED")
     winner, loser = runs  # started together: either may get the lock
@@ -33,9 +33,10 @@ def test_different_functions_deploy_in_parallel(world):
     ecr = world.emulator.client("ecr")
     billing_v2 = sample.push_image(ecr, "billing-api", "billing-api:v2", tag="v2")
     runs = [world.emulator.start_execution(world.request(world.v2, strategy="Canary50Percent2Seconds",
-                                                         checkIntervalSeconds=1)),
+                                                         checkIntervalSeconds=1, analysis=False)),
             world.emulator.start_execution({"function": other.name, "image": other.image(billing_v2),
-                                            "strategy": "Canary50Percent2Seconds", "checkIntervalSeconds": 1})]
+                                            "strategy": "Canary50Percent2Seconds", "checkIntervalSeconds": 1,
+                                            "analysis": False})]
     orders, billing = (world.emulator.wait(arn) for arn in runs)
 
     assert orders.status == billing.status == "SUCCEEDED"
@@ -60,7 +61,7 @@ def test_a_failed_rollback_is_finished_by_the_rescue(fast_world):
     world.emulator.api.inject(Fault((403, "AccessDeniedException"), task="Promote", operation="UpdateAlias"),
                               Fault(SERVER_ERROR, task="Rollback", operation="UpdateAlias", times=None))
     execution = world.emulator.run(world.request(world.v2, strategy="Canary10Percent1Second",
-                                                 checkIntervalSeconds=1))
+                                                 checkIntervalSeconds=1, analysis=False))
 
     assert execution.error == "RollbackFailed" and "could not restore alias" in execution.cause
     wait_for(lambda: not deployments.holder("orders-api"), what="the rescue")
@@ -118,7 +119,7 @@ def test_an_alias_changed_out_of_band_between_two_shifts_is_left_as_changed(worl
 
     world.emulator.api.guards.append(change_it_first)
     two_shifts = {"steps": [{"weight": 10, "bakeSeconds": 0}, {"weight": 50, "bakeSeconds": 0}]}
-    execution = world.emulator.run(world.request(world.v2, strategy=two_shifts))
+    execution = world.emulator.run(world.request(world.v2, strategy=two_shifts, analysis=False))
 
     assert (execution.status, execution.error) == ("FAILED", "ConcurrentModification")
     assert "changed outside this deployment" in execution.cause

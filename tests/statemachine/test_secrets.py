@@ -35,10 +35,11 @@ def test_no_environment_variable_of_the_function_reaches_history_records_or_logs
         "DB_PASSWORD": SECRET, "API_TOKEN": f"token-{SECRET}"}})
     assert SECRET in json.dumps(lam.get_function(FunctionName=world.fn.name), default=str)  # what handlers read
 
-    deployed = emulator.run(world.request(world.v2, strategy="Canary50Percent2Seconds", checkIntervalSeconds=1))
+    deployed = emulator.run(world.request(world.v2, strategy="Canary50Percent2Seconds", checkIntervalSeconds=1,
+                                          analysis=False))
     firing = fire_alarm_once_weighted(world)
     stopped = emulator.run(world.request(world.v3, alarms=[world.fn.alarm], strategy="Canary10Percent30Seconds",
-                                         checkIntervalSeconds=300))  # rolled back by the alarm's own event
+                                         checkIntervalSeconds=300, analysis=False))  # rolled back by the alarm's event
     firing.join()
     listed = emulator.client("stepfunctions").list_executions(stateMachineArn=emulator.state_machine_arn)
     rollback = emulator.wait(next(e["executionArn"] for e in listed["executions"]

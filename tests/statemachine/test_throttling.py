@@ -25,7 +25,7 @@ def test_a_deployment_on_a_crowded_control_plane_retries_its_throttled_calls_and
         started = emulator.quotas.clock()
 
         execution = emulator.run(world.request(world.v2, strategy="Canary50Percent1Second", checkIntervalSeconds=1,
-                                               alarms=[world.fn.alarm]), timeout=120)
+                                               alarms=[world.fn.alarm], analysis=False), timeout=120)
 
         assert execution.status == "SUCCEEDED", execution.cause
         assert world.settled_on() == "2" and world.versions() == ["1", "2"]
@@ -37,7 +37,7 @@ def test_a_deployment_on_a_crowded_control_plane_retries_its_throttled_calls_and
 def test_one_push_deploys_a_fleet_of_twenty_and_every_function_ends_in_the_invariant():
     """The acceptance of issue 8: 20 functions tracking one tag, one push, AWS's quotas on."""
     with Emulator(auto_deploy={"shop": ["main"]}, time_scale=0.05, quotas=True) as emulator:
-        fleet = sample.create_fleet(emulator, FLEET, repository="shop", track="main")
+        fleet = sample.create_fleet(emulator, FLEET, repository="shop", track="main", analysis=False)
         digest = sample.push_image(emulator.client("ecr"), "shop", "shop:v2", tag="main")
         sfn = emulator.client("stepfunctions")
         listed = wait_for(lambda: sfn.list_executions(stateMachineArn=emulator.state_machine_arn)["executions"],

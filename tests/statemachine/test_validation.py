@@ -155,7 +155,7 @@ def test_a_hotfix_may_start_while_an_alarm_fires_and_is_judged_by_the_others(wor
     world.set_alarm("ALARM")
     execution = world.emulator.run(world.request(world.v2, alarms=[world.fn.alarm, "latency"],
                                                  allowFiringAlarms=True, strategy="Canary10Percent1Second",
-                                                 checkIntervalSeconds=1))
+                                                 checkIntervalSeconds=1, analysis=False))
     assert execution.status == "SUCCEEDED", execution.cause
     resolved = execution.state_outputs("Resolve")[0]["deployment"]
     assert resolved["ignoredAlarms"] == [world.fn.alarm]

@@ -8,7 +8,7 @@ from support import fire_alarm_once_weighted
 from deployer.cli import EXIT_FAILED, EXIT_NOT_STARTED, EXIT_OK, EXIT_USAGE
 from deployer.local.faults import Crash
 
-CANARY = ("--strategy", "Canary50Percent2Seconds", "--check-interval", "1")
+CANARY = ("--strategy", "Canary50Percent2Seconds", "--check-interval", "1", "--no-analysis")
 
 
 def executions(world) -> list[dict]:
@@ -37,7 +37,7 @@ def test_a_deploy_whose_alarm_fires_exits_1_and_names_the_failing_step(fast_worl
     firing = fire_alarm_once_weighted(fast_world)
 
     done = cli("--output", "json", *deploy(fast_world, fast_world.v2, "--strategy", "Canary10Percent30Seconds",
-                                           "--check-interval", "1"))
+                                           "--check-interval", "1", "--no-analysis"))
     firing.join()
 
     assert done.code == EXIT_FAILED
@@ -123,7 +123,8 @@ def test_exit_3_when_the_state_machine_does_not_exist(fast_world, cli):
 
 
 def test_the_same_deploy_while_it_runs_follows_that_execution_instead_of_starting_another(fast_world, cli):
-    command = deploy(fast_world, fast_world.v2, "--strategy", "Canary10Percent10Seconds", "--check-interval", "1")
+    command = deploy(fast_world, fast_world.v2, "--strategy", "Canary10Percent10Seconds", "--check-interval", "1",
+                     "--no-analysis")
     first = cli("--output", "json", *command[:1], "--no-wait", *command[1:])
     assert first.code == EXIT_OK and first.json()["status"] == "RUNNING"
 

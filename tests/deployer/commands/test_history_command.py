@@ -17,7 +17,8 @@ def test_status_and_history_show_what_the_deploys_did(fast_world, cli):
         == EXIT_OK  # no traffic here: alarms alone judge
     fast_world.emulator.api.inject(Crash("AlarmFired", times=None))  # rolled back by its check, not the event
     firing = fire_alarm_once_weighted(fast_world)
-    cli(*deploy(fast_world, fast_world.v3, "--strategy", "Canary10Percent30Seconds", "--check-interval", "1"))
+    cli(*deploy(fast_world, fast_world.v3, "--strategy", "Canary10Percent30Seconds", "--check-interval", "1",
+                "--no-analysis"))
     firing.join()
 
     history = cli("--output", "json", "history", "orders-api").json()["deployments"]

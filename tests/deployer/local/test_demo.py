@@ -25,7 +25,7 @@ def test_the_demo_deploys_v2_then_rolls_v3_back_on_the_alarm_its_failing_calls_r
         to_alarm = wait_for(lambda: [item for item in cloudwatch.describe_alarm_history(
             AlarmName="orders-api-errors", HistoryItemType="StateUpdate", ScanBy="TimestampAscending",
         )["AlarmHistoryItems"] if json.loads(item["HistoryData"])["newState"]["stateValue"] == "ALARM"],
-            timeout=15, every=0.5, what="the alarm to go to ALARM")
+            timeout=30, every=0.5, what="the alarm to go to ALARM")
         requests = {request.operation for request in emu.quotas.requests()}
         started, stopped = (emu.client("stepfunctions").describe_execution(executionArn=v3.arn)[key]
                             for key in ("startDate", "stopDate"))

@@ -112,7 +112,7 @@ def test_the_aws_cli_drives_a_whole_deployment_and_a_push_deploys_too(server, tm
     aws("lambda", "create-alias", "--function-name", "orders", "--name", "live", "--function-version", "1")
 
     request = {"function": "orders", "image": f"{repository}@{new}", "strategy": "Canary50Percent1Second",
-               "checkIntervalSeconds": 1}
+               "checkIntervalSeconds": 1, "analysis": False}
     execution = aws("stepfunctions", "start-execution", "--state-machine-arn", state_machine,
                     "--name", "from-the-cli", "--input", json.dumps(request))["executionArn"]
     deadline = time.monotonic() + 30
@@ -166,7 +166,7 @@ def test_an_execution_stopped_mid_canary_is_rescued_through_the_stacks_rule(serv
     world = world_of(account, "payments")
     sfn = account.client("stepfunctions")
     execution = sfn.start_execution(stateMachineArn=state_machine, input=json.dumps(world.request(
-        world.v2, strategy="Canary50Percent10Minutes", checkIntervalSeconds=60)))["executionArn"]
+        world.v2, strategy="Canary50Percent10Minutes", checkIntervalSeconds=60, analysis=False)))["executionArn"]
     wait_for(world.weights, timeout=30, what="the canary")
 
     sfn.stop_execution(executionArn=execution, error="Stopped", cause="by the test")

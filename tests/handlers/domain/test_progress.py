@@ -178,3 +178,12 @@ def test_a_checkpoint_survives_json_and_clearing_it_keeps_the_rest_of_the_cursor
     assert Progress.from_json(cursor.to_json()) == cursor
     passed = progress.checks_passed(cursor)
     assert passed.check is None and (passed.next, passed.step, passed.weight) == (cursor.next, cursor.step, 10)
+
+
+def test_the_first_shift_sets_when_traffic_moved_and_later_shifts_keep_it():
+    plan = parse_strategy("Linear50PercentEvery1Second")
+    first = progress.shifted(plan, progress.start(plan, None), 1, "rev-1", at="2026-01-01T00:00:00.000Z")
+    moved_on = progress.checked(plan, first, 1)
+    second = progress.shifted(plan, moved_on, 1, "rev-2", at="2026-01-01T00:00:05.000Z")
+    assert first.traffic_since == second.traffic_since == "2026-01-01T00:00:00.000Z"
+    assert Progress.from_json(second.to_json()) == second
