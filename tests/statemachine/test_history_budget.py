@@ -27,10 +27,10 @@ def test_each_check_and_each_shift_costs_what_the_estimate_says(fast_world):
 def test_each_checkpoint_costs_what_the_estimate_says(fast_world):
     """Before traffic, after the shift, and after promotion (Promote's other state, then RunChecks)."""
     sample.create_python_function(fast_world.emulator, "notify", "def handler(event, context):\n    return None\n")
-    canary = {"steps": [{"weight": 10, "bakeSeconds": 1}]}
-    plain = events(fast_world, canary)
-    synthetic = events(fast_world, canary, preTraffic={"afterEachShift": True})
-    hooked = events(fast_world, canary, preTraffic={"afterEachShift": True}, hooks={"afterPromote": "notify"})
+    canary, quiet = {"steps": [{"weight": 10, "bakeSeconds": 1}]}, {"analysis": False}  # no traffic to analyse
+    plain = events(fast_world, canary, **quiet)
+    synthetic = events(fast_world, canary, **quiet, preTraffic={"afterEachShift": True})
+    hooked = events(fast_world, canary, **quiet, preTraffic={"afterEachShift": True}, hooks={"afterPromote": "notify"})
 
     assert synthetic - plain == 2 * EVENTS_PER_CHECKPOINT
     assert hooked - plain == 3 * EVENTS_PER_CHECKPOINT

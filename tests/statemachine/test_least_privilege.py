@@ -109,7 +109,7 @@ def checked_deploy(run: Run) -> tuple:
     world = run.world()
     hook = sample.create_python_function(run.emulator, f"{run.name}-hook",
                                          "def handler(event, context):\n    return {'status': 'pass'}\n")
-    execution = run.run(world.request(world.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1,
+    execution = run.run(world.request(world.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1, analysis=False,
                                       preTraffic={"invocations": 2}, hooks={"beforeTraffic": hook}))
     return ended(execution), settled(world), [check["phase"] for check in (execution.output or {}).get("checks", [])]
 

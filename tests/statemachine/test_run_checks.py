@@ -1,7 +1,9 @@
 """Pre- and post-traffic checks on the emulator, with real invocations: the new version's image answers as its
 registered behaviour says, and the hooks are zip functions whose own handler runs.
 
-Each test deploys its own function in one shared emulator (waits at 1/100).
+Each test deploys its own function in one shared emulator (waits at 1/100). Runs that must get through a bake
+turn the canary analysis off (``NO_ANALYSIS``): they send the alias no traffic, so it could not conclude, and the
+checks are what these tests are about.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ CANARY = {"steps": [{"weight": 10, "bakeSeconds": 1}]}
 TWO_STEPS = {"steps": [{"weight": 10, "bakeSeconds": 1}, {"weight": 50, "bakeSeconds": 0}]}
 HEALTHY = Behaviour(duration_ms=20, result={"statusCode": 200, "body": json.dumps({"status": "ok", "db": "up"})})
 EXPECT_OK = {"statusCode": 200, "fields": {"body.status": "ok"}}
+NO_ANALYSIS = {"analysis": False}
 _names = itertools.count()
 
 
@@ -114,7 +117,7 @@ def test_checks_that_pass_let_the_deployment_succeed_and_each_hook_is_told_where
     smoke = hook(world.emulator, log)
 
     execution = world.emulator.run(world.request(
-        world.v2, strategy=TWO_STEPS, checkIntervalSeconds=1,
+        world.v2, strategy=TWO_STEPS, checkIntervalSeconds=1, **NO_ANALYSIS,
         preTraffic={"invocations": 3, "payload": {"path": "/health"}, "expect": EXPECT_OK},
         hooks={"beforeTraffic": smoke, "afterShift": smoke, "afterPromote": smoke}))
 
@@ -187,7 +190,7 @@ def test_a_hook_failing_after_promotion_puts_all_traffic_back_on_the_stable_vers
     world.emulator.behaviours.register(world.v2, HEALTHY)
     smoke = hook(world.emulator, tmp_path / "hook.jsonl", fail_at=("afterPromote",))
 
-    execution = world.emulator.run(world.request(world.v2, strategy=CANARY, checkIntervalSeconds=1,
+    execution = world.emulator.run(world.request(world.v2, strategy=CANARY, checkIntervalSeconds=1, **NO_ANALYSIS,
                                                  hooks={"afterPromote": smoke}))
 
     assert (execution.status, execution.error) == ("FAILED", "DeploymentRolledBack")
@@ -237,6 +240,6 @@ def test_a_deployment_without_checks_takes_exactly_the_states_it_took_before_che
     assert execution.states_entered() == [
         "Route", "Resolve", "AlreadyLive", "Lock", "DeployOrRollBack", "RetagImage", "UpdateCode",
         "WaitForCodeUpdate", "PublishVersion", "NextStep", "Promote", "Finalize"]
-    canary = world.emulator.run(world.request(world.v3, strategy=CANARY, checkIntervalSeconds=1))
+    canary = world.emulator.run(world.request(world.v3, strategy=CANARY, checkIntervalSeconds=1, **NO_ANALYSIS))
     assert canary.status == "SUCCEEDED" and "RunChecks" not in canary.states_entered()
     assert "checks" not in canary.output
