@@ -70,7 +70,7 @@ def calls_made(world, execution, operation: str) -> int:
 
 
 def test_a_canary_failing_a_fifth_of_its_calls_rolls_back_on_its_metrics_alone(canary_world):
-    execution, traffic = deploy(canary_world, canary_world.v3, BUSY)
+    execution, traffic = deploy(canary_world, canary_world.v3, BUSY, analysis=PATIENT)
 
     assert (execution.status, execution.error) == ("FAILED", "DeploymentRolledBack"), execution.cause
     assert "canary analysis failed" in execution.cause and "with 10% of traffic" in execution.cause

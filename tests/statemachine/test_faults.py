@@ -180,7 +180,8 @@ def test_a_step_the_definition_does_not_know_is_rolled_back_with_a_reason_and_th
     default branch rolls back like any failure (recorded, lock released), not with an uncaught States.Runtime."""
     world = fast_world
     shifted = progress.shifted
-    monkeypatch.setattr(progress, "shifted", lambda *args: dataclasses.replace(shifted(*args), next="verify"))
+    monkeypatch.setattr(progress, "shifted",
+                        lambda *args, **kwargs: dataclasses.replace(shifted(*args, **kwargs), next="verify"))
 
     execution = world.emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1, analysis=False))
 
