@@ -99,17 +99,15 @@ def result(described: dict, events: list[dict], console_url: str | None = None) 
     visits = timeline.visits(events)
     document = timeline.state_document(visits)
     deployment = document.get("deployment") or {}
-    stable = deployment.get("stable") or {}
     kind = deployment.get("kind") or request.get("action") or "deploy"
     status, error, cause = described["status"], described.get("error"), described.get("cause")
     if status == "ABORTED" and not error:  # DescribeExecution has them only for a failed execution
         error, cause = aborted_with(events)
-    if kind == "rollback":
-        version, previous = stable.get("version"), deployment.get("currentVersion")
-        image = stable.get("image")
-    else:
-        version, previous = (document.get("release") or {}).get("version"), stable.get("version")
-        image = deployment.get("target") or request.get("image")
+    # What moves where, as the deployment says (model.Deployment.from_version & co.); a deploy's new version
+    # is PublishVersion's. Before Resolve has run, only the request knows the image.
+    version = deployment.get("toVersion") or (document.get("release") or {}).get("version")
+    previous = deployment.get("fromVersion")
+    image = deployment.get("toImage") or request.get("image")
     outcome = outcome_of(status, error, output)
     live = {"deployed": version, "unchanged": version, "rolledBack": previous if kind == "deploy" else version}
     found = {

@@ -210,7 +210,7 @@ def _resolved_rollback(output: dict) -> str:
     back = f"version {stable.get('version')} ({short(stable.get('digest'))})"
     if deployment.get("noop"):
         return f"alias {deployment.get('alias')} already serves only {back}: nothing to do"
-    return f"back from version {deployment.get('currentVersion')} to {back}"
+    return f"back from version {deployment.get('fromVersion')} to {back}"
 
 
 def _routed(output: dict) -> str:

@@ -12,15 +12,10 @@ from handlers.domain.timing import seconds_since
 @task
 def handler(event: dict) -> dict:
     deployment = Deployment.from_json(event["deployment"])
-    stable_version = deployment.stable.version if deployment.stable else None
-    image, digest = deployment.target.uri, deployment.target.digest
-    if deployment.noop:
-        outcome, version, previous = "unchanged", stable_version, stable_version
-    elif deployment.kind == ROLLBACK:
-        outcome, version, previous = "rolledBack", stable_version, deployment.current_version
-        image, digest = deployment.stable.image, deployment.stable.digest
-    else:
-        outcome, version, previous = "deployed", NewVersion.from_json(event["release"]).version, stable_version
+    image, digest = deployment.to_image
+    version = deployment.to_version or NewVersion.from_json(event["release"]).version
+    outcome = "unchanged" if deployment.noop else "rolledBack" if deployment.kind == ROLLBACK else "deployed"
+    previous = deployment.from_version
     duration = seconds_since(event.get("startedAt"))
     result = {
         "outcome": outcome,

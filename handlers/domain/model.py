@@ -264,11 +264,27 @@ class Deployment:
     function_timeout_seconds: int | None = None
 
     @property
-    def leaving_version(self) -> str | None:
-        """The version traffic was on when this started (a deploy moves it on from the stable one)."""
+    def from_version(self) -> str | None:
+        """The version traffic was on when this started: the stable one for a deploy, the current one for a
+        rollback request (None: the alias did not exist)."""
         if self.kind == ROLLBACK:
             return self.current_version
         return self.stable.version if self.stable else None
+
+    @property
+    def to_version(self) -> str | None:
+        """The version traffic ends on: the stable one for a rollback request or a no-op; a deploy's is the
+        version PublishVersion made, not known here (None)."""
+        if self.kind == ROLLBACK or self.noop:
+            return self.stable.version if self.stable else None
+        return None
+
+    @property
+    def to_image(self) -> tuple[str, str | None]:
+        """The image (URI, digest) the alias serves when this succeeds."""
+        if self.kind == ROLLBACK:
+            return self.stable.image, self.stable.digest
+        return self.target.uri, self.target.digest
 
     @property
     def tag(self) -> str:
@@ -296,6 +312,10 @@ class Deployment:
             "analysis": self.analysis.to_json(),
             "checks": self.checks.to_json(),
             "functionTimeoutSeconds": self.function_timeout_seconds,
+            # Derived, for readers of the state document (the CLI, the console): what moves where.
+            "fromVersion": self.from_version,
+            "toVersion": self.to_version,
+            "toImage": self.to_image[0],
         }
 
     @classmethod

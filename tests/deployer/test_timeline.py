@@ -191,3 +191,23 @@ def test_each_checkpoint_says_what_it_ran_and_a_promotion_before_a_hook_reads_as
         "100% → version 2",
         "afterPromote: hook notify:live passed",
     ]
+
+
+def _asl_states(states: dict) -> dict[str, str]:
+    """Every state of the definition, nested ones (Map, Parallel) included: name → Type."""
+    found = {}
+    for name, state in states.items():
+        found[name] = state["Type"]
+        for nested in [*state.get("Branches", []), *(state[k] for k in ("Iterator", "ItemProcessor") if k in state)]:
+            found |= _asl_states(nested["States"])
+    return found
+
+
+def test_the_timeline_names_only_states_the_definition_has_and_describes_every_task():
+    """A state renamed in the ASL must not silently drop out of the timeline; a new task must say what it did."""
+    with open("statemachine/deploy.asl.json") as asl:
+        states = _asl_states(json.load(asl)["States"])
+    described = set(timeline._TEXT) | {"CheckHealth"}  # CheckHealth's line is its verdict (check_text)
+    assert (described | timeline.QUIET_STATES) - set(states) == set()
+    child_deployment = {"StartDeployment"}  # a push's child execution: its own timeline tells it
+    assert {name for name, kind in states.items() if kind == "Task"} - described - child_deployment == set()

@@ -174,7 +174,7 @@ def test_a_lock_left_by_an_execution_that_no_longer_runs_is_left_to_the_rescue(e
 
 def test_an_alarm_already_firing_when_a_hotfix_started_does_not_roll_it_back(emu, world, answers):
     world.set_alarm("ALARM")
-    arn = emu.start_execution(world.request(world.v2, alarms=[world.fn.alarm], allowFiringAlarms=True,
+    arn = emu.start_execution(world.request(world.v2, alarms=[world.fn.alarm], allowFiringAlarms=True, analysis=False,
                                             strategy={"steps": [{"weight": 10, "bakeSeconds": 60}]},
                                             checkIntervalSeconds=10))
     wait_for(world.weights, what="the canary")
