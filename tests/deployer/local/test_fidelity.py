@@ -13,6 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto.awslambda.utils import get_backend as lambda_backend
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from support import wait_for
 
 from deployer.local.emulator import Emulator
@@ -195,3 +196,14 @@ def test_concurrent_starts_with_one_name_and_input_start_one_execution(waiting):
             thread.join()
     assert len(started) == len(clients) and len(set(started)) == 1
     assert len(clients[0].list_executions(stateMachineArn=machine)["executions"]) == 1
+
+
+def test_a_stop_that_lands_before_a_wait_begins_still_ends_it(emulator):
+    """moto's Wait blocks on an event that StopExecution sets and clears at once, so a stop just before the
+    Wait begins was lost and the execution stayed RUNNING for the whole Wait. The emulator's Wait looks at the
+    execution first: here it is already stopped when the Wait begins, as in that race."""
+    stopped = SimpleNamespace(is_running=lambda: False, program_state_event=threading.Event())
+    wait = threading.Thread(target=WaitFunction._wait_interval, args=(None, stopped, 3600), daemon=True)
+    wait.start()
+    wait.join(timeout=10)
+    assert not wait.is_alive(), "a Wait of a stopped execution went on waiting"
