@@ -8,6 +8,7 @@ import threading
 
 from moto.core import responses
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from deployer.local import patching
 from deployer.local.fidelity import stepfunctions
@@ -15,23 +16,43 @@ from deployer.local.patching import Kind, Patch
 
 
 def patches() -> list[Patch]:
-    """Fresh caches for one emulator (clients made before it started miss its hooks)."""
-    return [_parse_each_definition_once(), _list_each_response_class_once(), *_one_client_per_service()]
+    """Fresh caches for one emulator (clients made before it started miss its hooks); the parses of a
+    definition are the process's (the same text parses to the same program)."""
+    return [_parse_each_definition_once(), _validate_each_definition_once(), _list_each_response_class_once(),
+            *_one_client_per_service()]
+
+
+_PARSED: dict[str, object] = {}  # definition text → its parsed program, for every emulator of this process
+_VALID: set[str] = set()  # definitions CreateStateMachine/UpdateStateMachine found valid
 
 
 def _parse_each_definition_once() -> Patch:
-    """moto parses the ASL (ANTLR, ~0.1 s) at every execution start; a deep copy of one parse is ~50x cheaper
-    and just as fresh, so executions cost what their states cost."""
-    original, parsed = patching.original(ExecutionWorker, "_get_evaluation_entrypoint"), {}
+    """moto parses the ASL (ANTLR, ~0.3 s for the deployer's) at every execution start; a deep copy of one
+    parse is ~50x cheaper and just as fresh, so executions cost what their states cost."""
+    original = patching.original(ExecutionWorker, "_get_evaluation_entrypoint")
 
     def entrypoint(self):
         definition = self._evaluation_details.state_machine_details.definition
-        if definition not in parsed:
-            parsed[definition] = original(self)
-        return copy.deepcopy(parsed[definition])
+        if definition not in _PARSED:
+            _PARSED[definition] = original(self)
+        return copy.deepcopy(_PARSED[definition])
 
     return Patch(ExecutionWorker, "_get_evaluation_entrypoint", entrypoint, ("self",), Kind.SPEED,
                  why="one parse per definition")
+
+
+def _validate_each_definition_once() -> Patch:
+    """CreateStateMachine parses the definition to validate it (another ~0.3 s at every emulator start); a
+    definition found valid once is valid again. An invalid one is parsed, and refused, every time."""
+    original = patching.original(StepFunctionsParserBackend, "_validate_definition")
+
+    def validate(definition: str):
+        if definition not in _VALID:
+            original(definition)
+            _VALID.add(definition)
+
+    return Patch(StepFunctionsParserBackend, "_validate_definition", staticmethod(validate), ("definition",),
+                 Kind.SPEED, why="one validation per definition")
 
 
 def _list_each_response_class_once() -> Patch:
