@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from unittest import mock
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.loaders import create_loader
 from moto import mock_aws
 
 import statemachine
@@ -55,6 +57,8 @@ from infra.permissions import Resources
 
 DEFAULT_REGION = "us-east-1"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+_SERVICE_MODELS = create_loader()  # botocore's JSON service models, parsed once for every emulator
 
 
 @dataclass
@@ -203,8 +207,11 @@ class Emulator:
         if self.quiet:
             stack.enter_context(_quiet_logs())
         self._stack = stack
-        # Clients made before now miss the emulator's hooks (botocore copies handlers at creation).
-        boto3.DEFAULT_SESSION = None
+        # Clients made before now miss the emulator's hooks (botocore copies handlers at creation): a new
+        # session, reading the service models through the process's one loader (it caches what it read).
+        session = botocore.session.get_session()
+        session.register_component("data_loader", _SERVICE_MODELS)
+        boto3.DEFAULT_SESSION = boto3.Session(botocore_session=session)
         aws.client.cache_clear()
         self._provision()
         if self.quotas:  # from here on: the stack was deployed before anyone called the account's APIs
