@@ -15,14 +15,27 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20,22")
 
 
-REAL_TIME_FIXTURES = frozenset({"emulator", "world"})
+# Fixtures that start an emulator (the ones here and the test modules' own).
+EMULATOR_FIXTURES = frozenset({"emulator", "world", "fast_emulator", "fast_world", "team_emulator", "emu",
+                               "canary_world", "late_metrics_world", "sweep", "fast", "account"})
 
 
 def pytest_collection_modifyitems(items):
-    """A test on the real-time emulator is ``slow`` (``pytest -m "not slow"`` is the quick loop)."""
+    """A test that runs the emulator is ``slow`` (``pytest -m "not slow"`` is the quick loop): one that uses an
+    emulator fixture, or runs the state machine (tests/statemachine/); the others starting one say so
+    themselves (``@pytest.mark.slow``), or ``_emulators_only_in_slow_tests`` fails them."""
     for item in items:
-        if REAL_TIME_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if EMULATOR_FIXTURES & set(getattr(item, "fixturenames", ())) or "statemachine" in item.path.parts:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _emulators_only_in_slow_tests(request, monkeypatch):
+    """The slow marker is kept honest: a test not marked slow cannot start an emulator."""
+    if request.node.get_closest_marker("slow") is None:
+        def refuse(self):
+            raise AssertionError(f"{request.node.nodeid} starts an emulator: mark it @pytest.mark.slow")
+        monkeypatch.setattr(Emulator, "start", refuse)
 
 
 @pytest.fixture

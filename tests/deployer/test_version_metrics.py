@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from support import split_function, wait_for
 
 from deployer.local.emulator import Emulator
@@ -14,6 +15,7 @@ from deployer.timeline import CheckContext
 from deployer.version_metrics import CloudWatchNumbers
 
 
+@pytest.mark.slow
 def test_the_numbers_are_what_the_versions_served_read_once_per_check():
     with Emulator(seed=5, quotas=Quotas(enforce=False)) as emulator:  # quotas only record: count the reads
         fn = split_function(emulator, Behaviour(error_rate=1.0, duration_ms=30))  # version 2 fails every call

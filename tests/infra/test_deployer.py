@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Match, Template
 from synthesized import configured_deployer, default_deployer  # noqa: F401 (fixtures)
@@ -37,6 +38,7 @@ def test_history_records_expire_by_ttl_and_a_sparse_index_holds_the_locks(config
     })
 
 
+@pytest.mark.slow
 def test_the_emulator_creates_the_table_the_stack_declares(configured):
     (table,) = configured.of_type("AWS::DynamoDB::Table").values()
     declared = table["Properties"]

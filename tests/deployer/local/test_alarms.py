@@ -138,6 +138,7 @@ def test_a_hand_set_state_emits_its_event_and_lasts_until_the_next_evaluation(fa
     assert lasted.total_seconds() >= 3  # at least one evaluation interval: 60 s x 0.05
 
 
+@pytest.mark.slow
 def test_a_new_alarm_starts_without_data_and_an_update_keeps_its_state():
     with Emulator(evaluate_alarms=False) as emulator:
         cloudwatch = emulator.client("cloudwatch")

@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from support import wait_for
 
 from deployer.local import demo, traffic
@@ -14,6 +15,7 @@ from deployer.local import demo, traffic
 NUMBERS = re.compile(r"v(?P<version>\d+) [\d.]+% errors \((?P<errors>[\d,]+) of (?P<calls>[\d,]+)\)")
 
 
+@pytest.mark.slow
 def test_the_demo_deploys_v2_then_rolls_v3_back_on_the_alarm_its_failing_calls_raise():
     out = io.StringIO()
     with demo.emulator() as emu:

@@ -82,6 +82,7 @@ def test_publish_version_checks_code_sha_and_revision(world):
     assert published["Version"] == "2"
 
 
+@pytest.mark.slow
 def test_a_code_update_stays_in_progress_and_blocks_publishing_meanwhile():
     with Emulator(code_update_seconds=30) as emulator:
         from support import make_world

@@ -159,6 +159,7 @@ def test_get_function_shows_tags_only_to_a_role_that_may_list_them(world, monkey
     assert tagged["Tags"] == {"lambda-deployer:managed": "true"} and "TagsError" not in tagged
 
 
+@pytest.mark.slow
 def test_the_name_prefix_and_repository_patterns_narrow_the_roles():
     with Emulator(function_name_prefix="team-", repositories=("team/*",)) as emulator:
         lam, ecr = emulator.client("lambda"), emulator.client("ecr")
@@ -174,6 +175,7 @@ def test_the_name_prefix_and_repository_patterns_narrow_the_roles():
     assert "ecr:DescribeImages on resource: " + REPOSITORY in other_repository.response["Error"]["Message"]
 
 
+@pytest.mark.slow
 def test_enforcement_can_be_switched_off():
     with Emulator(enforce_iam=False) as emulator:
         make_world(emulator)

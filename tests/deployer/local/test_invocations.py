@@ -263,6 +263,7 @@ def test_a_payload_that_is_not_json_is_refused(emulator):
     assert raised.value.response["Error"]["Code"] == "InvalidRequestContentException"
 
 
+@pytest.mark.slow
 def test_a_seeded_emulator_routes_the_same_way_every_time():
     def routed(seed: int) -> list[str]:
         with Emulator(seed=seed) as emulator:
@@ -288,6 +289,7 @@ def test_the_deployers_own_functions_are_in_lambdas_metrics_too(emulator):
     assert total(emulator, "Invocations", dimensions(name)) == 1
 
 
+@pytest.mark.slow
 def test_metrics_arrive_as_late_as_the_emulator_is_told_scaled_like_its_waits():
     with Emulator(metric_delay_seconds=60, time_scale=0.05) as emulator:  # 3 s
         zip_function(emulator)

@@ -116,6 +116,7 @@ def test_patches_are_judged_on_motos_own_attributes_while_installed():
 
 # --- the emulator's own patches, against the installed moto ----------------------------------------------
 
+@pytest.mark.slow
 def test_every_patch_the_emulator_declares_fits_the_installed_moto():
     """Every option that adds patches is on (time scales, quotas), so every declaration is checked."""
     declared = Emulator(time_scale=0.5, timeout_scale=0.5, quotas=True).patches()
@@ -125,6 +126,7 @@ def test_every_patch_the_emulator_declares_fits_the_installed_moto():
         assert check(declared) == []
 
 
+@pytest.mark.slow
 def test_a_required_moto_attribute_that_is_gone_stops_the_emulator_and_leaves_everything_as_it_was(monkeypatch):
     monkeypatch.delattr(LambdaAlias, "update")
     moto_configuration, environment = LambdaFunction.get_configuration, dict(os.environ)
@@ -134,6 +136,7 @@ def test_a_required_moto_attribute_that_is_gone_stops_the_emulator_and_leaves_ev
     assert dict(os.environ) == environment  # moto's mock and the emulator's environment are gone again
 
 
+@pytest.mark.slow
 def test_a_speed_patch_whose_target_moto_moved_is_skipped_and_deployments_still_succeed(monkeypatch):
     """As if moto had moved ``ExecutionWorker._get_evaluation_entrypoint`` where the emulator cannot see it:
     the class no longer has it, moto's executions still reach it. The emulator warns, parses the ASL at every

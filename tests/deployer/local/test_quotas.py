@@ -130,6 +130,7 @@ def test_a_services_own_calls_spend_none_of_the_accounts_budget(account):
         Counter({(200, "ok"): 15, (429, "TooManyRequestsException"): 1})
 
 
+@pytest.mark.slow
 def test_quotas_that_only_record_throttle_nothing_but_count_the_peak(clock):
     with Emulator(quotas=Quotas(clock=clock, enforce=False)) as emulator:
         lam = client("lambda")

@@ -6,6 +6,7 @@ import json
 from types import SimpleNamespace
 from unittest import mock
 
+import pytest
 from moto.events.models import events_backends
 from support import make_world, wait_for
 
@@ -22,6 +23,7 @@ def test_rate_expressions_give_their_period_and_cron_is_not_run():
     assert period_of("cron(0 12 * * ? *)") is None
 
 
+@pytest.mark.slow
 def test_the_reconciler_runs_on_the_stacks_schedule_and_repairs_an_alias_left_weighted():
     five_minutes_in_a_second = 1 / events.RECONCILE_EVERY_MINUTES / 60
     with Emulator(schedules=True, time_scale=five_minutes_in_a_second) as emulator:

@@ -176,6 +176,7 @@ def test_an_execution_stopped_mid_canary_is_rescued_through_the_stacks_rule(serv
     assert world.settled_on() == "1"
 
 
+@pytest.mark.slow
 def test_serve_runs_the_reconciler_on_the_stacks_schedule():
     five_minutes_in_a_second = 1 / RECONCILE_EVERY_MINUTES / 60
     with serving("--time-scale", str(five_minutes_in_a_second)) as (endpoint, _):
