@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime
 
 import botocore.session
+from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_aws_sdk,
@@ -27,6 +28,9 @@ from deployer.local.fidelity import emit
 from deployer.local.patching import Patch, original
 from handlers.domain import events
 
+EXECUTION_PARAMETERS = ("self", "name", "sm_type", "role_arn", "exec_arn", "account_id", "region_name",
+                        "state_machine", "start_date", "cloud_watch_logging_session", "activity_store", "input_data",
+                        "trace_header")
 CLIENT_MODULES = (lambda_eval_utils, state_task_service_sfn, state_task_service_aws_sdk)
 """The interpreter's modules whose ``boto_client_for`` makes the clients of the tasks the deployer's ASL runs
 (Lambda invokes, ``startExecution.sync``) and of any aws-sdk integration."""
@@ -52,7 +56,14 @@ def patches() -> list[Patch]:
         "normalise_response": original(StateTaskService, "_normalise_response"),
         "r_stop_execution": original(StepFunctionResponse, "stop_execution"),
         "stop": original(Execution, "stop"),
+        "init": original(Execution, "__init__"),
     }
+
+    # AWS: an execution StartExecution has accepted is RUNNING. moto adds it to the state machine's list with
+    # no status and sets RUNNING once its worker exists: a ListExecutions in between fails (AttributeError).
+    def init(self, *args, **kwargs):
+        moto["init"](self, *args, **kwargs)
+        self.exec_status = ExecutionStatus.RUNNING
 
     # AWS: StartExecution without a name gets a unique one (moto names it None, so a second run collides).
     # "StartExecution is idempotent for STANDARD workflows": the name and input of a running execution
@@ -116,6 +127,8 @@ def patches() -> list[Patch]:
               why="an Execution Status Change event when an execution ends"),
         Patch(StepFunctionResponse, "stop_execution", r_stop_execution, ("self",),
               why="StopExecution's error and cause reach the aborted execution"),
+        Patch(Execution, "__init__", init, EXECUTION_PARAMETERS,
+              why="an execution is RUNNING from the moment it is listed"),
         Patch(Execution, "stop", stop, ("self", "stop_date", "error", "cause"),
               why="StopExecution's error and cause kept; the execution is ABORTED once StopExecution answers"),
         Patch(StateTaskService, "_normalise_parameters", normalise,

@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.backend.execution import Execution as SfnExecution
 from support import wait_for
 
 from deployer.local.emulator import Emulator
@@ -208,3 +209,26 @@ def test_a_stop_that_lands_before_a_wait_begins_still_ends_it(emulator):
     wait.start()
     wait.join(timeout=10)
     assert not wait.is_alive(), "a Wait of a stopped execution went on waiting"
+
+
+def test_an_execution_is_running_as_soon_as_it_is_listed(waiting):
+    """moto lists a new execution before it has a status (its worker sets RUNNING a moment later), and a
+    ListExecutions in between failed with AttributeError; in AWS an accepted execution is RUNNING. Here its
+    start is held at exactly that moment."""
+    sfn, machine = waiting
+    listed, held = threading.Event(), threading.Event()
+
+    def start_later(self):
+        held.set()
+        listed.wait(timeout=10)
+
+    with mock.patch.object(SfnExecution, "start", start_later):
+        starting = threading.Thread(target=sfn.start_execution, kwargs={"stateMachineArn": machine, "name": "new"})
+        starting.start()
+        assert held.wait(timeout=10)
+        try:
+            statuses = [e["status"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]]
+        finally:
+            listed.set()
+            starting.join(timeout=10)
+    assert statuses == ["RUNNING"]
