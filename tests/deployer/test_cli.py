@@ -27,7 +27,7 @@ def endpoint(tmp_path):
                                stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a bound: importing moto and boto3 under load
     while True:
         assert time.monotonic() < deadline and process.poll() is None, "local serve did not start"
         try:

@@ -41,7 +41,7 @@ def serving(*options: str):
                                env={**os.environ, "PYTHONPATH": str(CHECKOUT)})
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
-    announced, deadline = {}, time.monotonic() + 30
+    announced, deadline = {}, time.monotonic() + 90  # a bound: importing moto and boto3 under load
     try:
         while "state machine" not in announced:
             remaining = deadline - time.monotonic()
