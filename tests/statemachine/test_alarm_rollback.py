@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -220,14 +219,19 @@ def test_a_redelivered_event_starts_one_rollback(emu, world, answers):
 
 def test_when_the_alarms_event_cannot_roll_back_the_next_check_does(emu, world):
     emu.api.inject(Crash("AlarmFired", times=None))
-    started = time.monotonic()
     arn = deploy(emu, world, checkIntervalSeconds=20)  # 1 s here
 
     world.set_alarm("ALARM")
 
     execution = emu.wait(arn, timeout=30)
     assert (execution.status, execution.error) == ("FAILED", "DeploymentRolledBack")
-    assert "CheckHealth" in execution.states_entered() and time.monotonic() - started < 20
+    alarmed = emu.client("cloudwatch").describe_alarms(AlarmNames=[world.fn.alarm])["MetricAlarms"][0]
+    checks = [visit for visit in execution.visits() if visit.name == "CheckHealth"]
+    assert all(check.failure is None for check in checks[:-1])  # every check before the alarm passed …
+    assert checks[-1].failure["Error"] == "DeploymentUnhealthy" and world.fn.alarm in checks[-1].failure["Cause"]
+    # … and the one that failed was the first to start after the alarm went off (or the one already running)
+    assert len([check for check in checks if check.entered >= alarmed["StateUpdatedTimestamp"]]) <= 1
+    assert checks[-1].output["traffic"]["checksLeft"] > 1  # mid-bake: not the bake's last check
     assert list(executions(emu)) == [execution.name]
     assert world.settled_on() == "1"
 
