@@ -171,8 +171,10 @@ def test_a_composite_alarm_follows_its_rule_and_sends_its_own_event(emulator):
 
     cloudwatch.set_alarm_state(AlarmName="deployment-in-progress", StateValue="ALARM", StateReason="deploying")
     assert state_of(cloudwatch, "orders-api-health") == "OK"
-    with pytest.raises(cloudwatch.exceptions.ClientError):
+    with pytest.raises(cloudwatch.exceptions.ClientError) as refused:
         cloudwatch.put_composite_alarm(AlarmName="broken", AlarmRule="ALARM(a) AND")
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
+    assert refused.value.response["Error"]["Message"] == "AlarmRule 'ALARM(a) AND' is not a valid expression"
 
 
 def rate_metrics(expression: str) -> list[dict]:

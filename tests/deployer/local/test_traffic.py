@@ -64,5 +64,6 @@ def test_a_request_refused_is_counted_and_the_stream_goes_on(fast):
 
 
 def test_rate_and_duration_must_be_positive():
-    with pytest.raises(ValueError):
-        Traffic(None, "f", rate=0)
+    for refused in ({"rate": 0}, {"rate": 5, "seconds": 0}):
+        with pytest.raises(ValueError, match=r"^rate and seconds must be positive$"):
+            Traffic(None, "f", **refused)
