@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from datetime import UTC, datetime
-
 import pytest
+from support import wait_for
 
 from deployer.local.faults import Crash
 from handlers.domain.strategy import parse_strategy
@@ -61,22 +58,13 @@ def test_a_bake_checks_health_every_interval(world):
     assert [o["traffic"]["waitSeconds"] for o in execution.state_outputs("ShiftTraffic")] == [1]
 
 
-def wait_until_weighted(world, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while not world.weights():
-        assert time.monotonic() < deadline, "the alias never became weighted"
-        pause.wait(0.02)
-
-
 def test_an_alarm_during_the_bake_rolls_back_at_the_next_check(world):
     """The backstop: the alarm's own event would roll back at once (test_alarm_rollback.py); with its function
     failing, the next check does."""
     world.emulator.api.inject(Crash("AlarmFired", times=None))
     arn = world.emulator.start_execution(world.request(world.v2, strategy="Canary10Percent30Seconds",
                                                        checkIntervalSeconds=1, alarms=[world.fn.alarm], analysis=False))
-    wait_until_weighted(world)
-    fired_at = datetime.now(UTC)
+    wait_for(world.weights, what="the canary")
     world.set_alarm("ALARM")
     execution = world.emulator.wait(arn, timeout=20)
 
@@ -84,9 +72,14 @@ def test_an_alarm_during_the_bake_rolls_back_at_the_next_check(world):
     assert "orders-api-errors in ALARM with 10% of traffic" in execution.cause
     assert world.settled_on() == "1"
     assert world.tag_digest() == world.v1
-    # a check runs every interval, and the first one after the alarm went off is the one that rolled back
-    after = [v.name for v in execution.visits() if v.entered >= fired_at]
-    assert after[after.index("CheckHealth"):] == ["CheckHealth", "Rollback", "RolledBack"]
+    # a check runs every interval, and the first one after the alarm went off is the one that rolled back: every
+    # check before it passed, and at most one entered after the alarm's change (one already running may see it)
+    alarmed = world.emulator.client("cloudwatch").describe_alarms(
+        AlarmNames=[world.fn.alarm])["MetricAlarms"][0]["StateUpdatedTimestamp"]
+    checks = [v for v in execution.visits() if v.name == "CheckHealth"]
+    assert [v.failure is None for v in checks] == [True] * (len(checks) - 1) + [False]
+    assert len([v for v in checks if v.entered >= alarmed]) <= 1
+    assert execution.states_entered()[-3:] == ["CheckHealth", "Rollback", "RolledBack"]
 
 
 def test_redeploying_the_live_digest_changes_nothing(world):
