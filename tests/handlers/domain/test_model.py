@@ -202,3 +202,11 @@ def test_the_rollback_that_stopped_a_deployment_is_read_back_from_its_cause(roll
     assert stopped_by(ROLLBACK_REQUESTED, cause) == rollback
     assert stopped_by("States.Timeout", cause) is None  # only a rollback request's stop names one
     assert stopped_by(ROLLBACK_REQUESTED, "stopped by hand") is None
+
+
+def test_a_stop_cause_names_the_rollback_and_who_asked_for_it():
+    assert stop_cause("orders-rollback-1", "alarm errors") == (
+        "stopped by rollback request orders-rollback-1, requested by alarm errors")
+    assert stop_cause("orders-rollback-1", None) == "stopped by rollback request orders-rollback-1"
+    assert stopped_by(ROLLBACK_REQUESTED, "stopped by rollback request orders-rollback-1, requested by a, b") == (
+        "orders-rollback-1")
