@@ -73,6 +73,29 @@ def test_each_task_role_grants_its_table_entry_on_this_deployers_resources_only(
     assert granted == on_configured_resources(TASK_PERMISSIONS[state]) | writes_logs | X_RAY
 
 
+def test_resolves_role_grants_reads_only_written_out_by_hand(configured):
+    """One role spelled out, not derived from the table: the test above would pass a table and a synth that
+    agree on the wrong thing (Resolve runs before any lock: it must not be able to change anything)."""
+    _, function = configured.function(FUNCTIONS_OF["Resolve"])
+    own_logs = f"<{function['LoggingConfig']['LogGroup']['Ref']}.Arn>"
+    statements = configured.statements(configured.role_of(function))
+    granted = {(action, _loosely(resource), condition) for action, resource, condition in configured.grants(statements)}
+
+    team = ARN.format(service="lambda", resource="function:team-*")
+    repositories = [ARN.format(service="ecr", resource=f"repository/{name}") for name in ("orders", "payments",
+                                                                                           "billing")]
+    assert granted == {
+        ("lambda:GetFunction", team, MANAGED_TAG), ("lambda:GetAlias", team, MANAGED_TAG),
+        *{(action, repository, UNCONDITIONAL) for repository in repositories
+          for action in ("ecr:DescribeRepositories", "ecr:DescribeImages")},
+        ("cloudwatch:DescribeAlarms", ARN.format(service="cloudwatch", resource="alarm:*"), UNCONDITIONAL),
+        ("dynamodb:GetItem", TABLE, UNCONDITIONAL),
+        ("lambda:GetFunctionConfiguration", ARN.format(service="lambda", resource="function:*"), HOOK_TAG),
+        ("logs:CreateLogStream", own_logs, UNCONDITIONAL), ("logs:PutLogEvents", own_logs, UNCONDITIONAL),
+        ("xray:PutTraceSegments", "*", UNCONDITIONAL), ("xray:PutTelemetryRecords", "*", UNCONDITIONAL),
+    }
+
+
 def test_every_lambda_statement_is_limited_to_functions_tagged_managed_or_opted_in_as_hooks(configured):
     for handler in FUNCTIONS_OF.values():
         grants = configured.grants(configured.statements(configured.role_of(configured.function(handler)[1])))

@@ -199,7 +199,7 @@ def test_a_task_that_never_answers_times_out_and_the_deployment_is_rolled_back()
     is retried once, then caught like any failure, and Rollback puts traffic back on the stable version."""
     with Emulator(time_scale=0.05, timeout_scale=0.05) as emulator:  # TimeoutSeconds 60 -> 3 s
         world = make_world(emulator)
-        hang = Hang("CheckHealth", seconds=4, times=None)
+        hang = Hang("CheckHealth", seconds=8, times=None)  # 5 s beyond the timeout: a busy timer still fires first
         emulator.api.inject(hang)
 
         execution = emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1, analysis=False))
@@ -208,4 +208,4 @@ def test_a_task_that_never_answers_times_out_and_the_deployment_is_rolled_back()
         assert (execution.status, execution.error) == ("FAILED", "DeploymentRolledBack"), execution.cause
         assert "States.Timeout" in execution.cause and "alias live → version 1" in execution.cause
         assert world.settled_on() == "1"
-        wait_for(lambda: hang.answered == hang.fired, what="the hung invocations to return")
+        wait_for(lambda: hang.answered == hang.fired, timeout=30, what="the hung invocations to return")

@@ -96,12 +96,15 @@ def test_the_reconciler_frees_a_stale_lock_after_a_lost_rescue(world):
 
 
 def test_the_reconciler_leaves_running_deployments_alone(world):
-    arn = world.emulator.start_execution(world.request(world.v2, **CANARY))
+    """A 30-minute bake: the canary is still running when the test looks, however loaded the machine."""
+    arn = world.emulator.start_execution(world.request(world.v2, strategy="Canary10Percent30Minutes",
+                                                       checkIntervalSeconds=60, analysis=False))
     wait_for(world.weights, what="the canary")
 
     report = world.emulator.reconcile()
 
     assert report == {"freedLocks": [], "repairedAliases": [], "problems": []}
+    assert [c.operation for c in world.emulator.api.calls_of() if c.task == "Reconcile" and c.mutating] == []
     assert world.weights() == {"2": 0.1}
     world.emulator.client("stepfunctions").stop_execution(executionArn=arn)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 from support import deploy_args as deploy
 from support import fire_alarm_once_weighted
 
 from deployer.cli import EXIT_FAILED, EXIT_NOT_STARTED, EXIT_OK, EXIT_USAGE
-from deployer.local.faults import Crash
+from deployer.local.faults import Crash, TaskScope, task_scope
+from deployer.local.iam import CI_ROLE
 
 CANARY = ("--strategy", "Canary50Percent2Seconds", "--check-interval", "1", "--no-analysis")
 
@@ -123,12 +126,29 @@ def test_exit_3_when_the_state_machine_does_not_exist(fast_world, cli):
 
 
 def test_the_same_deploy_while_it_runs_follows_that_execution_instead_of_starting_another(fast_world, cli):
+    """The first execution is held before its traffic shift until the second command has looked it up (it
+    describes the execution its name would start): otherwise a loaded machine could finish the 0.5 s canary in
+    between, and the second command would start a redeploy."""
+    following = threading.Event()
+    polls = ("DescribeExecution", "GetExecutionHistory")
+
+    def hold_until_followed(scope, call, context):
+        if scope.execution == "again" and call.operation in polls:
+            following.set()
+        elif scope.task == "ShiftTraffic":
+            following.wait(timeout=30)
+
+    fast_world.emulator.api.guards.append(hold_until_followed)
     command = deploy(fast_world, fast_world.v2, "--strategy", "Canary10Percent10Seconds", "--check-interval", "1",
                      "--no-analysis")
     first = cli("--output", "json", *command[:1], "--no-wait", *command[1:])
     assert first.code == EXIT_OK and first.json()["status"] == "RUNNING"
 
-    again = cli("--output", "json", *command)
+    with task_scope(TaskScope("again", CI_ROLE)):
+        again = cli("--output", "json", *command)
+    calls = fast_world.emulator.api.calls_of()
+    followed = next(i for i, c in enumerate(calls) if c.execution == "again" and c.operation in polls)
+    assert followed < next(i for i, c in enumerate(calls) if c.task == "ShiftTraffic")  # looked up while still running
 
     assert again.code == EXIT_OK, again.err
     assert "is already running: following it" in again.err

@@ -36,9 +36,11 @@ def test_a_bad_analysis_is_refused_before_anything_starts_naming_it(option, mess
     assert message in str(refused.value)
 
 
-def test_analysis_and_no_analysis_exclude_each_other():
-    with pytest.raises(SystemExit):
+def test_analysis_and_no_analysis_exclude_each_other(capsys):
+    with pytest.raises(SystemExit) as refused:
         request("--no-analysis", "--analysis", "{}")
+    assert refused.value.code == 2  # argparse's usage error
+    assert "argument --analysis: not allowed with argument --no-analysis" in capsys.readouterr().err
 
 
 def test_check_options_become_the_requests_pre_traffic_and_hooks():

@@ -19,10 +19,11 @@ def test_rollback_restores_alias_tag_and_latest_and_says_how_long_it_took(fast_w
     began = time.monotonic()
     command = threading.Thread(target=lambda: done.append(cli("--output", "json", "rollback", "orders-api")))
     command.start()
-    wait_for(lambda: fast_world.alias()["FunctionVersion"] == "1" and not fast_world.weights(),
-             what="the alias back on version 1")
+    wait_for(lambda: fast_world.alias()["FunctionVersion"] == "1" and not fast_world.weights(), timeout=30,
+             what="the alias back on version 1")  # measured and printed, not asserted: it depends on the load
     restored = time.monotonic() - began
-    command.join(timeout=30)
+    command.join(timeout=60)
+    assert not command.is_alive(), "the rollback command did not finish"
 
     [result] = done
     print(f"\nrollback: {restored:.2f} s from command to alias restored "

@@ -8,9 +8,10 @@ from deployer.cli import EXIT_FAILED, EXIT_OK
 
 
 def test_status_shows_the_split_and_the_running_deployment(fast_world, cli):
-    world = fast_world  # waits at 1/20: the 5-minute canary bakes for 15 s or more, the rollback ends it
-    running = world.emulator.start_execution(world.request(world.v2, strategy="Canary10Percent5Minutes", analysis=False,
-                                                           checkIntervalSeconds=1, alarms=[world.fn.alarm]))
+    world = fast_world  # waits at 1/20: the 30-minute canary bakes for 90 s, checked every 3 s; the rollback ends it
+    running = world.emulator.start_execution(world.request(world.v2, strategy="Canary10Percent30Minutes",
+                                                           analysis=False, checkIntervalSeconds=60,
+                                                           alarms=[world.fn.alarm]))
     wait_for(lambda: "CheckHealth" in world.emulator.describe(running).states_entered(), what="the canary's bake")
 
     done = cli("--output", "json", "status", "orders-api")

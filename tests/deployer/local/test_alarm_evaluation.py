@@ -9,6 +9,7 @@ agree with the current text on premature transitions ("- - - - X" does not go to
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
@@ -270,7 +271,7 @@ def test_composite_rules_combine_the_states_of_other_alarms():
     assert rule_holds("ALARM(a) OR ALARM(b) AND ALARM(c)", {"a": ALARM})  # AND binds tighter than OR
     assert rule_references('ALARM(a) OR OK("b c")') == ["a", "b c"]
     for broken in ("", "ALARM(a) AND", "ALARM(a) ALARM(b)", "(ALARM(a)", "MAYBE(a)"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=rf"^AlarmRule '{re.escape(broken)}' is not a valid expression"):
             rule_holds(broken, {})
 
 

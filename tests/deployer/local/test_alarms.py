@@ -89,14 +89,15 @@ def test_a_period_covers_time_scale_times_its_length_in_real_seconds(fast_emulat
     """At time_scale 0.05 a 60 s period is 3 real seconds, aligned on multiples of 3 s since the epoch."""
     cloudwatch = fast_emulator.client("cloudwatch")
     errors_alarm(cloudwatch, Threshold=1)
+    sent = datetime.now(UTC).timestamp()
     cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=[
         {"MetricName": "Errors", "Dimensions": FUNCTION, "Value": 1}])
-    put_at = datetime.now(UTC).timestamp()
+    answered = datetime.now(UTC).timestamp()  # the datapoint is stamped between the two
     wait_for(lambda: state_of(cloudwatch) == "ALARM", what="the alarm")
 
     data = json.loads(described(cloudwatch)["MetricAlarms"][0]["StateReasonData"])
     start = datetime.strptime(data["startDate"], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
-    assert start % 3 == 0 and start - 0.01 <= put_at < start + 3
+    assert start % 3 == 0 and start - 0.01 <= answered and sent < start + 3  # its 3 s period holds the datapoint
     assert data["period"] == 60  # the configured period, as the alarm states it
 
 
@@ -172,8 +173,10 @@ def test_a_composite_alarm_follows_its_rule_and_sends_its_own_event(emulator):
 
     cloudwatch.set_alarm_state(AlarmName="deployment-in-progress", StateValue="ALARM", StateReason="deploying")
     assert state_of(cloudwatch, "orders-api-health") == "OK"
-    with pytest.raises(cloudwatch.exceptions.ClientError):
+    with pytest.raises(cloudwatch.exceptions.ClientError) as refused:
         cloudwatch.put_composite_alarm(AlarmName="broken", AlarmRule="ALARM(a) AND")
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
+    assert refused.value.response["Error"]["Message"] == "AlarmRule 'ALARM(a) AND' is not a valid expression"
 
 
 def rate_metrics(expression: str) -> list[dict]:

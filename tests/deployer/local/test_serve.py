@@ -87,6 +87,11 @@ def world_of(account: Account, name: str) -> World:
     return World(SimpleNamespace(client=account.client), fn, v1, v2, "")
 
 
+def settled_on_version_1(world: World) -> bool:
+    """The repair's final state, not its first step: the alias is unweighted before the tag and $LATEST follow."""
+    return not world.weights() and world.tag_digest() == world.latest_digest() == world.version_digest("1")
+
+
 def test_the_aws_cli_drives_a_whole_deployment_and_a_push_deploys_too(server, tmp_path):
     endpoint, state_machine = server
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
@@ -171,7 +176,7 @@ def test_an_execution_stopped_mid_canary_is_rescued_through_the_stacks_rule(serv
 
     sfn.stop_execution(executionArn=execution, error="Stopped", cause="by the test")
 
-    wait_for(lambda: not world.weights(), timeout=30, what="the rescue")
+    wait_for(lambda: settled_on_version_1(world), timeout=30, what="the rescue's whole repair (alias, tag, $LATEST)")
     assert sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"
     assert world.settled_on() == "1"
 
@@ -189,7 +194,8 @@ def test_serve_runs_the_reconciler_on_the_stacks_schedule():
         lam.update_alias(FunctionName=world.fn.name, Name=world.fn.alias,  # a canary no deployment owns
                          RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
 
-        wait_for(lambda: not world.weights(), timeout=30, what="the scheduled reconciler")
+        wait_for(lambda: settled_on_version_1(world), timeout=30,
+                 what="the scheduled reconciler's whole repair (alias, then $LATEST)")
         assert world.settled_on() == "1"
 
 

@@ -17,7 +17,8 @@ def test_history_and_holder_read_the_table_they_are_given(fast_world, monkeypatc
 
     assert [(r["outcome"], r["fromVersion"], r["toVersion"]) for r in records] == [("deployed", "1", "2")]
     assert deployments.holder("orders-api", ddb=ddb, table=emulator.table_name) is None
-    assert emulator.table_name == deployments.table_name_for(emulator.state_machine_name)
+    assert emulator.state_machine_name == "lambda-deployer"  # the CLI finds the table from the machine's name
+    assert emulator.table_name == deployments.table_name_for("lambda-deployer") == "lambda-deployer-deployments"
 
 
 def test_records_expire_after_the_retention_and_locks_never_do(fast_world, monkeypatch):

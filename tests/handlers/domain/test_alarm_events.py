@@ -96,3 +96,11 @@ def test_a_rollback_name_is_valid_and_the_same_for_every_event_about_one_deploym
     assert NAME.match(name) and name == alarm_events.rollback_name(function, arn)
     assert name != alarm_events.rollback_name(function, arn + "-2")
     assert "-rollback-on-alarm-" in name
+
+
+def test_a_rollback_name_is_the_function_and_12_hex_of_the_executions_arn_cut_to_80_characters():
+    arn = "arn:aws:states:us-east-1:123456789012:execution:lambda-deployer:run-1"  # sha256: af35751d0c73…
+    assert alarm_events.rollback_name("orders", arn) == "orders-rollback-on-alarm-af35751d0c73"
+    long = "a" * 48 + "-" + "b" * 15  # 64 characters: cut to 80 - 31 = 49, then the dash it ends on goes too
+    assert alarm_events.rollback_name(long, arn) == "a" * 48 + "-rollback-on-alarm-af35751d0c73"
+    assert alarm_events.rollback_name("orders.v2", arn) == "orders-v2-rollback-on-alarm-af35751d0c73"

@@ -213,7 +213,7 @@ def test_the_json_carries_the_verdict_every_rule_and_the_numbers():
 
 
 def test_a_disabled_analysis_is_not_run():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^analysis is disabled for this deployment$"):
         analyse(DISABLED, VersionStats("7", 10), VersionStats("6", 90))
 
 

@@ -27,19 +27,28 @@ def test_the_window_ends_the_lag_before_the_check_and_starts_on_the_minute_cloud
     now = SHIFTED + timedelta(minutes=5, seconds=7)
     found = window(SHIFTED, now, lag=123)
 
-    assert found.end == now - timedelta(seconds=123)
+    assert found.end == now - timedelta(seconds=123) == datetime(2025, 3, 4, 12, 35, 38, 500_000, tzinfo=UTC)
     assert found.start == datetime(2025, 3, 4, 12, 32, tzinfo=UTC)
+    assert found.period == 240  # 12:32 to 12:35:38.5 is 3.6 minutes: four whole ones
     # one period, a whole number of minutes, from the start to at least the end (and less than a minute beyond)
     assert found.period % 60 == 0
     assert found.start + timedelta(seconds=found.period) >= found.end
     assert found.start + timedelta(seconds=found.period - 60) < found.end
 
 
-@pytest.mark.parametrize(("age", "unit"), [(timedelta(days=14), 60), (timedelta(days=20), 300),
-                                           (timedelta(days=70), 3600)])
-def test_an_old_window_uses_the_coarser_periods_cloudwatch_keeps_and_ends_earlier_by_as_much(age, unit):
+@pytest.mark.parametrize(("age", "unit", "start", "period"), [
+    # 14 days less 88.5 s, in whole minutes
+    (timedelta(days=14), 60, datetime(2025, 3, 4, 12, 32, tzinfo=UTC), 1_209_540),
+    # from 12:30 (5-minute periods) to 363 s before now: 20 days less 208.5 s, in whole 5 minutes
+    (timedelta(days=20), 300, datetime(2025, 3, 4, 12, 30, tzinfo=UTC), 1_728_000),
+    # from 12:00 (hours) to 3,663 s before now: 70 days less 1,708.5 s, in whole hours
+    (timedelta(days=70), 3600, datetime(2025, 3, 4, 12, 0, tzinfo=UTC), 6_048_000),
+])
+def test_an_old_window_uses_the_coarser_periods_cloudwatch_keeps_and_ends_earlier_by_as_much(age, unit, start,
+                                                                                             period):
     now = SHIFTED + age
     found = window(SHIFTED, now, lag=123)
+    assert (found.start, found.period) == (start, period)
 
     assert found.period % unit == 0 and found.start.timestamp() % unit == 0
     assert found.end == now - timedelta(seconds=123 + unit - 60)

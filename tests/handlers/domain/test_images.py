@@ -40,8 +40,15 @@ def test_tag_and_digest_together_keep_the_digest():
     "docker.io/library/app:v1", f"{REGISTRY}/app:-bad",
 ])
 def test_not_an_ecr_image(uri):
-    with pytest.raises(InvalidDeploymentRequest):
+    with pytest.raises(InvalidDeploymentRequest) as refused:
         parse_image_uri(uri)
+    if uri:
+        assert str(refused.value) == (
+            f"'image' {uri!r} is not an ECR image URI; expected "
+            "ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY@sha256:<64 hex> or …/REPOSITORY:TAG")
+    else:
+        assert str(refused.value) == ("'image' must be an ECR image URI such as "
+                                      "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:<digest>")
 
 
 def test_digest_of_reads_only_real_digests():

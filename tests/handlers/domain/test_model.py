@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.domain.analysis import DISABLED, AnalysisSettings, parse_analysis
+from handlers.domain.analysis import DISABLED, AnalysisSettings, ErrorRateLimits, LatencyLimits, parse_analysis
 from handlers.domain.checks import Checks
 from handlers.domain.errors import InvalidDeploymentRequest
 from handlers.domain.images import parse_image_uri
@@ -119,7 +119,10 @@ def test_a_request_is_analysed_by_default_and_may_turn_it_off_or_tune_it():
     assert parse_request({"function": "f", "image": IMAGE}).analysis == AnalysisSettings()
     assert parse_request({"function": "f", "image": IMAGE, "analysis": False}).analysis == DISABLED
     tuned = parse_request({"function": "f", "image": IMAGE, "analysis": TUNED}).analysis
-    assert tuned == parse_analysis(TUNED) and tuned.min_invocations == 200
+    assert tuned == AnalysisSettings(
+        min_invocations=200, confidence=0.95, error_rate=ErrorRateLimits(ceiling=2.5, ratio=2, difference=0.5),
+        latency=LatencyLimits(percentile="p95", ratio=1.2, ms=20), throttles="ignore", inconclusive="promote",
+        max_extensions=5, insufficient_data="healthy")
 
 
 def test_analysis_problems_are_reported_with_the_requests_other_problems():
@@ -131,7 +134,10 @@ def test_analysis_problems_are_reported_with_the_requests_other_problems():
 def test_the_history_budget_counts_the_extensions_the_request_allows():
     request = {"function": "f", "image": IMAGE, "strategy": "Linear1PercentEvery10Minutes"}
     parse_request(request)
-    with pytest.raises(InvalidDeploymentRequest, match="extension"):
+    with pytest.raises(InvalidDeploymentRequest,
+                       match=r"^strategy 'Linear1PercentEvery10Minutes' would check health \d+ times at "
+                             r"checkIntervalSeconds=60 \(with up to 20 extension\(s\) per step\), more than .* "
+                             r"\(25000 history events\); use checkIntervalSeconds >= \d+ or a shorter bake$"):
         parse_request({**request, "analysis": {"maxExtensions": 20}})
     parse_request({**request, "analysis": False})
 
@@ -196,3 +202,11 @@ def test_the_rollback_that_stopped_a_deployment_is_read_back_from_its_cause(roll
     assert stopped_by(ROLLBACK_REQUESTED, cause) == rollback
     assert stopped_by("States.Timeout", cause) is None  # only a rollback request's stop names one
     assert stopped_by(ROLLBACK_REQUESTED, "stopped by hand") is None
+
+
+def test_a_stop_cause_names_the_rollback_and_who_asked_for_it():
+    assert stop_cause("orders-rollback-1", "alarm errors") == (
+        "stopped by rollback request orders-rollback-1, requested by alarm errors")
+    assert stop_cause("orders-rollback-1", None) == "stopped by rollback request orders-rollback-1"
+    assert stopped_by(ROLLBACK_REQUESTED, "stopped by rollback request orders-rollback-1, requested by a, b") == (
+        "orders-rollback-1")

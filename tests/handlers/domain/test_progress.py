@@ -59,7 +59,8 @@ def test_an_inconclusive_check_mid_bake_changes_nothing():
     plan = parse_strategy("Canary10Percent3Seconds")
     cursor = progress.shifted(plan, progress.start(plan, None), 1, "rev-1")
     after = progress.checked(plan, cursor, 1, inconclusive="too few calls", analysis=EXTEND_TWICE)
-    assert after == progress.checked(plan, cursor, 1)
+    assert after == Progress(next=progress.BAKE, step=0, weight=10.0, checks_left=2, wait_seconds=1,
+                             alias_revision_id="rev-1", extensions=0)  # one of the three 1 s checks done, as ever
 
 
 def test_an_inconclusive_end_of_step_extends_the_bake_one_interval_at_a_time_then_rolls_back():
@@ -102,11 +103,17 @@ def test_without_analysis_an_inconclusive_step_is_not_extended():
         progress.checked(plan, cursor, 1, inconclusive="alarm a has insufficient data", analysis=DISABLED)
 
 
-@pytest.mark.parametrize("strategy", ["Canary10Percent5Seconds", "Linear25PercentEvery3Seconds",
-                                      {"steps": [{"weight": 5, "bakeSeconds": 0}, {"weight": 50, "bakeSeconds": 4}]}])
-@pytest.mark.parametrize("extensions", [0, 1, 3])
-def test_the_history_budget_counts_every_check_an_always_inconclusive_canary_gets(strategy, extensions):
-    """The budget's worst case is what the cursor really does when no check ever concludes."""
+@pytest.mark.parametrize(("strategy", "extensions", "expected"), [
+    # one bake of 5 s checked every 2 s (2, 2, 1), plus one check per extension
+    ("Canary10Percent5Seconds", 0, 3), ("Canary10Percent5Seconds", 1, 4), ("Canary10Percent5Seconds", 3, 6),
+    # three steps (25, 50, 75 %) of (2, 1), each extended
+    ("Linear25PercentEvery3Seconds", 0, 6), ("Linear25PercentEvery3Seconds", 1, 9),
+    ("Linear25PercentEvery3Seconds", 3, 15),
+    # a step without bake is never checked, so never extended; then (2, 2)
+    *[({"steps": [{"weight": 5, "bakeSeconds": 0}, {"weight": 50, "bakeSeconds": 4}]}, e, 2 + e) for e in (0, 1, 3)],
+])
+def test_the_history_budget_counts_every_check_an_always_inconclusive_canary_gets(strategy, extensions, expected):
+    """The budget's worst case is what the cursor really does when no check ever concludes (counted by hand)."""
     plan, interval = parse_strategy(strategy), 2
     analysis = AnalysisSettings(max_extensions=extensions, inconclusive="promote")
     cursor, checks = progress.start(plan, None), 0
@@ -116,7 +123,7 @@ def test_the_history_budget_counts_every_check_an_always_inconclusive_canary_get
         else:
             checks += 1
             cursor = progress.checked(plan, cursor, interval, inconclusive="no calls", analysis=analysis)
-    assert checks == health_checks(plan, interval, extensions)
+    assert checks == health_checks(plan, interval, extensions) == expected
 
 
 def test_a_cursor_written_before_extensions_existed_reads_as_none_used():

@@ -63,17 +63,36 @@ def test_explicit_steps_keep_their_order_and_bakes():
     assert plan.steps == (Step(5.0, 60), Step(50.5, 0))
 
 
-@pytest.mark.parametrize("strategy", [
-    "Canary0Percent5Minutes", "Canary101Percent5Minutes", "Canary10Percent0Minutes", "Linear0PercentEvery1Minute",
-    "Blue/Green", "canary10percent5minutes", "Canary10Percent5Days", 42,
-    {"steps": []}, {"steps": [{"weight": 0, "bakeSeconds": 5}]}, {"steps": [{"weight": 100.5}]},
-    {"steps": [{"weight": -1}]}, {"steps": [{"weight": True}]}, {"steps": [{"weight": 5, "bakeSeconds": -1}]},
-    {"steps": [{"weight": 5, "bakeSeconds": 1.5}]}, {"steps": [{"weight": 5, "bake": 60}]},
-    {"steps": [{"weight": 5}], "extra": 1}, {"steps": "10,20"},
+UNKNOWN = "unknown strategy '{}'; use AllAtOnce, Canary{{P}}Percent{{N}}"
+EXPLICIT = 'an explicit strategy is {"steps": [{"weight": 5, "bakeSeconds": 60}, …]} with at least one step'
+
+
+@pytest.mark.parametrize(("strategy", "problem"), [
+    ("Canary0Percent5Minutes", "strategy 'Canary0Percent5Minutes': the percentage must be in (0, 100]"),
+    ("Canary101Percent5Minutes", "strategy 'Canary101Percent5Minutes': the percentage must be in (0, 100]"),
+    ("Canary10Percent0Minutes", "strategy 'Canary10Percent0Minutes': the interval must be at least 1"),
+    ("Linear0PercentEvery1Minute", "strategy 'Linear0PercentEvery1Minute': the percentage must be in (0, 100]"),
+    ("Blue/Green", UNKNOWN.format("Blue/Green")),
+    ("canary10percent5minutes", UNKNOWN.format("canary10percent5minutes")),  # names are case-sensitive
+    ("Canary10Percent5Days", UNKNOWN.format("Canary10Percent5Days")),
+    (42, "'strategy' must be a strategy name or an object with 'steps'"),
+    ({"steps": []}, EXPLICIT),
+    ({"steps": [{"weight": 0, "bakeSeconds": 5}]}, "strategy step 1: weight 0 is outside (0, 100]"),
+    ({"steps": [{"weight": 100.5}]}, "strategy step 1: weight 100.5 is outside (0, 100]"),
+    ({"steps": [{"weight": -1}]}, "strategy step 1: weight -1 is outside (0, 100]"),
+    ({"steps": [{"weight": True}]}, "strategy step 1: weight True is outside (0, 100]"),
+    ({"steps": [{"weight": 5}, {"weight": 5, "bakeSeconds": -1}]},
+     "strategy step 2: bakeSeconds -1 must be an integer in [0, 604800]"),
+    ({"steps": [{"weight": 5, "bakeSeconds": 1.5}]},
+     "strategy step 1: bakeSeconds 1.5 must be an integer in [0, 604800]"),
+    ({"steps": [{"weight": 5, "bake": 60}]}, 'strategy step 1: expected {"weight": <percent>, "bakeSeconds": <int>}'),
+    ({"steps": [{"weight": 5}], "extra": 1}, EXPLICIT),
+    ({"steps": "10,20"}, EXPLICIT),
 ])
-def test_invalid_strategies_are_refused(strategy):
-    with pytest.raises(InvalidDeploymentRequest):
+def test_invalid_strategies_are_refused_naming_the_problem(strategy, problem):
+    with pytest.raises(InvalidDeploymentRequest) as refused:
         parse_strategy(strategy)
+    assert str(refused.value).startswith(problem)
 
 
 def test_unknown_strategy_message_shows_the_accepted_forms():
@@ -95,8 +114,9 @@ def test_history_estimate_grows_with_checks_and_refuses_what_step_functions_cann
     with pytest.raises(InvalidDeploymentRequest, match=r"checkIntervalSeconds >= (\d+)") as refused:
         check_history_budget(plan, 1)  # 5,400 checks: ~49,000 events
     suggested = int(refused.value.args[0].rsplit(">= ", 1)[1].split()[0])
-    assert history_events(plan, suggested) <= MAX_HISTORY_EVENTS
-    assert history_events(plan, suggested - 1) > MAX_HISTORY_EVENTS or suggested == 1
+    # 9 bakes of 600 s: every 2 s is 2,700 checks (24,300 events and ~1,100 for the rest of the run), every 3 s 1,800
+    assert suggested == 3 and "would check health 5400 times at checkIntervalSeconds=1" in str(refused.value)
+    assert history_events(plan, suggested) <= MAX_HISTORY_EVENTS < history_events(plan, suggested - 1)
 
 
 def test_extensions_cost_one_check_per_step_with_a_bake_each():
