@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers.aws import deployments
 from handlers.aws.task import count, logger, task
 from handlers.domain import check_report
-from handlers.domain.model import ROLLBACK, Deployment, NewVersion
+from handlers.domain.model import PREVIEW, ROLLBACK, Deployment, NewVersion
 from handlers.domain.timing import seconds_since
 
 
@@ -15,10 +15,14 @@ def handler(event: dict) -> dict:
     stable_version = deployment.stable.version if deployment.stable else None
     image, digest = deployment.target.uri, deployment.target.digest
     if deployment.noop:
-        outcome, version, previous = "unchanged", stable_version, stable_version
+        live = deployment.current_version if deployment.kind == PREVIEW else stable_version
+        outcome, version, previous = "unchanged", live, live
     elif deployment.kind == ROLLBACK:
         outcome, version, previous = "rolledBack", stable_version, deployment.current_version
         image, digest = deployment.stable.image, deployment.stable.digest
+    elif deployment.kind == PREVIEW:  # not "deployed": a rollback request must not read it as production's move
+        outcome, version, previous = "previewed", NewVersion.from_json(event["release"]).version, \
+            deployment.current_version
     else:
         outcome, version, previous = "deployed", NewVersion.from_json(event["release"]).version, stable_version
     duration = seconds_since(event.get("startedAt"))
@@ -34,6 +38,8 @@ def handler(event: dict) -> dict:
         "durationSeconds": duration,
         "lastCheck": check_report.summary(event),  # what the console shows as the execution's output: why it promoted
     }
+    if deployment.preview is not None:
+        result["preview"] = deployment.preview
     if event.get("checks"):  # what RunChecks ran and passed (handlers.run_checks)
         result["checks"] = event["checks"]
     execution, started = event["executionId"], event["startedAt"]
