@@ -33,6 +33,7 @@ UNCONDITIONAL = json.dumps({})
 TABLE = "<DeployerDeployments*.Arn>"  # matched loosely: the table's logical id is CDK's to choose
 CONFIGURED = {  # scope -> (resource as cdk-nag renders it, condition) for the ``configured`` deployer
     Scope.MANAGED_FUNCTIONS: {(ARN.format(service="lambda", resource="function:team-*"), MANAGED_TAG)},
+    Scope.MANAGED_VERSIONS: {(ARN.format(service="lambda", resource="function:team-*:*"), MANAGED_TAG)},
     # hooks are the user's own functions: the prefix of the functions to deploy does not narrow them
     Scope.HOOK_FUNCTIONS: {(ARN.format(service="lambda", resource="function:*"), HOOK_TAG)},
     Scope.REPOSITORIES: {(ARN.format(service="ecr", resource=f"repository/{name}"), UNCONDITIONAL)
