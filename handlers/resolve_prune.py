@@ -25,7 +25,7 @@ def handler(event: dict) -> dict:
     config = get_function(aws, request.function.name, None)["Configuration"]
     name, arn = config["FunctionName"], config["FunctionArn"]
     lam = aws.client("lambda")
-    aliases = versions.aliases(lam, arn)
+    aliases = versions.aliases(lam, name)
     lock = deployments.holder(name, ddb=aws.client("dynamodb"), table=aws.table)
     doomed_aliases, only = [], None
     if request.action == DELETE_PREVIEW:
@@ -40,12 +40,12 @@ def handler(event: dict) -> dict:
             "AdditionalVersionWeights") or {})})
     staying = [a for a in aliases if a["Name"] not in doomed_aliases]
     uses = (pruning.Uses().aliases(staying)
-            .provisioned(arn, versions.provisioned(lam, arn), staying)
+            .provisioned(arn, versions.provisioned(lam, name), staying)
             .mappings(arn, versions.mappings(lam, arn), aliases)
             .recent(deployments.history(name, pruning.RECENT_RECORDS, ddb=aws.client("dynamodb"), table=aws.table)))
     if lock:
         uses.running(lock.execution, lock.deployment)
-    plan = pruning.plan(versions.versions(lam, arn), request.keep, uses, only=only)
+    plan = pruning.plan(versions.versions(lam, name), request.keep, uses, only=only)
     state = {
         "action": request.action, "function": name, "functionArn": arn, "keep": request.keep,
         "preview": request.preview, "dryRun": request.dry_run, "versionsFound": plan.total,

@@ -2,7 +2,8 @@
 
 ListVersionsByFunction answers at most 50 versions a page and ListEventSourceMappings at most 100 (Lambda API
 reference, ``MaxItems``); a function with thousands of versions takes many pages, and each page is one request
-of the account's shared control-plane rate, which the clients' adaptive retries respect.
+of the account's shared control-plane rate, which the clients' adaptive retries respect. Functions are named by
+name (moto reads an ARN in these paths as a name; Lambda takes either).
 """
 
 from __future__ import annotations
@@ -14,21 +15,21 @@ def _all(lam, operation: str, key: str, **params) -> list[dict]:
     return [item for page in lam.get_paginator(operation).paginate(**params) for item in page.get(key, [])]
 
 
-def versions(lam, function_arn: str) -> list[Version]:
+def versions(lam, function: str) -> list[Version]:
     """Every published version with its ``CodeSize`` and ``PackageType`` (``$LATEST`` left out)."""
     return [Version.from_configuration(config)
-            for config in _all(lam, "list_versions_by_function", "Versions", FunctionName=function_arn)
+            for config in _all(lam, "list_versions_by_function", "Versions", FunctionName=function)
             if config["Version"] != "$LATEST"]
 
 
-def aliases(lam, function_arn: str) -> list[dict]:
-    return _all(lam, "list_aliases", "Aliases", FunctionName=function_arn)
+def aliases(lam, function: str) -> list[dict]:
+    return _all(lam, "list_aliases", "Aliases", FunctionName=function)
 
 
-def provisioned(lam, function_arn: str) -> list[dict]:
+def provisioned(lam, function: str) -> list[dict]:
     """Provisioned concurrency configurations; ``FunctionArn`` names the version or alias each is on."""
     return _all(lam, "list_provisioned_concurrency_configs", "ProvisionedConcurrencyConfigs",
-                FunctionName=function_arn)
+                FunctionName=function)
 
 
 def mappings(lam, function_arn: str) -> list[dict]:
@@ -37,8 +38,7 @@ def mappings(lam, function_arn: str) -> list[dict]:
     filtering by the unqualified function returns mappings on its versions and aliases, so every mapping of the
     Region is read and matched here (ListEventSourceMappings has no resource-level permission either)."""
     return [mapping for mapping in _all(lam, "list_event_source_mappings", "EventSourceMappings")
-            if (mapping.get("FunctionArn") or "").split(":function:")[-1].split(":")[0]
-            == function_arn.split(":function:")[-1] and mapping["FunctionArn"].startswith(function_arn)]
+            if (arn := mapping.get("FunctionArn") or "") == function_arn or arn.startswith(function_arn + ":")]
 
 
 def code_storage(lam) -> dict:
