@@ -35,6 +35,7 @@ SAMPLES = [
         plan=Plan("Custom", (Step(12.5, 30), Step(50.0, 0))), check_interval_seconds=7, alarms=("a", "c"),
         ignored_alarms=("b",), noop=True, requested_by="ci run 42", kind=ROLLBACK, latest_revision_id="rev-1",
         current_version="4", analysis=parse_analysis({"minInvocations": 250, "maxExtensions": 1}), checks=CHECKS,
+        preview="feature/x",
     ),
     Progress(next=BAKE, step=2, weight=37.5, checks_left=3, wait_seconds=11, alias_revision_id="rev-9",
              extensions=2, check=Checkpoint(AFTER_SHIFT, 2)),
