@@ -13,6 +13,7 @@ from handlers.domain.model import (
     Deployment,
     FunctionRef,
     Release,
+    parse_prune_request,
     parse_request,
     stop_cause,
     stopped_by,
@@ -199,30 +200,19 @@ def test_the_rollback_that_stopped_a_deployment_is_read_back_from_its_cause(roll
 
 
 def test_a_preview_request_carries_the_branch_and_is_judged_by_nothing():
-    from handlers.domain.model import parse_request
-
-    request = parse_request({"function": "orders", "image": IMAGE_FOR_PREVIEW, "preview": "feature/x"})
+    request = parse_request({"function": "orders", "image": IMAGE, "preview": "feature/x"})
     assert request.preview == "feature/x" and not request.analysis.enabled and request.plan.steps == ()
 
 
 def test_a_preview_refuses_what_only_production_traffic_gives_meaning_to():
-    import pytest
-
-    from handlers.domain.errors import InvalidDeploymentRequest
-    from handlers.domain.model import parse_request
 
     with pytest.raises(InvalidDeploymentRequest) as refused:
-        parse_request({"function": "orders", "image": IMAGE_FOR_PREVIEW, "preview": "x", "strategy": "AllAtOnce",
+        parse_request({"function": "orders", "image": IMAGE, "preview": "x", "strategy": "AllAtOnce",
                        "alarms": ["a"], "analysis": {"minInvocations": 5}})
     assert "strategy, alarms do not apply" in str(refused.value) and "'analysis'" in str(refused.value)
 
 
 def test_prune_and_preview_deletion_requests():
-    import pytest
-
-    from handlers.domain.errors import InvalidDeploymentRequest
-    from handlers.domain.model import parse_prune_request
-
     assert parse_prune_request({"action": "prune", "function": "orders"}).keep == 10
     deletion = parse_prune_request({"action": "deletePreview", "function": "orders", "preview": "b", "dryRun": True})
     assert (deletion.preview, deletion.dry_run, deletion.keep) == ("b", True, None)
@@ -230,6 +220,3 @@ def test_prune_and_preview_deletion_requests():
         parse_prune_request({"action": "deletePreview", "function": "orders"})
     with pytest.raises(InvalidDeploymentRequest, match="unknown key"):
         parse_prune_request({"action": "prune", "function": "orders", "preview": "b"})
-
-
-IMAGE_FOR_PREVIEW = "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders@sha256:" + "a" * 64
