@@ -74,10 +74,17 @@ def test_each_task_role_grants_its_table_entry_on_this_deployers_resources_only(
     assert granted == on_configured_resources(TASK_PERMISSIONS[state]) | writes_logs | X_RAY
 
 
+NO_RESOURCE_LEVEL = {"lambda:ListEventSourceMappings", "lambda:GetAccountSettings"}
+"""Lambda actions the Service Authorization Reference lists with no resource type: granted on * (read-only)."""
+
+
 def test_every_lambda_statement_is_limited_to_functions_tagged_managed_or_opted_in_as_hooks(configured):
     for handler in FUNCTIONS_OF.values():
         grants = configured.grants(configured.statements(configured.role_of(configured.function(handler)[1])))
-        assert {condition for action, _, condition in grants if action.startswith("lambda:")} <= {MANAGED_TAG, HOOK_TAG}
+        assert {condition for action, _, condition in grants
+                if action.startswith("lambda:") and action not in NO_RESOURCE_LEVEL} <= {MANAGED_TAG, HOOK_TAG}
+        assert {(resource, condition) for action, resource, condition in grants
+                if action in NO_RESOURCE_LEVEL} <= {("*", UNCONDITIONAL)}
         # on a hook, the deployer may only read its configuration (Resolve) and invoke it (RunChecks)
         assert {action for action, _, condition in grants if condition == HOOK_TAG} <= {
             "lambda:GetFunctionConfiguration", "lambda:InvokeFunction"}
