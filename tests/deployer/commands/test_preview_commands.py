@@ -18,6 +18,8 @@ def test_deploy_preview_publishes_the_branch_and_says_production_is_untouched(fa
     assert (document["alias"], document["version"], document["liveVersion"]) == (
         previews.alias_for("feature/login"), "2", "1")
     assert "production is untouched" in done.err
+    assert f"PointPreview       alias {previews.alias_for('feature/login')} → version 2" in done.err
+    assert "ReleaseLatest      $LATEST →" in done.err
     assert fast_world.settled_on() == "1"
 
 
@@ -64,5 +66,6 @@ def test_prune_shows_what_would_go_and_deletes_only_with_apply(fast_world, cli):
     applied = cli("--output", "json", "prune", "orders-api", "--keep", "1", "--apply")
     assert applied.code == EXIT_OK, applied.err
     assert applied.json()["report"]["deleted"] == ["2"] and sorted(fast_world.versions()) == ["1", "3"]
+    assert "Prune              deleted 1, 0 to go, 2 kept" in applied.err
     assert cli("prune", "orders-api", "--apply", "--dry-run").code == EXIT_USAGE
     assert cli("prune", "orders-api", "--keep", "0").code == EXIT_USAGE
