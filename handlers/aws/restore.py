@@ -122,7 +122,7 @@ def rescue(lock: deployments.Lock, status: str) -> Restored:
     deployment = Deployment.from_json(lock.deployment)
     if status == "SUCCEEDED":
         deployments.record(lock.function, lock.execution, lock.started_at, finishedAt=deployments.now(),
-                           outcome="rolledBack" if deployment.kind == ROLLBACK else "deployed")
+                           outcome={ROLLBACK: "rolledBack", PREVIEW: "previewed"}.get(deployment.kind, "deployed"))
         deployments.release(lock.function, lock.execution)
         return Restored()
     restored = restore(deployment)
