@@ -20,7 +20,7 @@ from deployer.errors import EXIT_FAILED, EXIT_NOT_STARTED, EXIT_OK, EXIT_USAGE, 
 __all__ = ["EXIT_FAILED", "EXIT_NOT_STARTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
 GLOBAL_OPTIONS = ("--state-machine", "--region", "--profile", "--endpoint-url", "--output")
-COMMANDS = ("deploy", "plan", "status", "history", "rollback")
+COMMANDS = ("deploy", "plan", "status", "history", "rollback", "previews", "preview-delete", "prune")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -86,9 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     follow.add_argument("--poll-interval", type=_positive_seconds, default=2.0, metavar="SECONDS",
                         help="how often to look at the execution while following it (default: 2)")
 
-    commands.add_parser("deploy", parents=[request, follow], help="deploy an image, follow it, exit 0 on success",
-                        description="Start a deployment and follow it live. Exit 0 on success, 1 on rollback or "
-                                    "failure, 2 on bad arguments, 3 if it could not be started.")
+    deploy = commands.add_parser("deploy", parents=[request, follow], help="deploy an image, follow it, exit 0 on "
+                                 "success", description="Start a deployment and follow it live. Exit 0 on success, 1 "
+                                 "on rollback or failure, 2 on bad arguments, 3 if it could not be started.")
+    deploy.add_argument("--preview", metavar="BRANCH",
+                        help="a preview of BRANCH: publish behind the alias preview-<branch>, production untouched")
     commands.add_parser("plan", parents=[request], help="dry run of deploy: what would change, the schedule",
                         description="Validate a deploy request with the state machine's own code, reads only, and "
                                     "print what would change. Exit 0 if it would deploy, 1 if it would be refused.")
@@ -104,6 +106,26 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("function", metavar="FUNCTION")
     rollback.add_argument("--to-version", metavar="N", help="this published version instead of the previous one")
     rollback.add_argument("--alias", help="default: live")
+
+    previews = commands.add_parser("previews", help="the preview aliases of a function: branch, version, image")
+    previews.add_argument("function", metavar="FUNCTION")
+    preview_delete = commands.add_parser(
+        "preview-delete", parents=[follow], help="delete a branch's preview alias (and its version, if unused)",
+        description="Delete the preview alias of BRANCH, and its version when nothing else uses it, through the "
+                    "state machine.")
+    preview_delete.add_argument("function", metavar="FUNCTION")
+    preview_delete.add_argument("branch", metavar="BRANCH")
+    preview_delete.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
+    prune = commands.add_parser(
+        "prune", parents=[follow], help="delete the versions nothing uses but the newest N (shows them unless --apply)",
+        description="Through the state machine: keep the newest N versions and every version in use (aliases, "
+                    "routing, provisioned concurrency, event source mappings, the running deployment, recent rollback "
+                    "targets); show the rest, and delete them with --apply. docs/pruning.md")
+    prune.add_argument("function", metavar="FUNCTION")
+    prune.add_argument("--keep", type=int, metavar="N", help="how many of the newest versions stay (default: 10)")
+    dry = prune.add_mutually_exclusive_group()
+    dry.add_argument("--apply", action="store_true", help="delete them (without it: a dry run)")
+    dry.add_argument("--dry-run", action="store_true", help="a dry run (the default, for scripts that say so)")
 
     local = commands.add_parser("local", help="the local emulator: no AWS account needed")
     local_commands = local.add_subparsers(dest="local_command", required=True, metavar="COMMAND")
@@ -153,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "local":
         return _local(args)
     console = Console(json_output=args.output == "json")
-    command = importlib.import_module(f"deployer.commands.{args.command}")
+    command = importlib.import_module(f"deployer.commands.{args.command.replace('-', '_')}")
     try:
         return command.run(args, console)
     except UsageError as exc:

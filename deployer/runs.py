@@ -133,10 +133,18 @@ def result(described: dict, events: list[dict], console_url: str | None = None) 
         "durationSeconds": _seconds(described),
         "consoleUrl": console_url,
     }
+    if kind == "preview":  # production's alias serves what it served; the preview's alias is the one that moved
+        found["preview"] = deployment.get("preview") or request.get("preview")
+        found["liveVersion"] = (deployment.get("stable") or {}).get("version")
+    if status == "SUCCEEDED" and kind in ("prune", "deletePreview"):
+        found["report"] = output  # what went and what stayed, and why (docs/pruning.md)
+        found["outcome"] = "pruned" if not output.get("dryRun") else "dryRun"
+        return found
     if status == "SUCCEEDED":  # the execution's own output is the authority on what it did
         found.update({key: output[key] for key in ("function", "alias", "version", "previousVersion", "image",
                                                     "digest", "strategy") if key in output})
-        found["liveVersion"] = found["version"]
+        if kind != "preview":
+            found["liveVersion"] = found["version"]
     return found
 
 

@@ -237,7 +237,20 @@ _TEXT = {
     "PromoteThenCheck": lambda o: f"100% → version {o.get('release', {}).get('version')}",
     "Rollback": lambda o: (o.get("outcome") or {}).get("cause", "").split("Rolled back: ", 1)[-1],
     "Finalize": lambda o: f"{o.get('outcome', 'done')}: version {o.get('version')}" if "outcome" in o else "done",
+    "ReleaseLatest": lambda o: ", ".join(o.get("restored") or []) or "$LATEST already on production's image",
+    "PointPreview": lambda o: f"alias {_deployment(o).get('alias')} → version {o.get('release', {}).get('version')}",
+    "ResolvePrune": lambda o: _pruning(o.get("prune") or {}),
+    "Prune": lambda o: _pruning(o.get("prune") or {}),
 }
+
+
+def _pruning(state: dict) -> str:
+    if "deleted" not in state:
+        return ""
+    if state.get("dryRun"):
+        return f"would delete {len(state.get('toDelete') or [])} of {state.get('versionsFound')} versions"
+    return (f"deleted {len(state['deleted'])}, {len(state.get('toDelete') or [])} to go, "
+            f"{len(state.get('kept') or {})} kept")
 
 
 def _target_digest(output: dict) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers.aws import deployments
 from handlers.aws.task import count, logger, task
 from handlers.domain import check_report
-from handlers.domain.model import ROLLBACK, Deployment, NewVersion
+from handlers.domain.model import PREVIEW, ROLLBACK, Deployment, NewVersion
 from handlers.domain.timing import seconds_since
 
 
@@ -14,7 +14,9 @@ def handler(event: dict) -> dict:
     deployment = Deployment.from_json(event["deployment"])
     image, digest = deployment.to_image
     version = deployment.to_version or NewVersion.from_json(event["release"]).version
-    outcome = "unchanged" if deployment.noop else "rolledBack" if deployment.kind == ROLLBACK else "deployed"
+    # A preview is not "deployed": a rollback request must not read it as production's move.
+    outcome = ("unchanged" if deployment.noop else
+               {ROLLBACK: "rolledBack", PREVIEW: "previewed"}.get(deployment.kind, "deployed"))
     previous = deployment.from_version
     duration = seconds_since(event.get("startedAt"))
     result = {
@@ -29,6 +31,8 @@ def handler(event: dict) -> dict:
         "durationSeconds": duration,
         "lastCheck": check_report.summary(event),  # what the console shows as the execution's output: why it promoted
     }
+    if deployment.preview is not None:
+        result["preview"] = deployment.preview
     if event.get("checks"):  # what RunChecks ran and passed (handlers.run_checks)
         result["checks"] = event["checks"]
     if deployment.kind != ROLLBACK:  # the last check's verdict and numbers: why it promoted (null: none analysed)

@@ -1,7 +1,8 @@
 """Promote: the new version becomes the alias' primary version, with empty routing.
 
 With a hook after promotion, the state machine enters this as PromoteThenCheck, and the traffic cursor it
-returns carries that checkpoint to RunChecks."""
+returns carries that checkpoint to RunChecks. A preview enters it as PointPreview: its alias is the branch's.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from botocore.exceptions import ClientError
 from handlers.aws import alias
 from handlers.aws.clients import client, error_code
 from handlers.aws.task import logger, task
-from handlers.domain import progress
+from handlers.domain import previews, progress
 from handlers.domain.errors import ConcurrentModification
 from handlers.domain.model import Deployment, NewVersion
 
@@ -31,10 +32,11 @@ def handler(event: dict) -> dict:
 
 def _create(deployment: Deployment, version: str) -> str | None:
     """First deployment: the alias is born on the new version (a lost answer is found on retry)."""
+    description = previews.description(deployment.preview) if deployment.preview else "managed by lambda-deployer"
     try:
         return client("lambda").create_alias(
             FunctionName=deployment.function_arn, Name=deployment.alias, FunctionVersion=version,
-            Description="managed by lambda-deployer",
+            Description=description,
         ).get("RevisionId")
     except ClientError as exc:
         if error_code(exc) != "ResourceConflictException":

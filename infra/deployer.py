@@ -13,6 +13,7 @@ from infra.alarm_rollback import AlarmRollback
 from infra.auto_deploy import AutoDeploy
 from infra.ci_access import CiAccess
 from infra.grants import Targets
+from infra.prune_schedule import ScheduledPrunes
 from infra.safety_net import SafetyNet
 from infra.settings import DeployerSettings
 from infra.state_machine import DeploymentStateMachine
@@ -73,3 +74,5 @@ class LambdaDeployer(Construct):
         self.auto_deploy = AutoDeploy(self, "AutoDeploy", triggers=settings.auto_deploy,
                                       state_machine=self.state_machine) if settings.auto_deploy else None
         self.ci = CiAccess(self, "Ci", targets=self.targets, github=settings.github)
+        self.prunes = ScheduledPrunes(self, "ScheduledPrunes", schedule=settings.prune_schedule,
+                                      state_machine=self.state_machine) if settings.prune_schedule else None

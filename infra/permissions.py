@@ -43,6 +43,7 @@ class Scope(enum.Enum):
     """What a statement may act on; ``Resources`` resolves it for one deployer."""
 
     MANAGED_FUNCTIONS = enum.auto()
+    MANAGED_VERSIONS = enum.auto()
     HOOK_FUNCTIONS = enum.auto()
     REPOSITORIES = enum.auto()
     ALARMS = enum.auto()
@@ -59,6 +60,11 @@ WILDCARD_REASONS: Mapping[Scope, str] = {
         "The functions to deploy are not known at synth: they opt in with the tag lambda-deployer:managed=true, "
         "which the aws:ResourceTag condition of this statement enforces (ABAC); the pattern covers their "
         "versions and aliases and is limited to this account and region (and the configured name prefix)."
+    ),
+    Scope.MANAGED_VERSIONS: (
+        "Pruning deletes published versions of functions not known at synth, which opt in with the tag "
+        "lambda-deployer:managed=true (the aws:ResourceTag condition, ABAC); the pattern names qualified ARNs "
+        "only (function:<name>:<version>), so this role can delete a version but never a whole function."
     ),
     Scope.HOOK_FUNCTIONS: (
         "Hook functions are named in each deployment request, so they are not known at synth: they opt in with "
@@ -78,8 +84,9 @@ WILDCARD_REASONS: Mapping[Scope, str] = {
         "the pattern is limited to executions of this deployer's state machine."
     ),
     Scope.ANY: (
-        "tag:GetResources and cloudwatch:GetMetricData have no resource-level permissions (the Service "
-        "Authorization Reference lists no resource type for them)."
+        "tag:GetResources, cloudwatch:GetMetricData, lambda:ListEventSourceMappings and lambda:GetAccountSettings "
+        "have no resource-level permissions (Service Authorization Reference: no resource type), so they can only "
+        "be granted on *."
     ),
 }
 
@@ -164,6 +171,18 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
         *_RESTORE,
         Allow(Scope.DEPLOYMENTS_TABLE, *_RECORD),
     ),
+    "ResolvePrune": (  # reads only: every use of the function's versions, the lock and the recent records
+        Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetFunction", "lambda:ListAliases", "lambda:ListVersionsByFunction",
+              "lambda:ListProvisionedConcurrencyConfigs"),
+        Allow(Scope.ANY, "lambda:ListEventSourceMappings", "lambda:GetAccountSettings"),
+        Allow(Scope.DEPLOYMENTS_TABLE, *_READ_TABLE),
+    ),
+    "Prune": (  # a preview's alias, versions (never the function itself), then the code storage left
+        Allow(Scope.MANAGED_VERSIONS, "lambda:DeleteFunction"),
+        Allow(Scope.MANAGED_FUNCTIONS, "lambda:DeleteAlias"),
+        Allow(Scope.ANY, "lambda:GetAccountSettings"),
+        Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:GetItem"),  # a deployment started since keeps its versions
+    ),
     # Outside the state machine (handlers.catalog.EVENT_HANDLERS):
     "Rescue": (  # an execution ended without its cleanup: restore what its lock recorded, then release it
         *_RESTORE,
@@ -225,6 +244,8 @@ class Resources:
         match scope:
             case Scope.MANAGED_FUNCTIONS:
                 return [self._arn("lambda", f"function:{self.function_name_prefix}*")]
+            case Scope.MANAGED_VERSIONS:
+                return [self._arn("lambda", f"function:{self.function_name_prefix}*:*")]
             case Scope.HOOK_FUNCTIONS:  # the user's functions: the deployer's name prefix does not apply
                 return [self._arn("lambda", "function:*")]
             case Scope.REPOSITORIES:
@@ -247,7 +268,7 @@ class Resources:
 
     @staticmethod
     def conditions(scope: Scope) -> dict | None:
-        if scope is Scope.MANAGED_FUNCTIONS:
+        if scope in (Scope.MANAGED_FUNCTIONS, Scope.MANAGED_VERSIONS):
             return {"StringEquals": {f"aws:ResourceTag/{MANAGED_TAG}": "true"}}
         if scope is Scope.HOOK_FUNCTIONS:
             return {"StringEquals": {f"aws:ResourceTag/{HOOK_TAG}": "true"}}

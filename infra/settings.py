@@ -16,6 +16,7 @@ from constructs import Node
 from handlers.domain.events import Triggers, check_triggers
 from infra.ci_access import GithubOidc
 from infra.errors import ConfigurationError
+from infra.prune_schedule import PruneSchedule
 from infra.task_functions import POWERTOOLS_LAYER_VERSION
 
 DEFAULT_STATE_MACHINE_NAME = "lambda-deployer"
@@ -45,6 +46,8 @@ class DeployerSettings:
     log_level: str = "INFO"
     powertools_layer_version: int = POWERTOOLS_LAYER_VERSION
     github: GithubOidc | None = None
+    prune_schedule: PruneSchedule | None = None
+    """Daily prunes of these functions (infra.prune_schedule); none unless configured."""
 
     def __post_init__(self) -> None:
         if not _STATE_MACHINE_NAME.match(self.state_machine_name):
@@ -93,6 +96,8 @@ class DeployerSettings:
             "log_level": context.text("logLevel"),
             "powertools_layer_version": context.number("powertoolsLayerVersion"),
             "github": context.github(),
+            "prune_schedule": PruneSchedule.from_json(schedule) if (schedule := context.json("pruneSchedule"))
+            is not None else None,
         }
         return cls(**{key: value for key, value in settings.items() if value is not None})
 

@@ -182,7 +182,7 @@ class CliResult:
         return json.loads(self.out)
 
 
-FOLLOWING_COMMANDS = ("deploy", "rollback")
+FOLLOWING_COMMANDS = ("deploy", "rollback", "prune", "preview-delete")
 
 
 def run_cli(capsys, *args: str) -> CliResult:

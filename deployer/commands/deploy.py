@@ -18,6 +18,7 @@ from deployer.commands import connect, invalid_request
 from deployer.console import Console
 from deployer.errors import EXIT_FAILED, EXIT_OK, CommandError, UsageError
 from deployer.executions import follow
+from handlers.domain import previews
 from handlers.domain.errors import InvalidDeploymentRequest
 from handlers.domain.images import digest_of, short
 from handlers.domain.model import parse_function, parse_request, stopped_by
@@ -46,6 +47,8 @@ def request_from(args) -> dict:
         request["preTraffic"] = _json("--pre-traffic", args.pre_traffic)
     if args.hooks is not None:
         request["hooks"] = _json("--hooks", args.hooks)
+    if getattr(args, "preview", None) is not None:
+        request["preview"] = args.preview
     request["requestedBy"] = naming.requested_by(os.environ)
     try:
         parse_request(request)
@@ -76,9 +79,16 @@ def run(args, console: Console) -> int:
     request = request_from(args)
     alarms = f", watching {', '.join(request['alarms'])}" if request.get("alarms") else ""
     image = short(digest) if (digest := digest_of(request["image"])) else request["image"].rsplit("/", 1)[-1]
-    console.say(f"deploy {request['function']}: image {image}, strategy {runs.strategy_name(request)}, "
-                f"alias {request.get('alias', 'live')}{alarms}")
-    code, document = execute(args, console, request, what=naming.image_part(request["image"]))
+    if "preview" in request:
+        console.say(f"preview {request['function']}: image {image}, branch {request['preview']}, alias "
+                    f"{previews.alias_for(request['preview'])} (production alias {request.get('alias', 'live')} "
+                    "untouched)")
+        what = f"preview-{naming.image_part(request['image'])}"
+    else:
+        console.say(f"deploy {request['function']}: image {image}, strategy {runs.strategy_name(request)}, "
+                    f"alias {request.get('alias', 'live')}{alarms}")
+        what = naming.image_part(request["image"])
+    code, document = execute(args, console, request, what=what)
     if document:
         console.emit(document)
     return code
@@ -178,7 +188,15 @@ def verdict(document: dict) -> list[tuple[str, str | None]]:
     took = f" in {document['durationSeconds']:.1f} s" if document.get("durationSeconds") is not None else ""
     function, alias, version = document["function"], document["alias"], document.get("version")
     image = short(document.get("digest")) or document.get("image")
+    if document["kind"] in ("prune", "deletePreview"):  # the command shows its report
+        return [(f"  => {document['status']}{took}", "ok" if document["status"] == "SUCCEEDED" else "bad")] + (
+            [(f"     {document['error']}: {document.get('cause') or ''}", None)] if document.get("error") else [])
     if document["status"] == "SUCCEEDED":
+        if document["kind"] == "preview":
+            verb = "already serves" if document["outcome"] == "unchanged" else "now serves"
+            text = (f"preview alias {alias} of {function} {verb} version {version} ({image}) for branch "
+                    f"{document.get('preview')}; production is untouched")
+            return [(f"  => SUCCEEDED{took}: {text}", "ok")]
         if document["outcome"] == "unchanged":
             text = f"{function} already runs {image} as version {version} on alias {alias}: nothing changed"
         elif document["kind"] == "rollback":

@@ -34,7 +34,7 @@ from deployer import executions
 from deployer.executions import TERMINAL
 from deployer.local import alarms, metrics, patching, quotas, speed, time_scale
 from deployer.local.faults import ApiLayer, TaskScope, activated, current_scope, task_scope
-from deployer.local.fidelity import cloudwatch, ecr, lambda_, stepfunctions
+from deployer.local.fidelity import cloudwatch, ecr, lambda_, lambda_versions, stepfunctions
 from deployer.local.fidelity import events as eventbridge
 from deployer.local.iam import ACCOUNT, CI_ROLE, Enforcer
 from deployer.local.invocations import Invoker, LambdaContext, Outcome, error_document, failed
@@ -230,6 +230,7 @@ class Emulator:
         and keeps what it does), then the time scaling asked for."""
         return [
             *lambda_.patches(code_update_seconds=self.code_update_seconds, invoker=self.invocations),
+            *lambda_versions.patches(),
             *ecr.patches(),
             *stepfunctions.patches(),
             *eventbridge.patches(),

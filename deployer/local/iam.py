@@ -175,8 +175,8 @@ _FUNCTION = re.compile(
     r"^(?:arn:[^:]+:lambda:(?P<region>[^:]+):)?(?:(?P<account>\d{12}):)?(?:function:)?"
     r"(?P<name>[A-Za-z0-9_.-]+)(?::(?P<qualifier>[A-Za-z0-9_$.-]+))?$"
 )
-_QUALIFIED = {"GetFunction", "GetFunctionConfiguration", "Invoke", "GetPolicy"}  # version/alias ARNs
-_NOT_FUNCTIONS = {"ListFunctions": "*", "GetAccountSettings": "*"}
+_QUALIFIED = {"GetFunction", "GetFunctionConfiguration", "Invoke", "GetPolicy", "DeleteFunction"}  # version/alias ARNs
+_NOT_FUNCTIONS = {"ListFunctions": "*", "GetAccountSettings": "*", "ListEventSourceMappings": "*"}
 
 
 def function_arn(function_name: str, qualifier: str | None, region: str) -> str:

@@ -16,11 +16,11 @@ from handlers.aws.clients import error_code
 from handlers.aws.context import Aws
 from handlers.aws.functions import check_region, get_function, get_image_function
 from handlers.aws.task import logger
-from handlers.domain import checks
+from handlers.domain import checks, previews
 from handlers.domain.errors import DeploymentInProgress, InvalidDeploymentRequest
 from handlers.domain.health import already_firing
 from handlers.domain.images import ImageRef, digest_of, parse_image_uri, pinned_image
-from handlers.domain.model import Deployment, DeployRequest, Release
+from handlers.domain.model import PREVIEW, Deployment, DeployRequest, Release
 from handlers.domain.strategy import Plan
 
 
@@ -41,7 +41,7 @@ def resolve(request: DeployRequest, execution: str, aws: Aws) -> tuple[Deploymen
     latest_image = pinned_image(latest.get("Code", {}))
     _check_same_repository(function.name, latest_image, request.image)
 
-    target = _resolve_image(aws, request.image, function.name)
+    target = _resolve_image(aws, request.image, function.name, tag_moves=request.preview is None)
     alias = _get_alias(aws, function_arn, request.alias)
     stable = None
     plan = request.plan
@@ -51,12 +51,14 @@ def resolve(request: DeployRequest, execution: str, aws: Aws) -> tuple[Deploymen
         timeout = max(filter(None, (timeout, stable_function["Configuration"].get("Timeout"))), default=None)
         stable_image = pinned_image(stable_function.get("Code", {}))
         stable = Release(version=alias["FunctionVersion"], image=stable_image, digest=digest_of(stable_image))
-        if plan.steps:
+        if plan.steps and request.preview is None:
             _check_weighted_alias_possible(function.name, stable_function["Configuration"], config, stable.version)
-    elif plan.steps:
+    elif plan.steps and request.preview is None:
         logger.info("no alias yet: first deployment goes all at once", alias=request.alias)
         plan = Plan(f"AllAtOnce (first deployment, {plan.name} needs a live version)", ())
 
+    if request.preview is not None:
+        return _preview(aws, request, config, target, stable, latest_image)
     ignored = _check_alarms(aws, request)
     resolved_checks = _resolve_checks(aws, request, config, first_deployment=alias is None)
     deployment = Deployment(
@@ -79,6 +81,29 @@ def resolve(request: DeployRequest, execution: str, aws: Aws) -> tuple[Deploymen
         function_timeout_seconds=timeout,
     )
     return deployment, alias.get("RevisionId") if alias else None
+
+
+def _preview(aws: Aws, request: DeployRequest, config: dict, target: ImageRef, stable: Release | None,
+             latest_image: str | None) -> tuple[Deployment, str | None]:
+    """A preview: the branch's alias moves to the new version; production's alias, tag and $LATEST stay."""
+    name = previews.alias_for(request.preview)
+    if name == request.alias:
+        raise InvalidDeploymentRequest(f"the preview alias of branch {request.preview} is {name}, the production "
+                                       "alias itself; name the production alias otherwise")
+    found = _get_alias(aws, config["FunctionArn"], name)
+    current = found["FunctionVersion"] if found else None
+    digest = None
+    if current:
+        digest = digest_of(pinned_image(get_function(aws, config["FunctionArn"], current).get("Code", {})))
+    deployment = Deployment(
+        function_name=config["FunctionName"], function_arn=config["FunctionArn"], alias=name,
+        alias_exists=found is not None, target=target, stable=stable, latest_image=latest_image,
+        plan=Plan("Preview", ()), check_interval_seconds=request.check_interval_seconds,
+        noop=digest == target.digest, requested_by=request.requested_by, kind=PREVIEW,
+        latest_revision_id=config.get("RevisionId"), current_version=current, analysis=request.analysis,
+        preview=request.preview,
+    )
+    return deployment, found.get("RevisionId") if found else None
 
 
 def check_not_busy(aws: Aws, function: str, execution: str) -> None:
@@ -125,7 +150,7 @@ def _check_same_repository(function: str, latest_image: str | None, image: Image
         )
 
 
-def _resolve_image(aws: Aws, image: ImageRef, function: str) -> ImageRef:
+def _resolve_image(aws: Aws, image: ImageRef, function: str, *, tag_moves: bool = True) -> ImageRef:
     ecr = aws.client("ecr")
     try:
         repository = ecr.describe_repositories(registryId=image.account, repositoryNames=[image.repository])
@@ -133,7 +158,8 @@ def _resolve_image(aws: Aws, image: ImageRef, function: str) -> ImageRef:
         if error_code(exc) == "RepositoryNotFoundException":
             raise InvalidDeploymentRequest(f"repository {image.repository_uri} does not exist") from None
         raise
-    _check_tag_can_move(repository["repositories"][0], function)
+    if tag_moves:  # a preview leaves the function-name tag where it is
+        _check_tag_can_move(repository["repositories"][0], function)
     image_id = {"imageDigest": image.digest} if image.digest else {"imageTag": image.tag}
     try:
         details = ecr.describe_images(registryId=image.account, repositoryName=image.repository,

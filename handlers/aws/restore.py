@@ -14,7 +14,7 @@ from handlers.aws.clients import client
 from handlers.aws.task import count, logger
 from handlers.domain.errors import RollbackIncomplete
 from handlers.domain.images import digest_of, pinned_image, short
-from handlers.domain.model import ROLLBACK, Deployment
+from handlers.domain.model import PREVIEW, ROLLBACK, Deployment
 from handlers.domain.timing import seconds_since
 
 
@@ -40,7 +40,12 @@ class Restored:
 
 def restore(deployment: Deployment, *, keep_alias: bool = False) -> Restored:
     """Back to ``deployment.stable``. ``keep_alias``: someone else changed the alias; leave it, and make
-    the tag and ``$LATEST`` follow the version it serves instead."""
+    the tag and ``$LATEST`` follow the version it serves instead.
+
+    A preview never writes production's alias, and its own alias is the branch's to keep: only the tag and
+    ``$LATEST`` are put back on the production release (``stable``), whatever changed the preview alias."""
+    if deployment.kind == PREVIEW:
+        keep_alias = False
     result = Restored()
     try:
         point = _restore_point(deployment, keep_alias)
@@ -71,7 +76,7 @@ def _restore_point(deployment: Deployment, keep_alias: bool) -> RestorePoint | N
 
 
 def _restore_alias(deployment: Deployment, point: RestorePoint | None, keep_alias: bool) -> str | None:
-    if keep_alias or not point or not point.version or not deployment.alias_exists:
+    if keep_alias or not point or not point.version or not deployment.alias_exists or deployment.kind == PREVIEW:
         return None
     current = alias.get(deployment.function_arn, deployment.alias)
     if current is None:
@@ -117,7 +122,7 @@ def rescue(lock: deployments.Lock, status: str) -> Restored:
     deployment = Deployment.from_json(lock.deployment)
     if status == "SUCCEEDED":
         deployments.record(lock.function, lock.execution, lock.started_at, finishedAt=deployments.now(),
-                           outcome="rolledBack" if deployment.kind == ROLLBACK else "deployed")
+                           outcome={ROLLBACK: "rolledBack", PREVIEW: "previewed"}.get(deployment.kind, "deployed"))
         deployments.release(lock.function, lock.execution)
         return Restored()
     restored = restore(deployment)

@@ -32,7 +32,9 @@ TASKS: dict[str, str] = {
     "RunChecks": "handlers.run_checks.handler",  # synthetic invocations and hooks (also after Promote)
     "Promote": "handlers.promote.handler",
     "Finalize": "handlers.finalize.handler",
-    "Rollback": "handlers.rollback.handler",
+    "Rollback": "handlers.rollback.handler",  # also ReleaseLatest: a preview hands $LATEST back to production
+    "ResolvePrune": "handlers.resolve_prune.handler",  # prune and deletePreview requests: what goes, what stays
+    "Prune": "handlers.prune.handler",  # one batch of deletions
 }
 
 EVENT_HANDLERS: dict[str, str] = {

@@ -14,6 +14,8 @@ from handlers.domain.analysis import DISABLED, AnalysisSettings, parse_analysis
 from handlers.domain.checks import NO_CHECKS, Checks, parse_hooks, parse_pre_traffic
 from handlers.domain.errors import InvalidDeploymentRequest
 from handlers.domain.images import ImageRef, parse_image_uri
+from handlers.domain.previews import check_branch
+from handlers.domain.pruning import parse_keep
 from handlers.domain.strategy import Plan, check_history_budget, parse_strategy
 from handlers.domain.text import printable, unsafe_characters
 
@@ -26,10 +28,15 @@ MAX_ALARMS = 100  # one DescribeAlarms call
 STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
 REQUEST_KEYS = frozenset(
     {"action", "function", "image", "alias", "strategy", "alarms", "checkIntervalSeconds", "allowFiringAlarms",
-     "analysis", "preTraffic", "hooks", "requestedBy", STARTED_BY}
+     "analysis", "preTraffic", "hooks", "requestedBy", "preview", STARTED_BY}
 )
 ROLLBACK_KEYS = frozenset({"action", "function", "alias", "toVersion", "requestedBy", STARTED_BY})
-DEPLOY, ROLLBACK = "deploy", "rollback"
+PRUNE_KEYS = frozenset({"action", "function", "keep", "dryRun", "requestedBy", STARTED_BY})
+DELETE_PREVIEW_KEYS = frozenset({"action", "function", "preview", "dryRun", "requestedBy", STARTED_BY})
+DEPLOY, ROLLBACK, PREVIEW = "deploy", "rollback", "preview"
+PRUNE, DELETE_PREVIEW = "prune", "deletePreview"
+NOT_FOR_PREVIEWS = ("strategy", "alarms", "checkIntervalSeconds", "allowFiringAlarms", "preTraffic", "hooks")
+"""A preview goes all at once and takes no production traffic: nothing to bake, shift or judge."""
 
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _FUNCTION_ARN = re.compile(
@@ -58,6 +65,7 @@ class DeployRequest:
     requested_by: str | None = None
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)  # on unless the request says false
     checks: Checks = NO_CHECKS  # preTraffic and hooks (handlers.domain.checks); hooks as the request names them
+    preview: str | None = None  # a branch name: publish behind its preview alias, production untouched
 
 
 def parse_function(value: object) -> FunctionRef:
@@ -104,7 +112,14 @@ def parse_request(raw: object) -> DeployRequest:
     problems.unknown_keys(raw, REQUEST_KEYS, "a deploy request")
     problems.required(raw, "function", "image")
     if raw.get("action", DEPLOY) != DEPLOY:
-        problems.append(f"'action' must be {DEPLOY!r} or {ROLLBACK!r}")
+        problems.append(f"'action' must be {DEPLOY!r}, {ROLLBACK!r}, {PRUNE!r} or {DELETE_PREVIEW!r}")
+    preview = problems.check(check_branch, raw["preview"]) if "preview" in raw else None
+    if "preview" in raw:
+        if given := [key for key in NOT_FOR_PREVIEWS if key in raw]:
+            problems.append(f"a preview goes all at once and takes no production traffic: {', '.join(given)} "
+                            f"{'does' if len(given) == 1 else 'do'} not apply to it")
+        if raw.get("analysis", False) is not False:
+            problems.append("a preview takes no production traffic: there is no canary to analyse ('analysis')")
     function = problems.check(parse_function, raw["function"]) if "function" in raw else None
     image = problems.check(parse_image_uri, raw["image"]) if "image" in raw else None
     alias = problems.check(_parse_alias, raw.get("alias", DEFAULT_ALIAS))
@@ -115,7 +130,7 @@ def parse_request(raw: object) -> DeployRequest:
     if not isinstance(allow_firing, bool):
         problems.append("'allowFiringAlarms' must be true or false")
     requested_by = problems.check(_parse_requested_by, raw.get("requestedBy"))
-    analysis = problems.check(parse_analysis, raw.get("analysis", True))
+    analysis = problems.check(parse_analysis, raw.get("analysis", "preview" not in raw))
     synthetic = problems.check(parse_pre_traffic, raw["preTraffic"]) if "preTraffic" in raw else None
     hooks = problems.check(parse_hooks, raw["hooks"]) if "hooks" in raw else {}
     checks = Checks(synthetic).with_hooks(hooks or {})
@@ -124,7 +139,7 @@ def parse_request(raw: object) -> DeployRequest:
                        checks.checkpoints(len(plan.steps)))
     problems.raise_any()
     return DeployRequest(function, image, alias, plan, alarms, interval, allow_firing, requested_by, analysis,
-                         checks)
+                         checks, preview)
 
 
 @dataclass(frozen=True)
@@ -152,6 +167,36 @@ def parse_rollback_request(raw: dict) -> RollbackRequest:
     requested_by = problems.check(_parse_requested_by, raw.get("requestedBy"))
     problems.raise_any()
     return RollbackRequest(function, alias, to_version, requested_by)
+
+
+@dataclass(frozen=True)
+class PruneRequest:
+    """``{"action": "prune", "function": …, "keep": N}``: delete the versions nothing uses but the newest N; or
+    ``{"action": "deletePreview", "function": …, "preview": BRANCH}``: a preview's alias, and its version when
+    nothing else uses it. ``dryRun``: report what would go, delete nothing."""
+
+    action: str
+    function: FunctionRef
+    keep: int | None = None
+    preview: str | None = None
+    dry_run: bool = False
+    requested_by: str | None = None
+
+
+def parse_prune_request(raw: dict) -> PruneRequest:
+    problems = _Problems()
+    action = raw.get("action")
+    problems.unknown_keys(raw, PRUNE_KEYS if action == PRUNE else DELETE_PREVIEW_KEYS, f"a {action} request")
+    problems.required(raw, "function", *(("preview",) if action == DELETE_PREVIEW else ()))
+    function = problems.check(parse_function, raw["function"]) if "function" in raw else None
+    keep = problems.check(parse_keep, raw.get("keep")) if action == PRUNE else None
+    preview = problems.check(check_branch, raw["preview"]) if "preview" in raw else None
+    dry_run = raw.get("dryRun", False)
+    if not isinstance(dry_run, bool):
+        problems.append("'dryRun' must be true or false")
+    requested_by = problems.check(_parse_requested_by, raw.get("requestedBy"))
+    problems.raise_any()
+    return PruneRequest(action, function, keep, preview, dry_run, requested_by)
 
 
 ROLLBACK_REQUESTED = "RollbackRequested"
@@ -262,19 +307,22 @@ class Deployment:
     # The longest Timeout of the new and the stable version: a call's metrics are emitted when it ends but
     # stamped when it started, so the analysis window ends at least this long before a check (canary_metrics).
     function_timeout_seconds: int | None = None
+    preview: str | None = None  # kind preview: the branch; ``alias`` is its preview alias, ``stable`` production's
 
     @property
     def from_version(self) -> str | None:
         """The version traffic was on when this started: the stable one for a deploy, the current one for a
-        rollback request (None: the alias did not exist)."""
-        if self.kind == ROLLBACK:
+        rollback request, the preview alias' own for a preview (None: the alias did not exist)."""
+        if self.kind in (ROLLBACK, PREVIEW):
             return self.current_version
         return self.stable.version if self.stable else None
 
     @property
     def to_version(self) -> str | None:
-        """The version traffic ends on: the stable one for a rollback request or a no-op; a deploy's is the
-        version PublishVersion made, not known here (None)."""
+        """The version traffic ends on: the stable one for a rollback request, the one already live for a no-op;
+        a deploy's or a preview's is the version PublishVersion made, not known here (None)."""
+        if self.noop and self.kind == PREVIEW:
+            return self.current_version
         if self.kind == ROLLBACK or self.noop:
             return self.stable.version if self.stable else None
         return None
@@ -312,6 +360,7 @@ class Deployment:
             "analysis": self.analysis.to_json(),
             "checks": self.checks.to_json(),
             "functionTimeoutSeconds": self.function_timeout_seconds,
+            "preview": self.preview,
             # Derived, for readers of the state document (the CLI, the console): what moves where.
             "fromVersion": self.from_version,
             "toVersion": self.to_version,
@@ -341,6 +390,7 @@ class Deployment:
             analysis=AnalysisSettings.from_json(data.get("analysis", False)),
             checks=Checks.from_json(data.get("checks")),
             function_timeout_seconds=data.get("functionTimeoutSeconds"),
+            preview=data.get("preview"),
         )
 
 

@@ -33,6 +33,7 @@ UNCONDITIONAL = json.dumps({})
 TABLE = "<DeployerDeployments*.Arn>"  # matched loosely: the table's logical id is CDK's to choose
 CONFIGURED = {  # scope -> (resource as cdk-nag renders it, condition) for the ``configured`` deployer
     Scope.MANAGED_FUNCTIONS: {(ARN.format(service="lambda", resource="function:team-*"), MANAGED_TAG)},
+    Scope.MANAGED_VERSIONS: {(ARN.format(service="lambda", resource="function:team-*:*"), MANAGED_TAG)},
     # hooks are the user's own functions: the prefix of the functions to deploy does not narrow them
     Scope.HOOK_FUNCTIONS: {(ARN.format(service="lambda", resource="function:*"), HOOK_TAG)},
     Scope.REPOSITORIES: {(ARN.format(service="ecr", resource=f"repository/{name}"), UNCONDITIONAL)
@@ -96,10 +97,17 @@ def test_resolves_role_grants_reads_only_written_out_by_hand(configured):
     }
 
 
+NO_RESOURCE_LEVEL = {"lambda:ListEventSourceMappings", "lambda:GetAccountSettings"}
+"""Lambda actions the Service Authorization Reference lists with no resource type: granted on * (read-only)."""
+
+
 def test_every_lambda_statement_is_limited_to_functions_tagged_managed_or_opted_in_as_hooks(configured):
     for handler in FUNCTIONS_OF.values():
         grants = configured.grants(configured.statements(configured.role_of(configured.function(handler)[1])))
-        assert {condition for action, _, condition in grants if action.startswith("lambda:")} <= {MANAGED_TAG, HOOK_TAG}
+        assert {condition for action, _, condition in grants
+                if action.startswith("lambda:") and action not in NO_RESOURCE_LEVEL} <= {MANAGED_TAG, HOOK_TAG}
+        assert {(resource, condition) for action, resource, condition in grants
+                if action in NO_RESOURCE_LEVEL} <= {("*", UNCONDITIONAL)}
         # on a hook, the deployer may only read its configuration (Resolve) and invoke it (RunChecks)
         assert {action for action, _, condition in grants if condition == HOOK_TAG} <= {
             "lambda:GetFunctionConfiguration", "lambda:InvokeFunction"}

@@ -17,7 +17,7 @@ from handlers.domain.strategy import EVENTS_FIXED, EVENTS_PER_CHECK, EVENTS_RESE
 LAMBDA_SERVICE_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
                          "Lambda.ClientExecutionTimeoutException"}
 MUTATING_TASKS = {"Lock", "RetagImage", "UpdateCode", "WaitForCodeUpdate", "PublishVersion", "ShiftTraffic",
-                  "CheckHealth", "RunChecks", "Promote", "PromoteThenCheck"}
+                  "CheckHealth", "RunChecks", "Promote", "PromoteThenCheck", "ReleaseLatest", "PointPreview"}
 REFUSALS = ["InvalidDeploymentRequest", "DeploymentInProgress"]
 
 
@@ -166,7 +166,8 @@ def test_a_timed_out_task_is_retried_then_handled_like_any_other_failure(definit
 ROLLBACK_READS = {"deployment", "failure", "executionId", "startedAt"}
 """handlers/rollback.py after a failure: what to restore, why, and which execution's record and lock."""
 
-ADDED_BY_TASK = {"Resolve": {"deployment", "traffic"}, "ResolveRollback": {"deployment", "traffic"}}
+ADDED_BY_TASK = {"Resolve": {"deployment", "traffic"}, "ResolveRollback": {"deployment", "traffic"},
+                 "ResolvePrune": {"prune"}}
 """A Lambda task answers with its input and what it adds (handlers.aws.task merges); what the ASL cannot show:
 the two Resolves add the deployment they resolved and where its traffic starts."""
 

@@ -21,7 +21,7 @@ from deployer.local import sample
 from deployer.local.emulator import Emulator
 from deployer.local.faults import CONFLICT, PRECONDITION_FAILED, SERVER_ERROR, THROTTLE, Crash, Fault
 from handlers.aws import deployments
-from handlers.domain import alarm_events
+from handlers.domain import alarm_events, previews
 
 TWO_SHIFTS = {"steps": [{"weight": 10, "bakeSeconds": 0}, {"weight": 50, "bakeSeconds": 0}]}  # checks mutate nothing
 
@@ -266,5 +266,56 @@ def test_every_fault_on_the_alarms_rollback_path_ends_back_on_the_stable_version
         if not fired:
             never_fired.append(label)
         broken += [f"{label}: {problem}" for problem in problems]
+    assert not never_fired, f"faults that never hit their call: {never_fired}"
+    assert not broken, "\n".join(broken)
+
+# Previews: whatever fails, production's alias, the function-name tag and $LATEST end as they were (version 1),
+# and the lock is released; the preview alias moves only when the preview succeeds.
+PREVIEW_POINTS = [
+    Point("Lock", "PutItem"),
+    Point("Lock", "UpdateItem"),
+    Point("UpdateCode", "UpdateFunctionCode"),
+    Point("PublishVersion", "PublishVersion"),
+    Point("Rollback", "UpdateFunctionCode"),  # ReleaseLatest: $LATEST back on production's image
+    Point("Promote", "CreateAlias"),  # PointPreview: the preview alias, on the branch's first preview
+    Point("Finalize", "UpdateItem"),
+    Point("Finalize", "DeleteItem"),
+]
+
+
+def preview_with(emulator: Emulator, run: str, injected: list) -> tuple[str, str | None, list[str]]:
+    world = make_world(emulator, run)
+    emulator.api.inject(*injected)
+    execution = emulator.run(world.request(world.v2, preview="feature/sweep"), name=run, timeout=60)
+    if deployments.holder(run):
+        emulator.reconcile()
+    wait_for(lambda: deployments.holder(run) is None, timeout=20, what=f"{run}'s lock to be released")
+    broken = []
+    try:
+        if (version := world.settled_on()) != "1":
+            broken.append(f"production alias on version {version}")
+    except AssertionError as exc:
+        broken.append(str(exc).splitlines()[0])
+    if execution.status == "SUCCEEDED":
+        alias = emulator.client("lambda").get_alias(FunctionName=run, Name=previews.alias_for("feature/sweep"))
+        if world.version_digest(alias["FunctionVersion"]) != world.v2:
+            broken.append("the preview alias does not serve the branch's image")
+    return execution.status, execution.error, broken
+
+
+def test_every_fault_at_every_mutating_call_of_a_preview_leaves_production_as_it_was(emulator):
+    matrix = [(point, kind, persistent) for point, kind, persistent in itertools.product(
+        PREVIEW_POINTS, KINDS, (False, True)) if not (kind == "crash" and point.skip)]
+    broken, never_fired, outcomes = [], [], set()
+    for index, (point, kind, persistent) in enumerate(matrix):
+        run = f"preview-{index}"
+        fault = faults_for(point, kind, persistent, run)
+        status, error, problems = preview_with(emulator, run, [fault])
+        label = f"{point} {kind} {'persistently' if persistent else 'once'}"
+        outcomes.add((status, error))
+        if not fault.fired:
+            never_fired.append(label)
+        broken += [f"{label} → {status} {error}: {problem}" for problem in problems]
+    print(f"\npreview fault sweep: {len(matrix)} runs, outcomes {sorted(outcomes, key=str)}")
     assert not never_fired, f"faults that never hit their call: {never_fired}"
     assert not broken, "\n".join(broken)

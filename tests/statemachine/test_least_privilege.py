@@ -2,7 +2,7 @@
 
 Every permission the table grants a function is used by one of the scenarios below (happy paths, the
 412 glitches each task tells from a real change, pre-traffic checks, rollbacks, rescue, reconciler, an alarm's
-own event, ECR push), and
+own event, ECR push, a preview, a prune and a preview's deletion), and
 is needed (an action granted on several scopes, on each of them):
 with it taken away, that scenario's call is refused with AccessDeniedException and the run ends otherwise.
 With the table intact, every scenario ends as it should and nothing is refused. Runs share one emulator
@@ -215,6 +215,21 @@ def alarm_fired(run: Run) -> tuple:
     return ended(deployment), rolled_back, settled(world)
 
 
+def preview_then_prune(run: Run) -> tuple:
+    """A preview of a branch, a dry run of a prune, the prune, then the preview's deletion (alias and version)."""
+    world = run.world()
+    lam = run.emulator.client("lambda")
+    lam.update_function_code(FunctionName=world.fn.name, ImageUri=world.fn.image(world.v3))
+    lam.publish_version(FunctionName=world.fn.name)  # version 2: unused once $LATEST is back on version 1
+    previewed = run.run(world.request(world.v2, preview="feature/x"), "-a")  # version 3
+    prune = {"action": "prune", "function": world.fn.name, "keep": 1}
+    dry = run.run({**prune, "dryRun": True}, "-b")
+    pruned = run.run(prune, "-c")
+    deleted = run.run({"action": "deletePreview", "function": world.fn.name, "preview": "feature/x"}, "-d")
+    return (ended(previewed), ended(dry), ended(pruned), (pruned.output or {}).get("deleted"), ended(deleted),
+            sorted(world.versions()), settled(world))
+
+
 def push(run: Run) -> tuple:
     """A push of ``main`` deploys the function that tracks it (FindTrackingFunctions, then a child)."""
     fn = run.world(repository=PUSHED, tags={tags.TRACK: f"{PUSHED}:main"})
@@ -249,6 +264,7 @@ SCENARIOS: dict[str, Callable[[Run], tuple]] = {  # cheapest first: a permission
     "reconciler": reconciled,
     "rollback requests": rollback_requests,
     "alarm fired": alarm_fired,
+    "preview, then prune": preview_then_prune,
     "push": push,
 }
 EXPECTED = {  # what each scenario ends with when every permission is there
@@ -262,6 +278,8 @@ EXPECTED = {  # what each scenario ends with when every permission is there
     "reconciler": ("on 1", "on 1"),  # after the report, which the test checks
     "rollback requests": (("SUCCEEDED", None), ("SUCCEEDED", None), ("SUCCEEDED", None), "ABORTED", "on 1"),
     "alarm fired": (("ABORTED", None), ("SUCCEEDED", None), "on 1"),
+    "preview, then prune": (("SUCCEEDED", None), ("SUCCEEDED", None), ("SUCCEEDED", None), ["2"],
+                            ("SUCCEEDED", None), ["1"], "on 1"),
     "push": (("SUCCEEDED", None), True),
 }
 

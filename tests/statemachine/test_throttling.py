@@ -51,3 +51,24 @@ def test_one_push_deploys_a_fleet_of_twenty_and_every_function_ends_in_the_invar
         for fn in fleet:
             world = World(emulator, fn, "", digest, "")
             assert world.settled_on() == "2" and world.version_digest("2") == digest, fn.name
+
+
+def test_a_prune_faster_than_the_control_plane_allows_is_throttled_and_still_deletes_every_version():
+    """Waits at 1/20 make the pause between batches 50 ms, so the prune asks for more than the 15 requests/s
+    Lambda allows: its throttled deletions are tried again after the pause, and it ends with nothing left."""
+    with Emulator(time_scale=0.05, quotas=True) as emulator:
+        world = make_world(emulator)
+        lam, ecr = emulator.client("lambda"), emulator.client("ecr")
+        for index in range(59):
+            digest = sample.push_image(ecr, world.fn.repository, f"orders-api:p{index}")
+            lam.update_function_code(FunctionName=world.fn.name, ImageUri=world.fn.image(digest))
+            lam.publish_version(FunctionName=world.fn.name)
+        started = emulator.quotas.clock()
+
+        execution = emulator.run({"action": "prune", "function": world.fn.name, "keep": 1}, timeout=300)
+
+        assert execution.status == "SUCCEEDED", execution.cause
+        assert len(execution.output["deleted"]) == 58 and sorted(world.versions(), key=int) == ["1", "60"]
+        throttled = [r for r in emulator.quotas.requests(LAMBDA_CONTROL_PLANE, since=started)
+                     if not r.admitted and r.caller == "Prune"]
+        assert throttled, "the prune never met throttling: the test proves nothing"

@@ -13,6 +13,7 @@ from handlers.domain.model import (
     Deployment,
     FunctionRef,
     Release,
+    parse_prune_request,
     parse_request,
     stop_cause,
     stopped_by,
@@ -210,3 +211,26 @@ def test_a_stop_cause_names_the_rollback_and_who_asked_for_it():
     assert stop_cause("orders-rollback-1", None) == "stopped by rollback request orders-rollback-1"
     assert stopped_by(ROLLBACK_REQUESTED, "stopped by rollback request orders-rollback-1, requested by a, b") == (
         "orders-rollback-1")
+
+
+def test_a_preview_request_carries_the_branch_and_is_judged_by_nothing():
+    request = parse_request({"function": "orders", "image": IMAGE, "preview": "feature/x"})
+    assert request.preview == "feature/x" and not request.analysis.enabled and request.plan.steps == ()
+
+
+def test_a_preview_refuses_what_only_production_traffic_gives_meaning_to():
+
+    with pytest.raises(InvalidDeploymentRequest) as refused:
+        parse_request({"function": "orders", "image": IMAGE, "preview": "x", "strategy": "AllAtOnce",
+                       "alarms": ["a"], "analysis": {"minInvocations": 5}})
+    assert "strategy, alarms do not apply" in str(refused.value) and "'analysis'" in str(refused.value)
+
+
+def test_prune_and_preview_deletion_requests():
+    assert parse_prune_request({"action": "prune", "function": "orders"}).keep == 10
+    deletion = parse_prune_request({"action": "deletePreview", "function": "orders", "preview": "b", "dryRun": True})
+    assert (deletion.preview, deletion.dry_run, deletion.keep) == ("b", True, None)
+    with pytest.raises(InvalidDeploymentRequest, match="'preview' is required"):
+        parse_prune_request({"action": "deletePreview", "function": "orders"})
+    with pytest.raises(InvalidDeploymentRequest, match="unknown key"):
+        parse_prune_request({"action": "prune", "function": "orders", "preview": "b"})

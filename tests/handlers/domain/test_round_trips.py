@@ -41,6 +41,7 @@ SAMPLES = [
         plan=PLAN, check_interval_seconds=7, alarms=("a", "c"),
         ignored_alarms=("b",), noop=True, requested_by="ci run 42", kind=ROLLBACK, latest_revision_id="rev-1",
         current_version="4", analysis=ANALYSIS, checks=CHECKS, function_timeout_seconds=30,
+        preview="feature/x",
     ),
     Progress(next=BAKE, step=2, weight=37.5, checks_left=3, wait_seconds=11, alias_revision_id="rev-9",
              extensions=2, check=Checkpoint(AFTER_SHIFT, 2), traffic_since="2026-11-22T12:03:13.482Z"),

@@ -1,0 +1,167 @@
+"""Pruning on the emulator: exactly the versions nothing uses go, in batches, and the report says why."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+from support import wait_for
+
+from deployer.local import sample
+from handlers.aws import deployments
+from handlers.domain import pruning, tags
+
+
+def publish(world, count: int) -> None:
+    """``count`` more versions of the sample function, each its own image (as count deployments would leave)."""
+    lam, ecr = world.emulator.client("lambda"), world.emulator.client("ecr")
+    for index in range(count):
+        digest = sample.push_image(ecr, world.fn.repository, f"{world.fn.name}:extra-{index}")
+        lam.update_function_code(FunctionName=world.fn.name, ImageUri=world.fn.image(digest))
+        lam.publish_version(FunctionName=world.fn.name)
+
+
+def prune(world, **extra):
+    return world.emulator.run({"action": "prune", "function": world.fn.name, **extra}, timeout=120)
+
+
+@pytest.fixture
+def thirty(fast_world):
+    """Versions 1 to 30 with uses on some: alias live on 25 routing 10% to 26, a preview on 12, alias batch on 3
+    with an event source mapping on it, an event source mapping on version 5, provisioned concurrency on 8."""
+    world = fast_world
+    publish(world, 29)
+    lam, sqs = world.emulator.client("lambda"), world.emulator.client("sqs")
+    lam.update_alias(FunctionName=world.fn.name, Name="live", FunctionVersion="25",
+                     RoutingConfig={"AdditionalVersionWeights": {"26": 0.1}})
+    lam.create_alias(FunctionName=world.fn.name, Name="preview-feature-x", FunctionVersion="12")
+    lam.create_alias(FunctionName=world.fn.name, Name="batch", FunctionVersion="3")
+    for qualifier, queue in (("5", "orders"), ("batch", "nightly")):
+        queue_arn = sqs.get_queue_attributes(QueueUrl=sqs.create_queue(QueueName=queue)["QueueUrl"],
+                                             AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName=f"{world.fn.name}:{qualifier}")
+    lam.put_provisioned_concurrency_config(FunctionName=world.fn.name, Qualifier="8",
+                                           ProvisionedConcurrentExecutions=1)
+    return world
+
+
+IN_USE = {"3", "5", "8", "12", "25", "26"}
+NEWEST_3 = {"28", "29", "30"}
+
+
+def test_with_thirty_versions_exactly_the_unused_old_ones_go_and_a_second_run_deletes_nothing(thirty):
+    execution = prune(thirty, keep=3)
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    report = execution.output
+    expected = sorted(set(map(str, range(1, 31))) - IN_USE - NEWEST_3, key=int)
+    assert report["deleted"] == expected and len(expected) == 21
+    assert set(thirty.versions()) == IN_USE | NEWEST_3
+    assert set(report["kept"]) == IN_USE | NEWEST_3 and report["notDeleted"] == {}
+    assert report["kept"]["26"] == ["alias live routes 10% to it"]
+    assert report["kept"]["5"] == [f"event source mapping {mapping_on(thirty, '5')}"]
+    assert report["kept"]["3"][0] == "alias batch" and "event source mapping" in report["kept"]["3"][1]
+    assert report["kept"]["8"] == ["provisioned concurrency"]
+    assert report["kept"]["29"] == ["one of the newest 3"]
+    # 21 deletions in batches of 10: three Prune tasks, a pause after each
+    assert execution.states_entered().count("Prune") == 3
+    assert report["freedBytes"] == 0  # image versions: their code is in ECR, not in Lambda's code storage
+    assert report["codeStorage"]["quotaBytes"] == 75 * 1024**3
+
+    again = prune(thirty, keep=3)
+    assert again.status == "SUCCEEDED" and again.output["deleted"] == [] and again.output["toDelete"] == []
+    assert "Prune" not in again.states_entered()
+
+
+def mapping_on(world, qualifier: str) -> str:
+    mappings = world.emulator.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    return next(m["UUID"] for m in mappings if m["FunctionArn"].endswith(f":{qualifier}"))
+
+
+def test_a_dry_run_reports_what_would_go_and_deletes_nothing(thirty):
+    execution = prune(thirty, keep=3, dryRun=True)
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert len(execution.output["toDelete"]) == 21 and execution.output["deleted"] == []
+    assert len(thirty.versions()) == 30
+    assert not thirty.emulator.api.calls_of(execution.arn, mutating=True)
+
+
+def test_the_running_deployment_and_the_last_deployments_rollback_target_are_kept(fast_world):
+    world = fast_world
+    assert world.emulator.run(world.request(world.v2)).status == "SUCCEEDED"  # 1 -> 2: a rollback returns to 1
+    publish(world, 4)  # 3..6, unused
+    running = world.emulator.start_execution(world.request(world.v3, strategy={"steps": [
+        {"weight": 10, "bakeSeconds": 600}]}, checkIntervalSeconds=600))
+    wait_for(world.weights, what="the canary")
+    canary = next(iter(world.weights()))
+
+    execution = prune(world, keep=1)
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    kept = execution.output["kept"]
+    assert "1" in kept and any("moved from it" in reason for reason in kept["1"])
+    assert "2" in kept and canary in kept
+    assert set(world.versions()) == {"1", "2", canary}
+    world.emulator.client("stepfunctions").stop_execution(executionArn=running)
+
+
+def test_a_zip_function_frees_the_code_storage_its_versions_took(fast_emulator):
+    lam = fast_emulator.client("lambda")
+    arn = sample.create_python_function(fast_emulator, "zipped", "def handler(e, c):\n    return 1\n", hook=False)
+    lam.tag_resource(Resource=arn, Tags={tags.MANAGED: "true"})
+    sizes = {}
+    for index in range(4):
+        package = io.BytesIO()
+        with zipfile.ZipFile(package, "w") as archive:
+            archive.writestr("main.py", f"def handler(e, c):\n    return {index}\n" + "#" * 100 * index)
+        lam.update_function_code(FunctionName="zipped", ZipFile=package.getvalue())
+        published = lam.publish_version(FunctionName="zipped")
+        sizes[published["Version"]] = published["CodeSize"]
+    before = lam.get_account_settings()["AccountUsage"]["TotalCodeSize"]
+
+    execution = fast_emulator.run({"action": "prune", "function": "zipped", "keep": 2})
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output["deleted"] == ["1", "2"]
+    assert execution.output["freedBytes"] == sizes["1"] + sizes["2"] > 0
+    assert execution.output["codeStorage"]["usedBytes"] == before - execution.output["freedBytes"]
+
+
+def test_deleting_a_preview_deletes_its_alias_and_its_version_unless_something_else_uses_it(fast_world):
+    world = fast_world
+    for branch, digest in (("feature/a", world.v2), ("feature/b", world.v3)):
+        assert world.emulator.run(world.request(digest, preview=branch)).status == "SUCCEEDED"
+    lam = world.emulator.client("lambda")
+    lam.create_alias(FunctionName=world.fn.name, Name="qa", FunctionVersion="3")  # someone tests b's version too
+
+    gone = world.emulator.run({"action": "deletePreview", "function": world.fn.name, "preview": "feature/a"})
+    kept = world.emulator.run({"action": "deletePreview", "function": world.fn.name, "preview": "feature/b"})
+
+    assert gone.status == kept.status == "SUCCEEDED", (gone.cause, kept.cause)
+    assert gone.output["deletedAliases"] == ["preview-feature-a-" + gone.output["deletedAliases"][0][-8:]]
+    assert gone.output["deleted"] == ["2"]
+    assert kept.output["deleted"] == [] and kept.output["kept"] == {"3": ["alias qa"]}
+    aliases = {a["Name"] for a in lam.list_aliases(FunctionName=world.fn.name)["Aliases"]}
+    assert aliases == {"live", "qa"} and set(world.versions()) == {"1", "3"}
+    assert world.settled_on() == "1"
+
+
+def test_a_prune_request_is_validated_before_any_mutation(fast_world):
+    world = fast_world
+    for request in ({"action": "prune", "function": world.fn.name, "keep": 0},
+                    {"action": "prune", "function": world.fn.name, "keep": 3, "image": "x"},
+                    {"action": "prune", "function": "no-such-function"},
+                    {"action": "deletePreview", "function": world.fn.name, "preview": "never-previewed"}):
+        execution = world.emulator.run(request)
+        assert execution.error == "InvalidDeploymentRequest", (request, execution.cause)
+        assert not world.emulator.api.calls_of(execution.arn, mutating=True)
+
+
+def test_a_prune_of_more_versions_than_one_run_takes_says_how_many_wait(monkeypatch, fast_world):
+    monkeypatch.setattr(pruning, "MAX_PER_RUN", 4)
+    publish(fast_world, 8)
+    execution = prune(fast_world, keep=1, dryRun=True)
+    assert execution.output["toDelete"] == ["2", "3", "4", "5"] and execution.output["more"] == 3  # 1 is live
+    assert deployments.holder(fast_world.fn.name) is None
