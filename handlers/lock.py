@@ -41,7 +41,8 @@ def handler(event: dict) -> dict:
         function, execution, started, kind=deployment.kind, outcome=deployments.RUNNING,
         fromVersion=deployment.leaving_version,
         toVersion=deployment.stable.version if deployment.kind == ROLLBACK else None,
-        image=deployment.stable.image if deployment.kind == ROLLBACK else deployment.target.uri,
+        **{"code" if deployment.zip else "image": (deployment.stable.image if deployment.kind == ROLLBACK
+                                                   else deployment.target.uri)},
         strategy=deployment.plan.name, requestedBy=deployment.requested_by,
     )
     return {}

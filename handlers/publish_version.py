@@ -7,6 +7,7 @@ from botocore.exceptions import ClientError
 from handlers.aws.clients import client, error_code
 from handlers.aws.task import logger, task
 from handlers.domain import progress
+from handlers.domain.code import description
 from handlers.domain.errors import ConcurrentModification, TransientAwsError
 from handlers.domain.model import Deployment, NewVersion
 
@@ -15,8 +16,9 @@ from handlers.domain.model import Deployment, NewVersion
 def handler(event: dict) -> dict:
     deployment = Deployment.from_json(event["deployment"])
     release = NewVersion.from_json(event["release"])
-    params = {"FunctionName": deployment.function_arn, "CodeSha256": release.code_sha256,
-              "Description": f"lambda-deployer {deployment.target.digest}"}
+    # The Description records what the version runs: a rollback to it restores $LATEST from exactly this.
+    recorded = description(deployment.target) if deployment.zip else f"lambda-deployer {deployment.target.digest}"
+    params = {"FunctionName": deployment.function_arn, "CodeSha256": release.code_sha256, "Description": recorded}
     if release.revision_id:
         params["RevisionId"] = release.revision_id
     try:

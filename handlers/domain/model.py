@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from handlers.domain.analysis import DISABLED, AnalysisSettings, parse_analysis
 from handlers.domain.checks import NO_CHECKS, Checks, parse_hooks, parse_pre_traffic
+from handlers.domain.code import CodeRef, function_key, is_code_uri, parse_code_uri
 from handlers.domain.errors import InvalidDeploymentRequest
 from handlers.domain.images import ImageRef, parse_image_uri
 from handlers.domain.strategy import Plan, check_history_budget, parse_strategy
@@ -25,7 +26,7 @@ MAX_ALARMS = 100  # one DescribeAlarms call
 # Step Functions adds this key to a child execution's input to link it to its parent in the console.
 STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
 REQUEST_KEYS = frozenset(
-    {"action", "function", "image", "alias", "strategy", "alarms", "checkIntervalSeconds", "allowFiringAlarms",
+    {"action", "function", "image", "code", "alias", "strategy", "alarms", "checkIntervalSeconds", "allowFiringAlarms",
      "analysis", "preTraffic", "hooks", "requestedBy", STARTED_BY}
 )
 ROLLBACK_KEYS = frozenset({"action", "function", "alias", "toVersion", "requestedBy", STARTED_BY})
@@ -49,7 +50,7 @@ class FunctionRef:
 @dataclass(frozen=True)
 class DeployRequest:
     function: FunctionRef
-    image: ImageRef
+    image: ImageRef | None  # exactly one of image and code
     alias: str = DEFAULT_ALIAS
     plan: Plan = field(default_factory=lambda: parse_strategy(None))
     alarms: tuple[str, ...] = ()
@@ -58,6 +59,11 @@ class DeployRequest:
     requested_by: str | None = None
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)  # on unless the request says false
     checks: Checks = NO_CHECKS  # preTraffic and hooks (handlers.domain.checks); hooks as the request names them
+    code: CodeRef | None = None  # a zip package in S3 (handlers.domain.code), for zip functions
+
+    @property
+    def artifact(self) -> ImageRef | CodeRef:
+        return self.code or self.image
 
 
 def parse_function(value: object) -> FunctionRef:
@@ -102,11 +108,15 @@ def parse_request(raw: object) -> DeployRequest:
         raise InvalidDeploymentRequest("the request must be a JSON object")
     problems = _Problems()
     problems.unknown_keys(raw, REQUEST_KEYS, "a deploy request")
-    problems.required(raw, "function", "image")
+    problems.required(raw, "function")
+    if ("image" in raw) == ("code" in raw):
+        problems.append("exactly one of 'image' (an image function) and 'code' (a zip function's package in S3) "
+                        "is required")
     if raw.get("action", DEPLOY) != DEPLOY:
         problems.append(f"'action' must be {DEPLOY!r} or {ROLLBACK!r}")
     function = problems.check(parse_function, raw["function"]) if "function" in raw else None
     image = problems.check(parse_image_uri, raw["image"]) if "image" in raw else None
+    code = problems.check(parse_code_uri, raw["code"]) if "code" in raw else None
     alias = problems.check(_parse_alias, raw.get("alias", DEFAULT_ALIAS))
     plan = problems.check(_parse_strategy, raw.get("strategy"))
     alarms = problems.check(_parse_alarms, raw.get("alarms", []))
@@ -124,7 +134,7 @@ def parse_request(raw: object) -> DeployRequest:
                        checks.checkpoints(len(plan.steps)))
     problems.raise_any()
     return DeployRequest(function, image, alias, plan, alarms, interval, allow_firing, requested_by, analysis,
-                         checks)
+                         checks, code)
 
 
 @dataclass(frozen=True)
@@ -218,7 +228,8 @@ def _parse_interval(value: object) -> int:
 
 @dataclass(frozen=True)
 class Release:
-    """A published version and the image it runs."""
+    """A published version and what it runs: an image (``image`` pinned by ``digest``), or a zip package
+    (``image`` is the ``s3://`` source it was deployed from, ``digest`` its CodeSha256)."""
 
     version: str
     image: str
@@ -245,7 +256,7 @@ class Deployment:
     function_arn: str
     alias: str
     alias_exists: bool
-    target: ImageRef  # pinned by digest
+    target: ImageRef | CodeRef  # an image pinned by digest, or a zip package pinned by object version
     stable: Release | None  # what the alias served when the deployment started
     latest_image: str | None  # $LATEST's image before the deployment, restored on rollback
     plan: Plan
@@ -259,6 +270,18 @@ class Deployment:
     current_version: str | None = None  # the version a rollback request moves traffic away from
     analysis: AnalysisSettings = DISABLED  # how checks judge the canary; a rollback request has none
     checks: Checks = NO_CHECKS  # synthetic invocations and hooks, the hooks resolved to their ARNs
+    latest_digest: str | None = None  # $LATEST's CodeSha256 before the deployment (zip functions)
+    wait_for_capacity: bool = False  # the alias has provisioned concurrency: each shift waits for it to be READY
+
+    @property
+    def zip(self) -> bool:
+        """A zip function deployed from S3 (else an image function)."""
+        return isinstance(self.target, CodeRef)
+
+    @property
+    def function_key(self) -> str:
+        """The key the function's IaC refers to in the artifact bucket (zip functions)."""
+        return function_key(self.function_name)
 
     @property
     def leaving_version(self) -> str | None:
@@ -279,6 +302,7 @@ class Deployment:
             "alias": self.alias,
             "aliasExists": self.alias_exists,
             "target": self.target.uri,
+            **({"targetCodeSha256": self.target.digest} if self.zip else {}),
             "stable": self.stable.to_json() if self.stable else None,
             "latestImage": self.latest_image,
             "plan": self.plan.to_json(),
@@ -292,6 +316,8 @@ class Deployment:
             "currentVersion": self.current_version,
             "analysis": self.analysis.to_json(),
             "checks": self.checks.to_json(),
+            "latestDigest": self.latest_digest,
+            "waitForCapacity": self.wait_for_capacity,
         }
 
     @classmethod
@@ -301,7 +327,8 @@ class Deployment:
             function_arn=data["functionArn"],
             alias=data["alias"],
             alias_exists=data["aliasExists"],
-            target=parse_image_uri(data["target"]),
+            target=(parse_code_uri(data["target"], data.get("targetCodeSha256")) if is_code_uri(data["target"])
+                    else parse_image_uri(data["target"])),
             stable=Release.from_json(data.get("stable")),
             latest_image=data.get("latestImage"),
             plan=Plan.from_json(data["plan"]),
@@ -316,6 +343,8 @@ class Deployment:
             # Started before analysis existed: judged by alarms alone, as it was then.
             analysis=AnalysisSettings.from_json(data.get("analysis", False)),
             checks=Checks.from_json(data.get("checks")),
+            latest_digest=data.get("latestDigest"),
+            wait_for_capacity=data.get("waitForCapacity", False),
         )
 
 
