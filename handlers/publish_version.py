@@ -9,7 +9,7 @@ from handlers.aws.task import logger, task
 from handlers.domain import progress
 from handlers.domain.code import description
 from handlers.domain.errors import ConcurrentModification, TransientAwsError
-from handlers.domain.model import Deployment, NewVersion
+from handlers.domain.model import ACTIVE, Deployment, NewVersion
 
 
 @task
@@ -34,9 +34,9 @@ def handler(event: dict) -> dict:
                 "publish; nothing was published"
             ) from None
         raise
-    version = published["Version"]
-    logger.info("version published", version=version)
-    update = {"release": release.published(version).to_json()}
+    version, state = published["Version"], published.get("State", ACTIVE)
+    logger.info("version published", version=version, state=state)
+    update = {"release": release.published(version, state).to_json()}
     if deployment.stable and version == deployment.stable.version:
         # Lambda publishes nothing new when code and configuration match the latest version: there is
         # no second version to shift traffic to, only the alias to settle.

@@ -145,6 +145,7 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetFunction", "lambda:GetAlias"),
         Allow(Scope.REPOSITORIES, "ecr:DescribeImages"),
         Allow(Scope.DEPLOYMENTS_TABLE, *_READ_TABLE),
+        Allow(Scope.ARTIFACTS, *_READ_PACKAGE),  # zip: the package to return to is still in S3
     ),
     # The functions whose lambda-deployer:track tag names a pushed repository:tag, with their tags.
     "FindTrackingFunctions": (
@@ -164,8 +165,8 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
         Allow(Scope.REPOSITORIES, *_PULL_IMAGE),
         Allow(Scope.ARTIFACTS, *_READ_PACKAGE),
     ),
-    "WaitForCodeUpdate": (
-        Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetFunctionConfiguration"),
+    "WaitForCodeUpdate": (  # also WaitForVersion (the version's State) and WaitForCapacity (the alias' allocation)
+        Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetFunctionConfiguration", "lambda:GetProvisionedConcurrencyConfig"),
     ),
     "PublishVersion": (  # GetFunctionConfiguration tells a 412 glitch (retry) from someone else's change
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:PublishVersion", "lambda:GetFunctionConfiguration"),

@@ -53,8 +53,8 @@ def resolve(request: DeployRequest, execution: str, aws: Aws) -> tuple[Deploymen
     plan = request.plan
     if alias:
         stable_function = get_function(aws, function_arn, alias["FunctionVersion"])
-        check_can_return_to(config["FunctionName"], stable_function["Configuration"])
-        stable = _release(aws, config["FunctionName"], stable_function, target)
+        check_can_return_to(config["FunctionName"], alias["FunctionVersion"], stable_function["Configuration"])
+        stable = _release(aws, config["FunctionName"], alias["FunctionVersion"], stable_function, target)
         if plan.steps:
             _check_weighted_alias_possible(function.name, stable_function["Configuration"], config, stable.version)
     else:
@@ -91,21 +91,21 @@ def resolve(request: DeployRequest, execution: str, aws: Aws) -> tuple[Deploymen
     return deployment, alias.get("RevisionId") if alias else None
 
 
-def _release(aws: Aws, function: str, version: dict, target: ImageRef | CodeRef) -> Release:
+def _release(aws: Aws, function: str, number: str, version: dict, target: ImageRef | CodeRef) -> Release:
     """The stable version and exactly what it runs, so a rollback can put ``$LATEST`` back on it."""
     configuration = version["Configuration"]
     if isinstance(target, ImageRef):
         image = pinned_image(version.get("Code", {}))
-        return Release(version=configuration["Version"], image=image, digest=digest_of(image))
+        return Release(version=number, image=image, digest=digest_of(image))
     source = artifacts.source_of(aws, target.bucket, function, configuration)
     if source is None:
         raise InvalidDeploymentRequest(
-            f"the code of version {configuration['Version']} of {function} (the stable version, which a rollback "
+            f"the code of version {number} of {function} (the stable version, which a rollback "
             f"returns to) is not known: it was not deployed by lambda-deployer and s3://{target.bucket}/"
             f"{function_key(function)} does not hold it; upload that package there (the key the function's IaC "
             "refers to) and retry"
         )
-    return Release(version=configuration["Version"], image=source.uri, digest=configuration.get("CodeSha256"))
+    return Release(version=number, image=source.uri, digest=configuration.get("CodeSha256"))
 
 
 def _check_description_fits(code: CodeRef) -> None:
@@ -117,7 +117,7 @@ def _check_description_fits(code: CodeRef) -> None:
         )
 
 
-def check_can_return_to(function: str, configuration: dict) -> None:
+def check_can_return_to(function: str, version: str, configuration: dict) -> None:
     """The version a rollback returns to must be invocable: Lambda invokes only Active versions. An Inactive
     one (unused for long; "when you try to invoke a function that is inactive, the invocation fails and Lambda
     sets the function to pending state until the function resources are recreated", Lambda guide, "Lambda
@@ -125,7 +125,7 @@ def check_can_return_to(function: str, configuration: dict) -> None:
     state = configuration.get("State", "Active")
     if state in ("Inactive", "Failed"):
         raise InvalidDeploymentRequest(
-            f"version {configuration['Version']} of {function}, which a rollback would return to, is {state} "
+            f"version {version} of {function}, which a rollback would return to, is {state} "
             f"({configuration.get('StateReason', 'no reason given')}): Lambda fails invocations of it until it is "
             "Active again; invoke it once to reactivate it (or deploy it again), then retry"
         )

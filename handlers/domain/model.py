@@ -31,6 +31,7 @@ REQUEST_KEYS = frozenset(
 )
 ROLLBACK_KEYS = frozenset({"action", "function", "alias", "toVersion", "requestedBy", STARTED_BY})
 DEPLOY, ROLLBACK = "deploy", "rollback"
+ACTIVE = "Active"  # the version State in which Lambda invokes a version (Lambda guide, "Lambda function states")
 
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _FUNCTION_ARN = re.compile(
@@ -355,13 +356,17 @@ class NewVersion:
     code_sha256: str
     revision_id: str | None = None
     version: str | None = None
+    state: str | None = None  # the published version's State: traffic moves only once it is Active
 
     def to_json(self) -> dict:
-        return {"codeSha256": self.code_sha256, "revisionId": self.revision_id, "version": self.version}
+        found = {"codeSha256": self.code_sha256, "revisionId": self.revision_id, "version": self.version}
+        if self.state:  # absent until published: the VersionReady choice routes on it
+            found["state"] = self.state
+        return found
 
     @classmethod
     def from_json(cls, data: dict) -> NewVersion:
-        return cls(data["codeSha256"], data.get("revisionId"), data.get("version"))
+        return cls(data["codeSha256"], data.get("revisionId"), data.get("version"), data.get("state"))
 
-    def published(self, version: str) -> NewVersion:
-        return replace(self, version=version)
+    def published(self, version: str, state: str = ACTIVE) -> NewVersion:
+        return replace(self, version=version, state=state)

@@ -16,7 +16,8 @@ from handlers.domain.strategy import EVENTS_FIXED, EVENTS_PER_CHECK, EVENTS_RESE
 
 LAMBDA_SERVICE_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
                          "Lambda.ClientExecutionTimeoutException"}
-MUTATING_TASKS = {"Lock", "RetagImage", "UpdateCode", "WaitForCodeUpdate", "PublishVersion", "ShiftTraffic",
+MUTATING_TASKS = {"Lock", "RetagImage", "UpdateCode", "WaitForCodeUpdate", "WaitForVersion", "WaitForCapacity",
+                  "PublishVersion", "ShiftTraffic",
                   "CheckHealth", "RunChecks", "Promote", "PromoteThenCheck"}
 REFUSALS = ["InvalidDeploymentRequest", "DeploymentInProgress"]
 

@@ -129,7 +129,7 @@ def patches(*, code_update_seconds: float, invoker: Invoker, readiness: Readines
     def get_configuration(self, on_create=False):
         config = moto["get_configuration"](self, on_create)
         config["RevisionId"] = _revision(self)
-        if self.version != "$LATEST" and (held := readiness.state(self.function_name, self.version)):
+        if str(self.version) != "$LATEST" and (held := readiness.state(self.function_name, str(self.version))):
             config["State"], config["StateReason"] = held
             config["StateReasonCode"] = {"Pending": "Creating", "Inactive": "Idle"}.get(held[0], "InternalError")
         if _updating(self):
@@ -187,7 +187,7 @@ def patches(*, code_update_seconds: float, invoker: Invoker, readiness: Readines
         version = moto["publish"](self, name_or_arn, description)
         if version is not None:
             version.code = copy.deepcopy(version.code)
-            readiness.published(version.function_name, version.version)
+            readiness.published(version.function_name, str(version.version))
         return version
 
     # AWS: every alias update issues a new RevisionId (moto keeps the one it minted at creation, and
