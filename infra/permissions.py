@@ -82,6 +82,10 @@ WILDCARD_REASONS: Mapping[Scope, str] = {
         "Execution names are chosen when an execution starts, so execution ARNs are known only at run time; "
         "the pattern is limited to executions of this deployer's state machine."
     ),
+    Scope.ARTIFACT_BUCKETS: (
+        "The S3 buckets holding zip packages are configured as names or name patterns (context 'artifactBuckets'); "
+        "a pattern is the operator's choice, as for ECR repositories."
+    ),
     Scope.ARTIFACTS: (
         "Zip packages are named per release (s3://bucket/<app>/<version>.zip) in each deployment request, so "
         "object keys are not known at synth; reading is limited to the configured artifact buckets (context "

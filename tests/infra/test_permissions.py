@@ -42,6 +42,10 @@ CONFIGURED = {  # scope -> (resource as cdk-nag renders it, condition) for the `
     Scope.LOCKS_INDEX: {(f"{TABLE}/index/locks", UNCONDITIONAL)},
     Scope.EXECUTIONS: {(ARN.format(service="states", resource="execution:deployer-under-test:*"), UNCONDITIONAL)},
     Scope.STATE_MACHINE: {(ARN.format(service="states", resource="stateMachine:deployer-under-test"), UNCONDITIONAL)},
+    Scope.ARTIFACT_BUCKETS: {(f"arn:<AWS::Partition>:s3:::{bucket}", UNCONDITIONAL) for bucket in ("builds", "releases-*")},
+    Scope.ARTIFACTS: {(f"arn:<AWS::Partition>:s3:::{bucket}/*", UNCONDITIONAL) for bucket in ("builds", "releases-*")},
+    Scope.FUNCTION_KEYS: {(f"arn:<AWS::Partition>:s3:::{bucket}/functions/team-*", UNCONDITIONAL)
+                          for bucket in ("builds", "releases-*")},
     Scope.ANY: {("*", UNCONDITIONAL)},
 }
 
