@@ -12,8 +12,8 @@ import pytest
 
 from handlers.domain.analysis import parse_analysis
 from handlers.domain.checks import AFTER_SHIFT, Checkpoint, Checks, parse_pre_traffic
-from handlers.domain.images import parse_image_uri
 from handlers.domain.code import CodeRef
+from handlers.domain.images import parse_image_uri
 from handlers.domain.model import ROLLBACK, Deployment, NewVersion, Release
 from handlers.domain.progress import BAKE, Progress
 from handlers.domain.strategy import Plan, Step
