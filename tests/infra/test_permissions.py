@@ -46,7 +46,7 @@ CONFIGURED = {  # scope -> (resource as cdk-nag renders it, condition) for the `
     Scope.ARTIFACT_BUCKETS: {(f"arn:<AWS::Partition>:s3:::{bucket}", UNCONDITIONAL) for bucket in BUCKETS},
     Scope.ARTIFACTS: {(f"arn:<AWS::Partition>:s3:::{bucket}/*", UNCONDITIONAL) for bucket in BUCKETS},
     # the deployer writes only the function-named keys of the functions it may deploy (prefix team-)
-    Scope.FUNCTION_KEYS: {(f"arn:<AWS::Partition>:s3:::{bucket}/functions/team-*", UNCONDITIONAL) for bucket in BUCKETS},
+    Scope.FUNCTION_KEYS: {(f"arn:<AWS::Partition>:s3:::{b}/functions/team-*", UNCONDITIONAL) for b in BUCKETS},
     Scope.ANY: {("*", UNCONDITIONAL)},
 }
 
