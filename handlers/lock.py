@@ -44,6 +44,9 @@ def handler(event: dict) -> dict:
         **{"code" if deployment.zip else "image": (deployment.stable.image if deployment.kind == ROLLBACK
                                                    else deployment.target.uri)},
         strategy=deployment.plan.name, requestedBy=deployment.requested_by,
+        # zip: where the version left behind came from, so a later rollback request can restore its package
+        fromCode=deployment.stable.image if deployment.zip and deployment.stable and deployment.kind != ROLLBACK
+        else None,
     )
     return {}
 

@@ -17,7 +17,7 @@ from handlers.aws.functions import check_region, get_function
 from handlers.aws.resolution import check_can_return_to
 from handlers.aws.task import logger, task
 from handlers.domain import progress
-from handlers.domain.code import CodeRef, recorded_source
+from handlers.domain.code import CodeRef, is_code_uri, parse_code_uri, recorded_source
 from handlers.domain.errors import InvalidDeploymentRequest
 from handlers.domain.images import digest_of, parse_image_uri, pinned_image
 from handlers.domain.model import DEFAULT_CHECK_INTERVAL, ROLLBACK, Deployment, Release, parse_rollback_request
@@ -87,6 +87,7 @@ def _zip_releases(aws: Aws, function: str, target: str, target_function: dict, l
         return recorded_source(configuration.get("Description"), configuration.get("CodeSha256"))
 
     leaving_source, target_source = source(leaving_function), source(target_function)
+    target_source = target_source or _source_in_history(function, target, target_function)
     if target_source is None and leaving_source is not None:  # e.g. version 1, from the IaC's own upload
         target_source = artifacts.source_of(aws, leaving_source.bucket, function, target_function["Configuration"])
     if target_source is None:
@@ -98,6 +99,15 @@ def _zip_releases(aws: Aws, function: str, target: str, target_function: dict, l
         raise InvalidDeploymentRequest(f"the package of version {target} ({target_source.uri}) is no longer in S3")
     moving_out = leaving_source or target_source
     return moving_out, Release(target, target_source.uri, target_function["Configuration"].get("CodeSha256"))
+
+
+def _source_in_history(function: str, version: str, found: dict) -> CodeRef | None:
+    """A version lambda-deployer did not publish (the IaC's first one) was recorded as the stable version's
+    source (``fromCode``) by the deployment that moved traffic away from it."""
+    for record in deployments.history(function, limit=50):
+        if record.get("fromVersion") == version and is_code_uri(record.get("fromCode")):
+            return parse_code_uri(record["fromCode"], found["Configuration"].get("CodeSha256"))
+    return None
 
 
 def _check_image_still_there(image: str | None, version: str) -> None:

@@ -41,6 +41,7 @@ def resolve(request: DeployRequest, execution: str, aws: Aws) -> tuple[Deploymen
     check_not_busy(aws, config["FunctionName"], execution)
     function_arn = config["FunctionArn"]
     if request.code:
+        _check_description_fits(request.code)  # before reading S3: a key too long is refused on its own
         target = resolve_code(aws, request.code, region)
         _check_description_fits(target)
         latest_image = None  # known only for a first deployment, below
@@ -108,12 +109,16 @@ def _release(aws: Aws, function: str, number: str, version: dict, target: ImageR
     return Release(version=number, image=source.uri, digest=configuration.get("CodeSha256"))
 
 
+_VERSION_ID = len("?versionId=") + 32  # S3 object version ids are 32 characters
+
+
 def _check_description_fits(code: CodeRef) -> None:
-    """Each version records its source in its Description (256 characters at most)."""
-    if len(description(code)) > MAX_DESCRIPTION:
+    """Each version records its source, pinned by object version, in its Description (256 characters at most)."""
+    length = len(description(code)) + (0 if code.version_id else _VERSION_ID)
+    if length > MAX_DESCRIPTION:
         raise InvalidDeploymentRequest(
-            f"{code.uri} is too long to be recorded on the version it becomes ({len(description(code))} characters, "
-            f"at most {MAX_DESCRIPTION}); use a shorter key"
+            f"{code.uri} is too long to be recorded on the version it becomes ({length} characters with its object "
+            f"version, at most {MAX_DESCRIPTION}); use a shorter key"
         )
 
 

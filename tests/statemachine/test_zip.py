@@ -66,3 +66,78 @@ def test_a_pinned_object_version_is_deployed_even_after_the_key_was_overwritten(
     assert execution.status == "SUCCEEDED", execution.cause
     assert world.settled_on() == "2"
     assert invoke(world, "live") == {"statusCode": 200, "release": "v2"}
+
+
+def test_a_rollback_request_returns_to_the_package_the_iac_deployed(world):
+    stable = world.tag_digest()
+    assert world.emulator.run(world.request(world.v2, analysis=False)).status == "SUCCEEDED"
+
+    execution = world.emulator.run({"action": "rollback", "function": world.fn.name})
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert world.settled_on() == "1"
+    assert world.latest_digest() == world.tag_digest() == stable
+    assert invoke(world, "live") == {"statusCode": 200, "release": "v1"}
+
+
+def other_region_bucket(world) -> str:
+    s3 = world.emulator.client("s3")
+    s3.create_bucket(Bucket="artifacts-eu", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_versioning(Bucket="artifacts-eu", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket="artifacts-eu", Key="quotes-api/v2.zip", Body=b"PK")
+    return "s3://artifacts-eu/quotes-api/v2.zip"
+
+
+def unversioned_bucket(world) -> str:
+    s3 = world.emulator.client("s3")
+    s3.create_bucket(Bucket="scratch")
+    s3.put_object(Bucket="scratch", Key="quotes-api/v2.zip", Body=b"PK")
+    return "s3://scratch/quotes-api/v2.zip"
+
+
+def image_function(world) -> str:
+    from deployer.local import sample
+    fn = sample.create_function(world.emulator, "orders-api")
+    return fn.image(world.emulator.client("ecr").describe_images(repositoryName="orders-api")["imageDetails"][0][
+        "imageDigest"])
+
+
+def unknown_stable_package(world) -> str:
+    """Someone replaced the function-named key: version 1's package is known from nowhere."""
+    world.emulator.client("s3").put_object(Bucket="artifacts", Key="functions/quotes-api.zip", Body=b"PK other")
+    return world.v2
+
+
+ZIP_CASES = {
+    # name: (request, phrase in the cause)
+    "object missing": (lambda w: w.request("s3://artifacts/quotes-api/v9.zip"),
+                       "s3://artifacts/quotes-api/v9.zip does not exist"),
+    "object version missing": (lambda w: w.request(f"{w.v2}?versionId=nope"), "?versionId=nope does not exist"),
+    "bucket missing": (lambda w: w.request("s3://no-such-bucket/x.zip"), "bucket no-such-bucket does not exist"),
+    "bucket in another region": (lambda w: w.request(other_region_bucket(w)),
+                                 "bucket artifacts-eu is in eu-west-1 but the function is in us-east-1"),
+    "bucket not versioned": (lambda w: w.request(unversioned_bucket(w)), "enable versioning on bucket scratch"),
+    "image for a zip function": (lambda w: {"function": w.fn.name, "image": image_function(w)},
+                                 "function quotes-api is zip-packaged; deploy it with 'code'"),
+    "code for an image function": (lambda w: (image_function(w), {"function": "orders-api", "code": w.v2})[1],
+                                   "function orders-api runs a container image; deploy it with 'image', not 'code'"),
+    "stable package unknown": (lambda w: w.request(unknown_stable_package(w)),
+                               "the code of version 1 of quotes-api (the stable version, which a rollback returns to) "
+                               "is not known"),
+    "key too long to record": (lambda w: w.request("s3://artifacts/" + "k" * 250 + ".zip"), "is too long to be recorded"),
+}
+
+
+@pytest.mark.parametrize("case", ZIP_CASES)
+def test_an_invalid_zip_request_is_refused_naming_the_problem_and_changes_nothing(world, case):
+    build, phrase = ZIP_CASES[case]
+    request = build(world)
+    alias_before, latest_before, key_before = world.alias(), world.latest_digest(), world.tag_digest()
+
+    execution = world.emulator.run(request)
+
+    assert (execution.status, execution.error) == ("FAILED", "InvalidDeploymentRequest")
+    assert phrase in execution.cause
+    assert world.emulator.api.calls_of(execution.arn, mutating=True) == []
+    assert world.alias()["RevisionId"] == alias_before["RevisionId"]
+    assert (world.latest_digest(), world.tag_digest()) == (latest_before, key_before)
