@@ -124,7 +124,8 @@ ZIP_CASES = {
     "stable package unknown": (lambda w: w.request(unknown_stable_package(w)),
                                "the code of version 1 of quotes-api (the stable version, which a rollback returns to) "
                                "is not known"),
-    "key too long to record": (lambda w: w.request("s3://artifacts/" + "k" * 250 + ".zip"), "is too long to be recorded"),
+    "key too long to record": (lambda w: w.request("s3://artifacts/" + "k" * 250 + ".zip"),
+                               "is too long to be recorded"),
 }
 
 
