@@ -135,9 +135,12 @@ def result(described: dict, events: list[dict], console_url: str | None = None) 
         "durationSeconds": _seconds(described),
         "consoleUrl": console_url,
     }
+    if isinstance(image, str) and image.startswith("s3://"):  # a zip function: its package, not an image
+        found.update(image=None, digest=None, code=image)
     if status == "SUCCEEDED":  # the execution's own output is the authority on what it did
         found.update({key: output[key] for key in ("function", "alias", "version", "previousVersion", "image",
-                                                    "digest", "strategy") if key in output})
+                                                    "digest", "code", "codeSha256", "codeKey", "strategy")
+                      if key in output})
         found["liveVersion"] = found["version"]
     return found
 

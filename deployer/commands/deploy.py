@@ -27,7 +27,11 @@ EXIT_INTERRUPTED = 130  # Ctrl-C while following: the execution goes on in AWS
 
 def request_from(args) -> dict:
     """The deploy request the arguments describe, validated by the code the state machine runs."""
-    request: dict = {"function": args.function, "image": args.image}
+    request: dict = {"function": args.function}
+    if getattr(args, "code", None):
+        request["code"] = args.code
+    else:
+        request["image"] = args.image
     if args.alias is not None:
         request["alias"] = args.alias
     if args.strategy is not None:
@@ -75,10 +79,14 @@ def _json(flag: str, value: str):
 def run(args, console: Console) -> int:
     request = request_from(args)
     alarms = f", watching {', '.join(request['alarms'])}" if request.get("alarms") else ""
-    image = short(digest) if (digest := digest_of(request["image"])) else request["image"].rsplit("/", 1)[-1]
-    console.say(f"deploy {request['function']}: image {image}, strategy {runs.strategy_name(request)}, "
+    if "code" in request:
+        what, shown = naming.code_part(request["code"]), f"code {request['code']}"
+    else:
+        image = short(digest) if (digest := digest_of(request["image"])) else request["image"].rsplit("/", 1)[-1]
+        what, shown = naming.image_part(request["image"]), f"image {image}"
+    console.say(f"deploy {request['function']}: {shown}, strategy {runs.strategy_name(request)}, "
                 f"alias {request.get('alias', 'live')}{alarms}")
-    code, document = execute(args, console, request, what=naming.image_part(request["image"]))
+    code, document = execute(args, console, request, what=what)
     if document:
         console.emit(document)
     return code
@@ -177,7 +185,7 @@ def verdict(document: dict) -> list[tuple[str, str | None]]:
     """The closing lines of a followed execution, for people (the JSON document carries the same)."""
     took = f" in {document['durationSeconds']:.1f} s" if document.get("durationSeconds") is not None else ""
     function, alias, version = document["function"], document["alias"], document.get("version")
-    image = short(document.get("digest")) or document.get("image")
+    image = short(document.get("digest")) or document.get("image") or document.get("code")
     if document["status"] == "SUCCEEDED":
         if document["outcome"] == "unchanged":
             text = f"{function} already runs {image} as version {version} on alias {alias}: nothing changed"

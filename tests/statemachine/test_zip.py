@@ -142,3 +142,21 @@ def test_an_invalid_zip_request_is_refused_naming_the_problem_and_changes_nothin
     assert world.emulator.api.calls_of(execution.arn, mutating=True) == []
     assert world.alias()["RevisionId"] == alias_before["RevisionId"]
     assert (world.latest_digest(), world.tag_digest()) == (latest_before, key_before)
+
+
+def test_the_cli_deploys_a_zip_package_with_code_and_plans_it(world, cli):
+    planned = cli("--output", "json", "plan", "--function", world.fn.name, "--code", world.v2,
+                  "--strategy", "Canary50Percent2Seconds", "--check-interval", "1", "--no-analysis")
+    assert planned.code == 0, planned.out + planned.err
+    assert planned.json()["changes"][0].startswith("key functions/quotes-api.zip in artifacts ← a copy of "
+                                                   f"{world.v2}?versionId=")
+
+    done = cli("deploy", "--function", world.fn.name, "--code", world.v2, "--strategy", "Canary50Percent2Seconds",
+               "--check-interval", "1", "--no-analysis")
+
+    assert done.code == 0, done.out + done.err
+    assert f"deploy quotes-api: code {world.v2}" in done.out
+    assert "version 2 of quotes-api (s3://artifacts/quotes-api/v2.zip?versionId=" in done.out
+    assert world.settled_on() == "2"
+    both = cli("deploy", "--function", world.fn.name, "--code", world.v2, "--image", "x")
+    assert both.code == 2 and "not allowed with argument" in both.err
