@@ -6,10 +6,15 @@ The invariant for a zip function: one version on the alias with empty routing, a
 
 from __future__ import annotations
 
-import pytest
-from support import fire_alarm_once_weighted, make_zip_world
+import json
 
+import pytest
+from support import fire_alarm_once_weighted, make_zip_world, wait_for
+
+from deployer.local.emulator import Emulator
 from deployer.local.faults import Crash
+from deployer.local.traffic import Traffic
+from handlers.aws import deployments
 
 
 @pytest.fixture
@@ -18,7 +23,6 @@ def world(emulator):
 
 
 def invoke(world, qualifier: str) -> dict:
-    import json
     answer = world.emulator.client("lambda").invoke(FunctionName=world.fn.name, Qualifier=qualifier)
     return json.loads(answer["Payload"].read())
 
@@ -160,3 +164,25 @@ def test_the_cli_deploys_a_zip_package_with_code_and_plans_it(world, cli):
     assert world.settled_on() == "2"
     both = cli("deploy", "--function", world.fn.name, "--code", world.v2, "--image", "x")
     assert both.code == 2 and "not allowed with argument" in both.err
+
+
+def test_a_broken_release_is_rolled_back_by_its_real_errors():
+    """Real traffic: the failing release's own handler raises, Lambda's metrics count the errors, the alarm is
+    evaluated from them and its event rolls the deployment back (alias, key and $LATEST), before any check."""
+    with Emulator(time_scale=0.05, seed=3) as emu:
+        broken = make_zip_world(emu, fail=("v3",))
+        stable = broken.tag_digest()
+        arn = emu.start_execution(broken.request(broken.v3, strategy={"steps": [{"weight": 50, "bakeSeconds": 3000}]},
+                                                 checkIntervalSeconds=300, alarms=[broken.fn.alarm], analysis=False))
+        wait_for(broken.weights, what="the canary")
+        with Traffic(emu.client("lambda"), broken.fn.name, "live", rate=40, seconds=15) as traffic:
+            wait_for(lambda: not broken.weights(), timeout=15, what="traffic restored")
+        deployment = emu.wait(arn, timeout=30)
+
+        assert deployment.status == "ABORTED" and "CheckHealth" not in deployment.states_entered()
+        seen = traffic.by_version()
+        assert seen["2"].errors == seen["2"].invocations > 0  # every call of the broken release (version 2) failed
+        assert seen["1"].errors == 0
+        wait_for(lambda: deployments.holder(broken.fn.name) is None, timeout=20, what="the rollback's end")
+        assert broken.settled_on() == "1"
+        assert broken.latest_digest() == broken.tag_digest() == stable
