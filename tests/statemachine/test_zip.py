@@ -186,3 +186,21 @@ def test_a_broken_release_is_rolled_back_by_its_real_errors():
         wait_for(lambda: deployments.holder(broken.fn.name) is None, timeout=20, what="the rollback's end")
         assert broken.settled_on() == "1"
         assert broken.latest_digest() == broken.tag_digest() == stable
+
+
+def test_status_shows_the_key_and_latest_of_a_zip_function_and_the_reconciler_repairs_its_alias(world, cli):
+    assert world.emulator.run(world.request(world.v2, analysis=False)).status == "SUCCEEDED"
+    shown = cli("--output", "json", "status", world.fn.name)
+    assert shown.code == 0, shown.err
+    state = shown.json()
+    assert state["settled"] and state["tagDigest"] == state["latestDigest"] == world.sha_of(world.v2)
+
+    lam = world.emulator.client("lambda")  # someone splits the alias by hand, with no deployment running
+    lam.update_function_code(FunctionName=world.fn.name, S3Bucket="artifacts", S3Key="quotes-api/v3.zip")
+    lam.publish_version(FunctionName=world.fn.name)
+    lam.update_alias(FunctionName=world.fn.name, Name="live", RoutingConfig={"AdditionalVersionWeights": {"3": 0.4}})
+
+    report = world.emulator.reconcile()
+
+    assert report["repairedAliases"] == ["quotes-api:live"] and report["problems"] == []
+    assert (world.alias()["FunctionVersion"], world.weights()) == ("2", {})
