@@ -35,7 +35,9 @@ def upload(emulator, key: str, label: str) -> tuple[str, bytes]:
 
 
 def test_code_sha256_is_the_base64_sha256_of_the_object(emulator, fn):
-    """AWS: CodeSha256 is "The SHA256 hash of the function's deployment package" (base64 in every answer)."""
+    """AWS: CodeSha256 is "The SHA256 hash of the function's deployment package" (FunctionConfiguration API
+    reference); the reference does not name the encoding: Lambda's answers carry it base64-encoded, which is what
+    the deployer compares with S3's ChecksumSHA256 (base64 too)."""
     _, package = upload(emulator, "s3-code/a.zip", "a")
     updated = emulator.client("lambda").update_function_code(FunctionName=fn.name, S3Bucket="artifacts",
                                                              S3Key="s3-code/a.zip")
