@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import parse_qs, quote
 
 from handlers.domain.errors import InvalidDeploymentRequest
 
@@ -74,7 +74,8 @@ def is_code_uri(value: object) -> bool:
 
 
 def parse_code_uri(value: object, digest: str | None = None) -> CodeRef:
-    """Parse ``s3://bucket/key`` or ``s3://bucket/key?versionId=…``."""
+    """Parse ``s3://bucket/key`` or ``s3://bucket/key?versionId=…`` (the key as S3 names it, not URL-encoded;
+    the version id URL-encoded, as it may hold ``+`` and ``/``)."""
     if not is_code_uri(value):
         raise InvalidDeploymentRequest(f"'code' {value!r} must be an S3 URI such as s3://artifacts/app/1.2.3.zip "
                                        "(optionally ?versionId=…)")
@@ -89,7 +90,6 @@ def parse_code_uri(value: object, digest: str | None = None) -> CodeRef:
         version_id = params["versionId"][0]
     if not _BUCKET.match(bucket) or ".." in bucket:
         raise InvalidDeploymentRequest(f"'code' {value!r}: {bucket!r} is not a valid S3 bucket name")
-    key = unquote(key)
     if not key or len(key.encode()) > 1024:
         raise InvalidDeploymentRequest(f"'code' {value!r}: the object key must be 1 to 1024 bytes")
     if not key.endswith(".zip"):
