@@ -59,8 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     request = argparse.ArgumentParser(add_help=False)  # what deploy and plan share
     request.add_argument("--function", required=True, help="function name or ARN")
-    request.add_argument("--image", required=True,
-                         help="ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO@sha256:… (or …/REPO:TAG)")
+    code = request.add_mutually_exclusive_group(required=True)
+    code.add_argument("--image", help="an image function's image: ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO@sha256:… "
+                                      "(or …/REPO:TAG)")
+    code.add_argument("--code", help="a zip function's package: s3://BUCKET/KEY.zip (optionally ?versionId=…), "
+                                     "docs/zip-functions.md")
     request.add_argument("--strategy", help="AllAtOnce (default), Canary10Percent5Minutes, "
                                             "Linear10PercentEvery1Minute, … or '{\"steps\": [...]}'")
     request.add_argument("--alarm", dest="alarms", action="append", default=[], metavar="NAME",

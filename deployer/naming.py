@@ -106,6 +106,12 @@ def image_part(image: str) -> str:
     return image.rsplit(":", 1)[-1][:24]
 
 
+def code_part(code: str) -> str:
+    """What names a zip package in an execution name: its file name without ``.zip`` (the request key, a hash
+    of the whole request, tells object versions apart)."""
+    return code.split("?", 1)[0].rsplit("/", 1)[-1].removesuffix(".zip")[:24]
+
+
 def redeploy_suffix(now: datetime) -> str:
     """Appended to a name already used by a finished execution, for a later deployment of the same thing."""
     return now.strftime("%Y%m%dT%H%M%S")

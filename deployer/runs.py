@@ -133,6 +133,8 @@ def result(described: dict, events: list[dict], console_url: str | None = None) 
         "durationSeconds": _seconds(described),
         "consoleUrl": console_url,
     }
+    if isinstance(image, str) and image.startswith("s3://"):  # a zip function: its package, not an image
+        found.update(image=None, digest=None, code=image)
     if kind == "preview":  # production's alias serves what it served; the preview's alias is the one that moved
         found["preview"] = deployment.get("preview") or request.get("preview")
         found["liveVersion"] = (deployment.get("stable") or {}).get("version")
@@ -142,7 +144,8 @@ def result(described: dict, events: list[dict], console_url: str | None = None) 
         return found
     if status == "SUCCEEDED":  # the execution's own output is the authority on what it did
         found.update({key: output[key] for key in ("function", "alias", "version", "previousVersion", "image",
-                                                    "digest", "strategy") if key in output})
+                                                    "digest", "code", "codeSha256", "codeKey", "strategy")
+                      if key in output})
         if kind != "preview":
             found["liveVersion"] = found["version"]
     return found

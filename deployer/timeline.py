@@ -19,7 +19,8 @@ from handlers.domain import check_report
 from handlers.domain.images import short
 
 # States that only route or wait: their visit says nothing a person needs (the next line does).
-QUIET_STATES = {"Route", "AlreadyLive", "DeployOrRollBack", "NextStep", "Bake", "ExplainRefusal"}
+QUIET_STATES = {"Route", "AlreadyLive", "DeployOrRollBack", "NextStep", "Bake", "ExplainRefusal", "VersionReady",
+                "CapacityReady"}
 
 
 @dataclass
@@ -227,8 +228,11 @@ _TEXT = {
     "FindTrackingFunctions": _routed,
     "DeployEach": lambda o: f"{len(o.get('deployments') or [])} deployment(s) finished",
     "FinishedWithoutRecord": lambda o: o.get("note", ""),
-    "RetagImage": lambda o: f"tag {_deployment(o).get('functionName')} → {short(_target_digest(o))}",
-    "UpdateCode": lambda o: f"$LATEST → {short(_target_digest(o))}",
+    "RetagImage": lambda o: (f"key functions/{_deployment(o).get('functionName')}.zip ← {_deployment(o)['target']}"
+                             if _zip(o) else f"tag {_deployment(o).get('functionName')} → {short(_target_digest(o))}"),
+    "UpdateCode": lambda o: f"$LATEST → {_deployment(o)['target'] if _zip(o) else short(_target_digest(o))}",
+    "WaitForVersion": lambda o: f"version {o.get('release', {}).get('version')} Active",
+    "WaitForCapacity": lambda o: "provisioned concurrency READY",
     "WaitForCodeUpdate": lambda o: "LastUpdateStatus Successful",
     "PublishVersion": lambda o: f"version {o.get('release', {}).get('version')}",
     "ShiftTraffic": _shifted,
@@ -251,6 +255,8 @@ def _pruning(state: dict) -> str:
         return f"would delete {len(state.get('toDelete') or [])} of {state.get('versionsFound')} versions"
     return (f"deleted {len(state['deleted'])}, {len(state.get('toDelete') or [])} to go, "
             f"{len(state.get('kept') or {})} kept")
+def _zip(output: dict) -> bool:
+    return str(_deployment(output).get("target") or "").startswith("s3://")
 
 
 def _target_digest(output: dict) -> str | None:

@@ -25,8 +25,7 @@ def handler(event: dict) -> dict:
         "alias": deployment.alias,
         "version": version,
         "previousVersion": previous,
-        "image": image,
-        "digest": digest,
+        **_artifact(deployment, image, digest),
         "strategy": deployment.plan.name,
         "durationSeconds": duration,
         "lastCheck": check_report.summary(event),  # what the console shows as the execution's output: why it promoted
@@ -39,7 +38,8 @@ def handler(event: dict) -> dict:
         result["analysis"] = event.get("analysis")
     execution, started = event["executionId"], event["startedAt"]
     deployments.record(deployment.function_name, execution, started, kind=deployment.kind, outcome=outcome,
-                       fromVersion=previous, toVersion=version, image=image, strategy=deployment.plan.name,
+                       fromVersion=previous, toVersion=version, **{"code" if deployment.zip else "image": image},
+                       strategy=deployment.plan.name,
                        requestedBy=deployment.requested_by, finishedAt=deployments.now(), durationSeconds=duration,
                        lastCheck=check_report.encode(result["lastCheck"]))
     if not deployment.noop:  # a no-op never took the lock
@@ -47,3 +47,12 @@ def handler(event: dict) -> dict:
     count("DeploymentSucceeded" if outcome != "rolledBack" else "RollbackRequestCompleted")
     logger.info("deployment finished", **result)
     return {"result": result}
+
+
+def _artifact(deployment: Deployment, uri: str, digest: str | None) -> dict:
+    """What is live now: the image and its digest, or the zip package's S3 source, its CodeSha256 and the
+    function-named key that holds a copy of it."""
+    if not deployment.zip:
+        return {"image": uri, "digest": digest}
+    key = f"s3://{deployment.target.bucket}/{deployment.function_key}"
+    return {"code": uri, "codeSha256": digest, "codeKey": key}

@@ -13,7 +13,7 @@ from handlers.aws import deployments
 from handlers.aws.clients import client, error_code
 from handlers.aws.task import logger, task
 from handlers.domain.errors import DeploymentInProgress
-from handlers.domain.model import ROLLBACK_REQUESTED, Deployment, stop_cause
+from handlers.domain.model import ROLLBACK, ROLLBACK_REQUESTED, Deployment, stop_cause
 from handlers.domain.timing import seconds_since
 
 
@@ -39,8 +39,12 @@ def handler(event: dict) -> dict:
                            durationSeconds=seconds_since(event["interruptStartedAt"]))
     deployments.record(
         function, execution, started, kind=deployment.kind, outcome=deployments.RUNNING,
-        fromVersion=deployment.from_version, toVersion=deployment.to_version, image=deployment.to_image[0],
+        fromVersion=deployment.from_version, toVersion=deployment.to_version,
+        **{"code" if deployment.zip else "image": deployment.to_image[0]},
         strategy=deployment.plan.name, requestedBy=deployment.requested_by,
+        # zip: where the version left behind came from, so a later rollback request can restore its package
+        fromCode=deployment.stable.image if deployment.zip and deployment.stable and deployment.kind != ROLLBACK
+        else None,
     )
     return {}
 

@@ -7,16 +7,18 @@ from botocore.exceptions import ClientError
 from handlers.aws.clients import client, error_code
 from handlers.aws.task import logger, task
 from handlers.domain import progress
+from handlers.domain.code import description
 from handlers.domain.errors import ConcurrentModification, TransientAwsError
-from handlers.domain.model import Deployment, NewVersion
+from handlers.domain.model import ACTIVE, Deployment, NewVersion
 
 
 @task
 def handler(event: dict) -> dict:
     deployment = Deployment.from_json(event["deployment"])
     release = NewVersion.from_json(event["release"])
-    params = {"FunctionName": deployment.function_arn, "CodeSha256": release.code_sha256,
-              "Description": f"lambda-deployer {deployment.target.digest}"}
+    # The Description records what the version runs: a rollback to it restores $LATEST from exactly this.
+    recorded = description(deployment.target) if deployment.zip else f"lambda-deployer {deployment.target.digest}"
+    params = {"FunctionName": deployment.function_arn, "CodeSha256": release.code_sha256, "Description": recorded}
     if release.revision_id:
         params["RevisionId"] = release.revision_id
     try:
@@ -32,9 +34,9 @@ def handler(event: dict) -> dict:
                 "publish; nothing was published"
             ) from None
         raise
-    version = published["Version"]
-    logger.info("version published", version=version)
-    update = {"release": release.published(version).to_json()}
+    version, state = published["Version"], published.get("State", ACTIVE)
+    logger.info("version published", version=version, state=state)
+    update = {"release": release.published(version, state).to_json()}
     if deployment.stable and version == deployment.stable.version:
         # Lambda publishes nothing new when code and configuration match the latest version: there is
         # no second version to shift traffic to, only the alias to settle.

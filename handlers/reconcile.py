@@ -23,6 +23,7 @@ from handlers.aws.restore import rescue, restore
 from handlers.aws.task import count, event_handler, logger
 from handlers.domain import tags
 from handlers.domain.catalog import FUNCTION_NAME_PREFIX
+from handlers.domain.code import CodeRef, recorded_source
 from handlers.domain.images import digest_of, parse_image_uri, pinned_image
 from handlers.domain.model import Deployment, Release
 from handlers.domain.strategy import Plan
@@ -96,11 +97,22 @@ def _repair_of(function: str, function_arn: str, weighted: dict) -> Deployment:
     """A deployment whose stable version is the alias' primary one: restoring it is the repair."""
     lam = client("lambda")
     primary = weighted["FunctionVersion"]
-    stable_image = pinned_image(lam.get_function(FunctionName=function_arn, Qualifier=primary)["Code"])
+    stable_version = lam.get_function(FunctionName=function_arn, Qualifier=primary)
     other = next(iter(alias.weights_of(weighted)))
-    other_image = pinned_image(lam.get_function(FunctionName=function_arn, Qualifier=other)["Code"])
+    other_version = lam.get_function(FunctionName=function_arn, Qualifier=other)
+    if stable_version["Configuration"].get("PackageType") == "Zip":
+        stable_source, other_source = (recorded_source(found["Configuration"].get("Description"),
+                                                       found["Configuration"].get("CodeSha256"))
+                                       for found in (stable_version, other_version))
+        target = other_source or stable_source
+        if target is None:  # neither published by lambda-deployer: the alias alone can be repaired
+            target = CodeRef("unknown-bucket", "unknown.zip")
+        stable = Release(primary, stable_source.uri if stable_source else None,
+                         stable_version["Configuration"].get("CodeSha256"))
+    else:
+        stable_image, other_image = pinned_image(stable_version["Code"]), pinned_image(other_version["Code"])
+        target, stable = parse_image_uri(other_image), Release(primary, stable_image, digest_of(stable_image))
     return Deployment(
         function_name=function, function_arn=function_arn, alias=weighted["Name"], alias_exists=True,
-        target=parse_image_uri(other_image), stable=Release(primary, stable_image, digest_of(stable_image)),
-        latest_image=None, plan=Plan("Repair", ()), check_interval_seconds=60,
+        target=target, stable=stable, latest_image=None, plan=Plan("Repair", ()), check_interval_seconds=60,
     )

@@ -1,8 +1,15 @@
-"""RetagImage: move the function-name tag onto the new digest; keep the stable digest tagged too."""
+"""RetagImage: move the function-name reference onto the new code, so the function's IaC and reality agree.
+
+Images: the tag ``<function>`` moves onto the new digest, and the stable digest stays tagged too. Zip
+packages: the released object is copied onto ``functions/<function>.zip`` in its (versioned) bucket, the
+key the function's IaC refers to (docs/zip-functions.md); the stable release stays readable under its own key
+and object version, so nothing needs keeping.
+"""
 
 from __future__ import annotations
 
-from handlers.aws import registry
+from handlers.aws import artifacts, registry
+from handlers.aws.context import Aws
 from handlers.aws.task import logger, task
 from handlers.domain.errors import InvalidDeploymentRequest
 from handlers.domain.model import Deployment
@@ -11,6 +18,11 @@ from handlers.domain.model import Deployment
 @task
 def handler(event: dict) -> dict:
     deployment = Deployment.from_json(event["deployment"])
+    if deployment.zip:
+        version_id = artifacts.copy_to_function_key(Aws.from_environment(), deployment.target, deployment.function_name)
+        logger.info("function-named key holds the new package", key=deployment.function_key,
+                    source=deployment.target.uri, key_version=version_id)
+        return {}
     target, stable = deployment.target, deployment.stable
     wanted = [target.digest] + ([stable.digest] if stable and stable.digest else [])
     manifests = registry.get(target, digests=wanted)

@@ -1,4 +1,5 @@
-"""UpdateCode: point ``$LATEST`` at the new image, pinned by digest (never a moving tag).
+"""UpdateCode: point ``$LATEST`` at the new code, pinned (an image by digest, never a moving tag; a zip package
+by S3 object version).
 
 ``RevisionId`` is the one Resolve saw: if the function changed since (an IaC run, another tool), the
 update is refused and the deployment stops rather than mixing its image into someone else's change.
@@ -19,7 +20,8 @@ from handlers.domain.model import Deployment, NewVersion
 def handler(event: dict) -> dict:
     deployment = Deployment.from_json(event["deployment"])
     lam = client("lambda")
-    params = {"FunctionName": deployment.function_arn, "ImageUri": deployment.target.uri}
+    code = deployment.target.location if deployment.zip else {"ImageUri": deployment.target.uri}
+    params = {"FunctionName": deployment.function_arn, **code}
     if deployment.latest_revision_id:
         params["RevisionId"] = deployment.latest_revision_id
     try:
@@ -31,11 +33,18 @@ def handler(event: dict) -> dict:
         current = lam.get_function(FunctionName=deployment.function_arn)
         if current["Configuration"].get("RevisionId") == deployment.latest_revision_id:
             raise TransientAwsError("UpdateFunctionCode refused a precondition $LATEST still meets; retrying") from exc
-        if pinned_image(current["Code"]) != deployment.target.uri:
+        if not _runs_target(deployment, current):
             raise ConcurrentModification(
                 f"{deployment.function_name} changed since the deployment started (an IaC run or another "
                 "tool?); nothing of it was overwritten"
             ) from None
         updated = current["Configuration"]
-    logger.info("code update started", image=deployment.target.uri, status=updated.get("LastUpdateStatus"))
+    logger.info("code update started", code=deployment.target.uri, status=updated.get("LastUpdateStatus"))
     return {"release": NewVersion(code_sha256=updated["CodeSha256"], revision_id=updated.get("RevisionId")).to_json()}
+
+
+def _runs_target(deployment: Deployment, current: dict) -> bool:
+    """Is ``$LATEST`` on this deployment's code already (our own update, its answer lost)?"""
+    if deployment.zip:
+        return current["Configuration"].get("CodeSha256") == deployment.target.digest
+    return pinned_image(current["Code"]) == deployment.target.uri

@@ -52,7 +52,8 @@ class LambdaDeployer(Construct):
         )
         self.targets = Targets(scope=self, state_machine_name=settings.state_machine_name,
                                function_name_prefix=settings.function_name_prefix,
-                               repositories=settings.repositories, table_arn=self.table.table_arn)
+                               repositories=settings.repositories, table_arn=self.table.table_arn,
+                               artifact_buckets=settings.artifact_buckets)
 
         self.tasks = TaskFunctions(
             self, "Tasks", targets=self.targets, environment={

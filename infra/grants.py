@@ -26,13 +26,15 @@ class Targets:
     function_name_prefix: str
     repositories: tuple[str, ...]
     table_arn: str
+    artifact_buckets: tuple[str, ...] = ()
 
     @functools.cached_property
     def _resources(self) -> Resources:
         stack = Stack.of(self.scope)
         return Resources(partition=stack.partition, region=stack.region, account=stack.account,
                          state_machine_name=self.state_machine_name, function_name_prefix=self.function_name_prefix,
-                         repositories=tuple(self.repositories), table_arn=self.table_arn)
+                         repositories=tuple(self.repositories), table_arn=self.table_arn,
+                         artifact_buckets=tuple(self.artifact_buckets))
 
     def statement(self, allow: Allow) -> iam.PolicyStatement:
         return iam.PolicyStatement(actions=list(allow.actions), resources=self.resources(allow.scope),

@@ -13,7 +13,8 @@ Which functions may be deployed: primarily the tag ``lambda-deployer:managed=tru
 access control). Lambda evaluates ``aws:ResourceTag`` for every action on the ``function``,
 ``function version`` and ``function alias`` resource types (Service Authorization Reference), which
 covers every Lambda action below; tags live on the function and apply to its versions and aliases.
-An optional name prefix narrows the ARN pattern as well. ECR repositories are scoped by name (pattern).
+An optional name prefix narrows the ARN pattern as well. ECR repositories are scoped by name (pattern), S3
+artifact buckets (zip packages) by name: the stack's ``artifactBuckets``; without any, no S3 statement exists.
 
 Which functions may be invoked as hooks (docs/checks.md): only those tagged ``lambda-deployer:hook=true``,
 the same way. "When you tag a function, those tags apply to all versions and aliases associated with the
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 
 from handlers.aws import deployments
 from handlers.domain import tags
+from handlers.domain.code import FUNCTION_KEY_PREFIX
 
 MANAGED_TAG = tags.MANAGED
 """The opt-in tag: a function is deployable only with ``lambda-deployer:managed=true``."""
@@ -52,6 +54,9 @@ class Scope(enum.Enum):
     STATE_MACHINE = enum.auto()
     EXECUTIONS = enum.auto()
     SYNC_EXECUTION_RULE = enum.auto()
+    ARTIFACT_BUCKETS = enum.auto()
+    ARTIFACTS = enum.auto()
+    FUNCTION_KEYS = enum.auto()
     ANY = enum.auto()
 
 
@@ -83,6 +88,20 @@ WILDCARD_REASONS: Mapping[Scope, str] = {
         "Execution names are chosen when an execution starts, so execution ARNs are known only at run time; "
         "the pattern is limited to executions of this deployer's state machine."
     ),
+    Scope.ARTIFACT_BUCKETS: (
+        "The S3 buckets holding zip packages are configured as names or name patterns (context 'artifactBuckets'); "
+        "a pattern is the operator's choice, as for ECR repositories."
+    ),
+    Scope.ARTIFACTS: (
+        "Zip packages are named per release (s3://bucket/<app>/<version>.zip) in each deployment request, so "
+        "object keys are not known at synth; reading is limited to the configured artifact buckets (context "
+        "'artifactBuckets')."
+    ),
+    Scope.FUNCTION_KEYS: (
+        "The deployer writes only the function-named keys functions/<function-name>.zip (the key each function's "
+        "IaC refers to) of the configured artifact buckets; the function names are not known at synth (they opt "
+        "in with the managed tag), so the key ends in a wildcard (after the configured name prefix)."
+    ),
     Scope.ANY: (
         "tag:GetResources, cloudwatch:GetMetricData, lambda:ListEventSourceMappings and lambda:GetAccountSettings "
         "have no resource-level permissions (Service Authorization Reference: no resource type), so they can only "
@@ -108,26 +127,39 @@ class Allow:
 # created the function from this repository; so the deployer needs no ecr:Get/SetRepositoryPolicy.
 _PULL_IMAGE = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 
+# A zip package is read by version: HeadObject/GetObject/CopyObject with a VersionId need s3:GetObjectVersion as
+# well as s3:GetObject (S3 API reference, GetObject "Permissions"). Lambda reads the package of
+# UpdateFunctionCode(S3Bucket, S3Key, S3ObjectVersion) on the caller's behalf, so the caller needs the same.
+_READ_PACKAGE = ("s3:GetObject", "s3:GetObjectVersion")
+
 _READ_TABLE = ("dynamodb:GetItem", "dynamodb:Query")
 _RECORD = ("dynamodb:UpdateItem", "dynamodb:DeleteItem")  # close the deployment's record, release the lock
 _RESTORE = (  # handlers.restore: alias, $LATEST and the function-name tag back on the stable version
     Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetFunction",
           "lambda:UpdateFunctionCode"),
     Allow(Scope.REPOSITORIES, "ecr:PutImage", *_PULL_IMAGE),
+    Allow(Scope.ARTIFACTS, *_READ_PACKAGE),  # zip: the stable package, for $LATEST and the function-named key
+    Allow(Scope.FUNCTION_KEYS, "s3:PutObject"),  # CopyObject onto functions/<function>.zip
 )
 
 TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
     "Resolve": (  # reads only: a refused request has changed nothing
-        Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetFunction", "lambda:GetAlias"),
+        # GetProvisionedConcurrencyConfig: does the alias have provisioned concurrency a shift must wait for?
+        Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetFunction", "lambda:GetAlias",
+              "lambda:GetProvisionedConcurrencyConfig"),
         Allow(Scope.REPOSITORIES, "ecr:DescribeRepositories", "ecr:DescribeImages"),
         Allow(Scope.ALARMS, "cloudwatch:DescribeAlarms"),
         Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:GetItem"),  # is another deployment holding the lock?
         Allow(Scope.HOOK_FUNCTIONS, "lambda:GetFunctionConfiguration"),  # the hooks exist and are opted in
+        # zip: the bucket is in the function's region, the package exists (and its SHA-256)
+        Allow(Scope.ARTIFACT_BUCKETS, "s3:GetBucketLocation"),
+        Allow(Scope.ARTIFACTS, *_READ_PACKAGE),
     ),
     "ResolveRollback": (  # reads only, as Resolve; the history says which version was stable before
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetFunction", "lambda:GetAlias"),
         Allow(Scope.REPOSITORIES, "ecr:DescribeImages"),
         Allow(Scope.DEPLOYMENTS_TABLE, *_READ_TABLE),
+        Allow(Scope.ARTIFACTS, *_READ_PACKAGE),  # zip: the package to return to is still in S3
     ),
     # The functions whose lambda-deployer:track tag names a pushed repository:tag, with their tags.
     "FindTrackingFunctions": (
@@ -137,15 +169,18 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
         Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"),
         Allow(Scope.EXECUTIONS, "states:StopExecution"),
     ),
-    "RetagImage": (
+    "RetagImage": (  # the function-name tag, or (zip) the function-named key: CopyObject from the release
         Allow(Scope.REPOSITORIES, "ecr:BatchGetImage", "ecr:PutImage"),
+        Allow(Scope.ARTIFACTS, *_READ_PACKAGE),
+        Allow(Scope.FUNCTION_KEYS, "s3:PutObject"),
     ),
     "UpdateCode": (  # GetFunction tells a lost answer of our own update from someone else's change
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:UpdateFunctionCode", "lambda:GetFunction"),
         Allow(Scope.REPOSITORIES, *_PULL_IMAGE),
+        Allow(Scope.ARTIFACTS, *_READ_PACKAGE),
     ),
-    "WaitForCodeUpdate": (
-        Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetFunctionConfiguration"),
+    "WaitForCodeUpdate": (  # also WaitForVersion (the version's State) and WaitForCapacity (the alias' allocation)
+        Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetFunctionConfiguration", "lambda:GetProvisionedConcurrencyConfig"),
     ),
     "PublishVersion": (  # GetFunctionConfiguration tells a 412 glitch (retry) from someone else's change
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:PublishVersion", "lambda:GetFunctionConfiguration"),
@@ -239,6 +274,7 @@ class Resources:
     function_name_prefix: str
     repositories: tuple[str, ...]
     table_arn: str
+    artifact_buckets: tuple[str, ...] = ()
 
     def arns(self, scope: Scope) -> list[str]:
         match scope:
@@ -262,6 +298,13 @@ class Resources:
                 return [self._arn("states", f"execution:{self.state_machine_name}:*")]
             case Scope.SYNC_EXECUTION_RULE:
                 return [self._arn("events", f"rule/{SYNC_EXECUTION_RULE}")]
+            case Scope.ARTIFACT_BUCKETS:  # S3 ARNs name neither region nor account
+                return [f"arn:{self.partition}:s3:::{bucket}" for bucket in self.artifact_buckets]
+            case Scope.ARTIFACTS:
+                return [f"arn:{self.partition}:s3:::{bucket}/*" for bucket in self.artifact_buckets]
+            case Scope.FUNCTION_KEYS:
+                return [f"arn:{self.partition}:s3:::{bucket}/{FUNCTION_KEY_PREFIX}{self.function_name_prefix}*"
+                        for bucket in self.artifact_buckets]
             case Scope.ANY:
                 return ["*"]
         raise ValueError(f"no resources for {scope}")

@@ -26,6 +26,7 @@ PROJECT_CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 _STATE_MACHINE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _FUNCTION_NAME_PREFIX = re.compile(r"^[A-Za-z0-9_-]{0,63}$")
 _REPOSITORY_PATTERN = re.compile(r"^[a-z0-9._/*-]{1,256}$")
+_BUCKET_PATTERN = re.compile(r"^[a-z0-9.*-]{1,63}$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +39,10 @@ class DeployerSettings:
     repositories: tuple[str, ...] = ()
     """ECR repositories (names, or patterns with ``*``) in this account and region the deployer may read and
     retag. Required: no default, so that every repository of the account (``*``) is a choice, never an accident."""
+    artifact_buckets: tuple[str, ...] = ()
+    """S3 buckets (names, or patterns with ``*``) holding zip packages the deployer may read, and whose
+    ``functions/<function-name>.zip`` keys it may write (docs/zip-functions.md). Empty: zip functions cannot
+    be deployed (no S3 permission at all)."""
     auto_deploy: Triggers = field(default_factory=dict)
     """Per repository, the tag patterns whose push starts a deployment (exact or EventBridge wildcard)."""
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
@@ -76,6 +81,12 @@ class DeployerSettings:
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise ConfigurationError(f"powertoolsLayerVersion {version!r}: a layer version number")
         object.__setattr__(self, "repositories", repositories)
+        buckets = (self.artifact_buckets,) if isinstance(self.artifact_buckets, str) else tuple(self.artifact_buckets)
+        if not all(isinstance(b, str) and _BUCKET_PATTERN.match(b) for b in buckets):
+            raise ConfigurationError(
+                f"artifactBuckets {self.artifact_buckets!r}: a list of S3 bucket names or patterns such as 'builds-*'"
+            )
+        object.__setattr__(self, "artifact_buckets", buckets)
         try:
             triggers = check_triggers(self.auto_deploy, repositories=repositories)
         except ValueError as exc:
@@ -90,6 +101,7 @@ class DeployerSettings:
             "state_machine_name": context.text("stateMachineName"),
             "function_name_prefix": context.text("functionNamePrefix"),
             "repositories": context.names("repositories"),
+            "artifact_buckets": context.names("artifactBuckets"),
             "auto_deploy": context.json("autoDeploy"),
             "log_retention": context.retention("logRetentionDays"),
             "history_retention_days": context.number("historyRetentionDays"),

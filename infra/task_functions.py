@@ -126,7 +126,8 @@ class TaskFunction(Construct):
                              description=f"lambda-deployer task {id}: only the AWS calls of {handler}")
         self.log_group.grant_write(self.role)
         for allow in permissions:
-            self.role.add_to_policy(targets.statement(allow))
+            if targets.resources(allow.scope):  # a scope with nothing configured (no artifact buckets) grants nothing
+                self.role.add_to_policy(targets.statement(allow))
         self.function = lambda_.Function(
             self, "Function",
             description=f"lambda-deployer task {id}",

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import threading
 import time
@@ -56,7 +58,8 @@ class World:
     def writes(self, execution, *, task: str | None = None) -> list[str]:
         """The writes an execution made to the function and its images (not to the deployer's own table)."""
         return [call.operation for call in self.emulator.api.calls_of(execution.arn, mutating=True)
-                if call.service in ("lambda", "ecr") and call.fault is None and (task is None or call.task == task)]
+                if call.service in ("lambda", "ecr", "s3") and call.fault is None
+                and (task is None or call.task == task)]
 
     def set_alarm(self, state: str = "ALARM") -> None:
         self.emulator.client("cloudwatch").set_alarm_state(AlarmName=self.fn.alarm, StateValue=state,
@@ -72,6 +75,43 @@ class World:
         assert self.tag_digest() == digest, "function-name tag does not follow the live version"
         assert self.latest_digest() == digest, "$LATEST does not follow the live version"
         return version
+
+
+@dataclass
+class ZipWorld(World):
+    """The zip function ``quotes-api`` (code from ``s3://artifacts/functions/quotes-api.zip``) with version 1 live
+    on ``live``, and releases v2, v3 uploaded; ``v1``..``v3`` are their ``s3://`` URIs, and a "digest" is a
+    CodeSha256 (base64 SHA-256): the function-named key's object, $LATEST and the live version must agree."""
+
+    fn: sample.ZipFunction
+
+    def request(self, code: str, **extra) -> dict:
+        return {"function": self.fn.name, "code": code, **extra}
+
+    def version_digest(self, version: str) -> str | None:
+        lam = self.emulator.client("lambda")
+        return lam.get_function_configuration(FunctionName=self.fn.name, Qualifier=version)["CodeSha256"]
+
+    def latest_digest(self) -> str | None:
+        return self.emulator.client("lambda").get_function_configuration(FunctionName=self.fn.name)["CodeSha256"]
+
+    def tag_digest(self, tag: str | None = None) -> str | None:
+        """The SHA-256 of what the function-named key holds (computed from its bytes, not from a checksum)."""
+        body = self.emulator.client("s3").get_object(Bucket=self.fn.bucket, Key=f"functions/{self.fn.name}.zip")
+        return base64.b64encode(hashlib.sha256(body["Body"].read()).digest()).decode()
+
+    def sha_of(self, uri: str) -> str:
+        key = uri.removeprefix(f"s3://{self.fn.bucket}/").split("?", 1)[0]
+        body = self.emulator.client("s3").get_object(Bucket=self.fn.bucket, Key=key)["Body"].read()
+        return base64.b64encode(hashlib.sha256(body).digest()).decode()
+
+
+def make_zip_world(emulator: Emulator, name: str = "quotes-api", *, fail: tuple[str, ...] = ()) -> ZipWorld:
+    """``fail``: the releases (of v2, v3) whose handler fails every request."""
+    fn = sample.create_zip_function(emulator, name)
+    for label in ("v2", "v3"):
+        sample.upload_release(emulator, fn, label, fail=label in fail)
+    return ZipWorld(emulator, fn, fn.uri("v1"), fn.uri("v2"), fn.uri("v3"))
 
 
 def make_world(emulator: Emulator, name: str = "orders-api") -> World:

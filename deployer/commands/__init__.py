@@ -10,7 +10,8 @@ from handlers.domain.errors import InvalidDeploymentRequest
 from handlers.domain.model import parse_function
 
 # Request keys as the CLI spells them, so a validation message names the argument to fix.
-_OPTIONS = {"function": "--function", "image": "--image", "alias": "--alias", "strategy": "--strategy",
+_OPTIONS = {"function": "--function", "image": "--image", "code": "--code", "alias": "--alias",
+            "strategy": "--strategy",
             "alarms": "--alarm", "toVersion": "--to-version", "checkIntervalSeconds": "--check-interval",
             "allowFiringAlarms": "--allow-firing-alarms", "analysis": "--analysis", "preTraffic": "--pre-traffic",
             "hooks": "--hooks"}

@@ -28,7 +28,11 @@ EXIT_INTERRUPTED = 130  # Ctrl-C while following: the execution goes on in AWS
 
 def request_from(args) -> dict:
     """The deploy request the arguments describe, validated by the code the state machine runs."""
-    request: dict = {"function": args.function, "image": args.image}
+    request: dict = {"function": args.function}
+    if getattr(args, "code", None):
+        request["code"] = args.code
+    else:
+        request["image"] = args.image
     if args.alias is not None:
         request["alias"] = args.alias
     if args.strategy is not None:
@@ -78,16 +82,19 @@ def _json(flag: str, value: str):
 def run(args, console: Console) -> int:
     request = request_from(args)
     alarms = f", watching {', '.join(request['alarms'])}" if request.get("alarms") else ""
-    image = short(digest) if (digest := digest_of(request["image"])) else request["image"].rsplit("/", 1)[-1]
+    if "code" in request:
+        what, shown = naming.code_part(request["code"]), f"code {request['code']}"
+    else:
+        image = short(digest) if (digest := digest_of(request["image"])) else request["image"].rsplit("/", 1)[-1]
+        what, shown = naming.image_part(request["image"]), f"image {image}"
     if "preview" in request:
-        console.say(f"preview {request['function']}: image {image}, branch {request['preview']}, alias "
+        console.say(f"preview {request['function']}: {shown}, branch {request['preview']}, alias "
                     f"{previews.alias_for(request['preview'])} (production alias {request.get('alias', 'live')} "
                     "untouched)")
-        what = f"preview-{naming.image_part(request['image'])}"
+        what = f"preview-{what}"
     else:
-        console.say(f"deploy {request['function']}: image {image}, strategy {runs.strategy_name(request)}, "
+        console.say(f"deploy {request['function']}: {shown}, strategy {runs.strategy_name(request)}, "
                     f"alias {request.get('alias', 'live')}{alarms}")
-        what = naming.image_part(request["image"])
     code, document = execute(args, console, request, what=what)
     if document:
         console.emit(document)
@@ -187,7 +194,7 @@ def verdict(document: dict) -> list[tuple[str, str | None]]:
     """The closing lines of a followed execution, for people (the JSON document carries the same)."""
     took = f" in {document['durationSeconds']:.1f} s" if document.get("durationSeconds") is not None else ""
     function, alias, version = document["function"], document["alias"], document.get("version")
-    image = short(document.get("digest")) or document.get("image")
+    image = short(document.get("digest")) or document.get("image") or document.get("code")
     if document["kind"] in ("prune", "deletePreview"):  # the command shows its report
         return [(f"  => {document['status']}{took}", "ok" if document["status"] == "SUCCEEDED" else "bad")] + (
             [(f"     {document['error']}: {document.get('cause') or ''}", None)] if document.get("error") else [])

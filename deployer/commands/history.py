@@ -36,7 +36,7 @@ def run(args, console: Console) -> int:
 
 
 RECORD_KEYS = ("execution", "name", "kind", "outcome", "startedAt", "finishedAt", "durationSeconds", "fromVersion",
-               "toVersion", "image", "digest", "strategy", "requestedBy", "cause", "lastCheck")
+               "toVersion", "image", "digest", "code", "strategy", "requestedBy", "cause", "lastCheck")
 
 
 def record_json(record: dict) -> dict:
@@ -58,7 +58,7 @@ def row_of(record: dict) -> tuple[str, ...]:
         record.get("startedAt", "")[:19].replace("T", " "),
         record.get("kind", "deploy"),
         f"{record.get('fromVersion') or '-'} → {record.get('toVersion') or '-'}",
-        short(record.get("digest")) or "-",
+        short(record.get("digest")) or (record.get("code") or "").split("?", 1)[0].rsplit("/", 1)[-1] or "-",
         record.get("strategy") or "-",
         record.get("outcome") or "-",
         f"{took:.1f} s" if isinstance(took, float) else "-",

@@ -91,9 +91,14 @@ def describe(deployment: Deployment) -> dict:
 def changes(deployment: Deployment) -> list[str]:
     if deployment.noop:
         return []
-    new, stable, tag = short(deployment.target.digest), deployment.stable, deployment.tag
-    found = [f"tag {tag} → {new}" + (f" ({short(stable.digest)} stays tagged {tag}.previous)" if stable else ""),
-             f"$LATEST → {new}, published as a new version"]
+    stable = deployment.stable
+    if deployment.zip:
+        found = [f"key {deployment.function_key} in {deployment.target.bucket} ← a copy of {deployment.target.uri}",
+                 f"$LATEST → {deployment.target.uri}, published as a new version"]
+    else:
+        new, tag = short(deployment.target.digest), deployment.tag
+        found = [f"tag {tag} → {new}" + (f" ({short(stable.digest)} stays tagged {tag}.previous)" if stable else ""),
+                 f"$LATEST → {new}, published as a new version"]
     if not deployment.alias_exists:
         found.append(f"alias {deployment.alias} created on the new version (first deployment: all at once)")
     elif deployment.plan.steps:

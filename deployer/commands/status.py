@@ -23,7 +23,7 @@ def run(args, console: Console) -> int:
     conn = connect(args)
     alias = args.alias or DEFAULT_ALIAS
     try:
-        state = live_state(conn.client("lambda"), conn.client("ecr"), function, alias)
+        state = live_state(conn.client("lambda"), conn.client("ecr"), function, alias, conn.client("s3"))
     except ClientError as exc:
         if error_code(exc) == "ResourceNotFoundException":
             raise CommandError(f"{function}: no alias {alias} (nothing deployed yet, or another --alias?): "
@@ -69,7 +69,7 @@ def render(state: LiveState, running: dict | None, last: dict | None) -> list[tu
     for version, weight in state.versions.items():
         lines.append((f"  version {version:<6} {weight * 100:>6g}%  {short(state.digests.get(version))}", None))
     lines.append((f"  $LATEST               {short(state.digests.get('$LATEST'))}", None))
-    lines.append((f"  tag {state.function} → {short(state.tag_digest)}", None))
+    lines.append((f"  {state.reference} → {short(state.tag_digest)}", None))
     if state.settled:
         lines.append(("  settled: one version serves all traffic; the tag and $LATEST run its image", "ok"))
     elif not running:
@@ -87,7 +87,8 @@ def render(state: LiveState, running: dict | None, last: dict | None) -> list[tu
     if last:
         moved = f"{last.get('fromVersion') or '-'} → {last.get('toVersion') or '-'}"
         by = f" by {last['requestedBy']}" if last.get("requestedBy") else ""
-        lines.append((f"last deployment: {last['outcome']} {moved} ({short(digest_of(last.get('image')))}) "
+        what = short(digest_of(last.get("image"))) or last.get("code") or ""
+        lines.append((f"last deployment: {last['outcome']} {moved} ({what}) "
                       f"started {last['startedAt']}{by}", None))
         if last.get("lastCheck"):
             lines.append((f"  its last check: {check_line(last['lastCheck'])}", None))

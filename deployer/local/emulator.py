@@ -40,6 +40,8 @@ from deployer.local.iam import ACCOUNT, CI_ROLE, Enforcer
 from deployer.local.invocations import Invoker, LambdaContext, Outcome, error_document, failed
 from deployer.local.patching import Patch
 from deployer.local.quotas import Quotas
+from deployer.local.readiness import Readiness
+from deployer.local.readiness import activated as readiness_activated
 from deployer.local.schedules import Schedules
 from deployer.timeline import Visit, visits
 from handlers.aws import clients as aws
@@ -119,9 +121,14 @@ class Emulator:
 
     Each function has its own role, and IAM is enforced as on AWS (``deployer.local.iam``; ``emu.iam``
     holds its decisions): a call its role does not allow in ``infra.permissions`` is refused with
-    AccessDenied. ``function_name_prefix`` and ``repositories`` narrow the roles as the CDK construct's
-    settings of the same names do (defaults: every function, every repository of the sample world).
+    AccessDenied. ``function_name_prefix``, ``repositories`` and ``artifact_buckets`` narrow the roles as the CDK
+    construct's settings of the same names do (defaults: every function, repository and bucket).
     ``enforce_iam=False`` turns it off, for the test that shows the switch matters and nothing else.
+
+    ``version_pending_seconds``: a published version stays ``State=Pending`` that long (as SnapStart versions
+    do); ``provisioned_concurrency_seconds``: how long an allocation of provisioned concurrency takes (at
+    ``PutProvisionedConcurrencyConfig`` and after each routing change of its alias); both scaled by
+    ``time_scale``. ``emu.readiness`` sets a version's state or fails an allocation (``deployer.local.readiness``).
     """
 
     def __init__(self, *, region: str = DEFAULT_REGION, state_machine_name: str = "lambda-deployer",
@@ -129,7 +136,9 @@ class Emulator:
                  quiet: bool = True, auto_deploy: dict[str, list[str]] | None = None, function_name_prefix: str = "",
                  history_retention_days: int = 365, evaluate_alarms: bool = True, seed: int | None = None,
                  metric_delay_seconds: float = 0.0, quotas: bool | Quotas = False, schedules: bool = False,
-                 repositories: tuple[str, ...] | list[str] = ("*",), enforce_iam: bool = True) -> None:
+                 repositories: tuple[str, ...] | list[str] = ("*",), enforce_iam: bool = True,
+                 artifact_buckets: tuple[str, ...] | list[str] = ("*",), version_pending_seconds: float = 0.0,
+                 provisioned_concurrency_seconds: float = 0.0) -> None:
         self.region = region
         self.state_machine_name = state_machine_name
         self.function_name_prefix = function_name_prefix
@@ -139,6 +148,8 @@ class Emulator:
         self.time_scale = time_scale
         self.timeout_scale = timeout_scale
         self.code_update_seconds = code_update_seconds
+        self.readiness = Readiness(version_pending_seconds=version_pending_seconds,
+                                   provisioned_seconds=provisioned_concurrency_seconds, time_scale=time_scale)
         self.quiet = quiet
         self.evaluate_alarms = evaluate_alarms
         self.alarms: alarms.AlarmEvaluator | None = None
@@ -152,6 +163,7 @@ class Emulator:
             partition="aws", region=region, account=ACCOUNT, state_machine_name=state_machine_name,
             function_name_prefix=function_name_prefix, repositories=tuple(repositories),
             table_arn=f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{self.table_name}",
+            artifact_buckets=tuple(artifact_buckets),
         ), self._principal)
         if enforce_iam:
             self.api.guards.append(self.iam.guard)
@@ -201,6 +213,7 @@ class Emulator:
             stack.callback(self.alarms.stop)
         stack.callback(self.invocations.close)
         stack.enter_context(activated(self.api))
+        stack.enter_context(readiness_activated(self.readiness))
         stack.callback(aws.client.cache_clear)
         for handler in [*TASKS.values(), *EVENT_HANDLERS.values()]:  # import now: fail early, keep logs quiet
             importlib.import_module(handler.rsplit(".", 1)[0])
@@ -229,7 +242,8 @@ class Emulator:
         """Fidelity by service, then the speed-ups (one of them replaces a fidelity patch of the same attribute
         and keeps what it does), then the time scaling asked for."""
         return [
-            *lambda_.patches(code_update_seconds=self.code_update_seconds, invoker=self.invocations),
+            *lambda_.patches(code_update_seconds=self.code_update_seconds, invoker=self.invocations,
+                             readiness=self.readiness),
             *lambda_versions.patches(),
             *ecr.patches(),
             *stepfunctions.patches(),

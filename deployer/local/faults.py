@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from botocore.awsrequest import AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
 
-READ_PREFIXES = ("Get", "Describe", "List", "BatchGet", "Query", "Scan")
+READ_PREFIXES = ("Get", "Describe", "List", "BatchGet", "Query", "Scan", "Head")  # S3 HeadObject reads
 
 
 def is_mutating(operation: str) -> bool:

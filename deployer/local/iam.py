@@ -161,12 +161,44 @@ def needs(service: str, operation: str, params: dict, region: str) -> list[Need]
         raise NotImplementedError(f"deployer.local.iam knows no IAM model for {service}; add it to PREFIXES/_RESOURCES")
     action = ACTIONS.get((service, operation), f"{prefix}:{operation}")
     found = [Need(action, resource) for resource in _RESOURCES[service](operation, params, region)]
+    if service == "s3":
+        return _s3(operation, params)
     uri = params.get("ImageUri") or (params.get("Code") or {}).get("ImageUri")
     if service == "lambda" and operation in ("UpdateFunctionCode", "CreateFunction") and uri:
         image = parse_image_uri(uri)
         repository = _repository_arn(image.repository, image.account, image.region)
         found += [Need("ecr:BatchGetImage", repository), Need("ecr:GetDownloadUrlForLayer", repository)]
+    code = params if operation == "UpdateFunctionCode" else params.get("Code") or {}
+    if service == "lambda" and operation in ("UpdateFunctionCode", "CreateFunction") and code.get("S3Bucket"):
+        found += _read_object(code["S3Bucket"], code["S3Key"], code.get("S3ObjectVersion"))
     return found
+
+
+def _read_object(bucket: str, key: str, version_id: str | None) -> list[Need]:
+    """Reading an object: s3:GetObject, and s3:GetObjectVersion for a given version (S3 API reference,
+    GetObject and HeadObject "Permissions")."""
+    arn = f"arn:aws:s3:::{bucket}/{key}"
+    return [Need("s3:GetObject", arn)] + ([Need("s3:GetObjectVersion", arn)] if version_id else [])
+
+
+def _s3(operation: str, params: dict) -> list[Need]:
+    """S3's actions are not its operation names: HeadObject is s3:GetObject; CopyObject reads its source
+    (s3:GetObject[Version]) and writes its destination (s3:PutObject) (S3 API reference, CopyObject)."""
+    if operation in ("HeadObject", "GetObject"):
+        return _read_object(params["Bucket"], params["Key"], params.get("VersionId"))
+    if operation == "CopyObject":
+        source = params["CopySource"]
+        if isinstance(source, str):
+            bucket, _, rest = source.lstrip("/").partition("/")
+            key, _, query = rest.partition("?versionId=")
+            source = {"Bucket": bucket, "Key": key, **({"VersionId": query} if query else {})}
+        return [*_read_object(source["Bucket"], source["Key"], source.get("VersionId")),
+                Need("s3:PutObject", f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
+    if operation == "PutObject":
+        return [Need("s3:PutObject", f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
+    if "Bucket" in params and "Key" not in params:
+        return [Need(f"s3:{operation}", f"arn:aws:s3:::{params['Bucket']}")]
+    raise NotImplementedError(f"deployer.local.iam knows no IAM model for s3:{operation}")
 
 
 # resources ---------------------------------------------------------------------------------------------
@@ -254,6 +286,7 @@ def _anything(operation: str, params: dict, region: str) -> list[str]:
 _RESOURCES: dict[str, Callable[[str, dict, str], list[str]]] = {
     "lambda": _lambda, "ecr": _ecr, "dynamodb": _dynamodb, "cloudwatch": _cloudwatch,
     "stepfunctions": _stepfunctions, "resourcegroupstaggingapi": _anything, "sts": _anything,
+    "s3": _anything,  # needs() models S3 on its own (_s3): its actions are not its operation names
 }
 
 

@@ -7,6 +7,7 @@ emulator by ``create_function`` and ``push_version``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -125,6 +126,72 @@ def create_python_function(emulator, name: str, source: str, *, hook: bool = Tru
         FunctionName=name, Runtime="python3.13", Handler="main.handler", Role=role, Timeout=timeout,
         Code={"ZipFile": package.getvalue()}, Tags={deployer_tags.HOOK: "true"} if hook else {},
     )["FunctionArn"]
+
+
+def zip_package(source: str) -> bytes:
+    """A Python deployment package: ``source`` as module ``main`` (handler ``main.handler``)."""
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("main.py", source)
+    return package.getvalue()
+
+
+def release_source(label: str, *, fail: bool = False) -> str:
+    """A release's handler: answers which release it is, or fails every request (a bad release)."""
+    if fail:
+        return f"def handler(event, context):\n    raise RuntimeError('release {label} is broken')\n"
+    return f"def handler(event, context):\n    return {{'statusCode': 200, 'release': {label!r}}}\n"
+
+
+@dataclass(frozen=True)
+class ZipFunction:
+    """A zip function whose IaC points at ``s3://<bucket>/functions/<name>.zip``."""
+
+    name: str
+    bucket: str
+    alias: str
+    alarm: str
+
+    def release(self, label: str) -> str:
+        return f"{self.name}/{label}.zip"
+
+    def uri(self, label: str) -> str:
+        return f"s3://{self.bucket}/{self.release(label)}"
+
+
+def upload_release(emulator, fn: ZipFunction, label: str, *, fail: bool = False) -> str:
+    """Upload ``s3://<bucket>/<name>/<label>.zip`` as CI would; returns its object version id."""
+    return emulator.client("s3").put_object(Bucket=fn.bucket, Key=fn.release(label),
+                                            Body=zip_package(release_source(label, fail=fail)))["VersionId"]
+
+
+def create_zip_function(emulator, name: str = "quotes-api", *, bucket: str = "artifacts", alias: str | None = "live",
+                        tags: dict[str, str] | None = None) -> ZipFunction:
+    """A Python zip function as its IaC would create it: code from ``s3://<bucket>/functions/<name>.zip`` (a
+    versioned bucket; release v1 uploaded there and under ``<name>/v1.zip``), version 1 live on ``alias``,
+    tagged managed, and an error alarm as ``create_function`` makes one."""
+    s3, lam, iam = emulator.client("s3"), emulator.client("lambda"), emulator.client("iam")
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):  # several functions share a bucket
+        s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    fn = ZipFunction(name, bucket, alias or "live", f"{name}-errors")
+    upload_release(emulator, fn, "v1")
+    s3.put_object(Bucket=bucket, Key=f"functions/{name}.zip", Body=zip_package(release_source("v1")))
+    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                 "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+    lam.create_function(FunctionName=name, Role=role, Runtime="python3.13", Handler="main.handler", Publish=True,
+                        Code={"S3Bucket": bucket, "S3Key": f"functions/{name}.zip"}, Architectures=["arm64"],
+                        Tags={"lambda-deployer:managed": "true", **(tags or {})})
+    if alias:
+        lam.create_alias(FunctionName=name, Name=alias, FunctionVersion="1")
+    emulator.client("cloudwatch").put_metric_alarm(
+        AlarmName=fn.alarm, Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum", Period=60,
+        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
+        Dimensions=[{"Name": "FunctionName", "Value": name}, {"Name": "Resource", "Value": f"{name}:{fn.alias}"}],
+        TreatMissingData="notBreaching",
+    )
+    return fn
 
 
 def create_fleet(emulator, count: int, *, analysis: bool, repository: str = "shop", track: str = "main",

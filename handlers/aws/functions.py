@@ -21,10 +21,21 @@ def check_region(function: FunctionRef, region: str) -> str:
 
 
 def get_image_function(aws: Aws, name: str) -> dict:
-    """``$LATEST`` of a function lambda-deployer can deploy: it must exist and be image-packaged."""
+    """``$LATEST`` of an image function: it must exist and be image-packaged."""
+    return get_deployable_function(aws, name, zip_package=False)
+
+
+def get_deployable_function(aws: Aws, name: str, *, zip_package: bool) -> dict:
+    """``$LATEST`` of the function to deploy: it must exist, and be packaged as the request's code is (Lambda
+    cannot change the package type of an existing function, Lambda guide, "Lambda deployment packages")."""
     latest = get_function(aws, name, None)
-    if latest["Configuration"].get("PackageType") != "Image":
-        raise InvalidDeploymentRequest(f"function {name} is zip-packaged; lambda-deployer deploys container images")
+    package = latest["Configuration"].get("PackageType", "Zip")
+    if zip_package and package != "Zip":
+        raise InvalidDeploymentRequest(f"function {name} runs a container image; deploy it with 'image', not 'code'")
+    if not zip_package and package != "Image":
+        raise InvalidDeploymentRequest(
+            f"function {name} is zip-packaged; deploy it with 'code' (its package in S3), not 'image'"
+        )
     return latest
 
 

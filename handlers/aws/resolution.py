@@ -10,13 +10,15 @@ import fnmatch
 
 from botocore.exceptions import ClientError
 
-from handlers.aws import deployments
+from handlers.aws import artifacts, deployments
 from handlers.aws.alarms import alarm_states
+from handlers.aws.artifacts import resolve_code
 from handlers.aws.clients import error_code
 from handlers.aws.context import Aws
-from handlers.aws.functions import check_region, get_function, get_image_function
+from handlers.aws.functions import check_region, get_deployable_function, get_function
 from handlers.aws.task import logger
 from handlers.domain import checks, previews
+from handlers.domain.code import MAX_DESCRIPTION, CodeRef, description, function_key
 from handlers.domain.errors import DeploymentInProgress, InvalidDeploymentRequest
 from handlers.domain.health import already_firing
 from handlers.domain.images import ImageRef, digest_of, parse_image_uri, pinned_image
@@ -28,20 +30,25 @@ def resolve(request: DeployRequest, execution: str, aws: Aws) -> tuple[Deploymen
     """The deployment to run and the alias revision it starts from."""
     region = check_region(request.function, aws.region)
     function = request.function
-    if request.image.region != region:
+    if request.image and request.image.region != region:
         raise InvalidDeploymentRequest(
             f"image {request.image.uri} is in {request.image.region} but function {function.name} is in "
             f"{region}; Lambda pulls images only from the function's own region"
         )
 
-    latest = get_image_function(aws, function.name)
+    latest = get_deployable_function(aws, function.name, zip_package=request.code is not None)
     config = latest["Configuration"]
     check_not_busy(aws, config["FunctionName"], execution)
     function_arn = config["FunctionArn"]
-    latest_image = pinned_image(latest.get("Code", {}))
-    _check_same_repository(function.name, latest_image, request.image)
-
-    target = _resolve_image(aws, request.image, function.name, tag_moves=request.preview is None)
+    if request.code:
+        _check_description_fits(request.code)  # before reading S3: a key too long is refused on its own
+        target = resolve_code(aws, request.code, region)
+        _check_description_fits(target)
+        latest_image = None  # known only for a first deployment, below
+    else:
+        latest_image = pinned_image(latest.get("Code", {}))
+        _check_same_repository(function.name, latest_image, request.image)
+        target = _resolve_image(aws, request.image, function.name, tag_moves=request.preview is None)
     alias = _get_alias(aws, function_arn, request.alias)
     stable = None
     plan = request.plan
@@ -49,13 +56,17 @@ def resolve(request: DeployRequest, execution: str, aws: Aws) -> tuple[Deploymen
     if alias:
         stable_function = get_function(aws, function_arn, alias["FunctionVersion"])
         timeout = max(filter(None, (timeout, stable_function["Configuration"].get("Timeout"))), default=None)
-        stable_image = pinned_image(stable_function.get("Code", {}))
-        stable = Release(version=alias["FunctionVersion"], image=stable_image, digest=digest_of(stable_image))
+        check_can_return_to(config["FunctionName"], alias["FunctionVersion"], stable_function["Configuration"])
+        stable = _release(aws, config["FunctionName"], alias["FunctionVersion"], stable_function, target)
         if plan.steps and request.preview is None:
             _check_weighted_alias_possible(function.name, stable_function["Configuration"], config, stable.version)
-    elif plan.steps and request.preview is None:
-        logger.info("no alias yet: first deployment goes all at once", alias=request.alias)
-        plan = Plan(f"AllAtOnce (first deployment, {plan.name} needs a live version)", ())
+    else:
+        if request.code:
+            latest_source = artifacts.source_of(aws, target.bucket, config["FunctionName"], config)
+            latest_image = latest_source.uri if latest_source else None
+        if plan.steps and request.preview is None:
+            logger.info("no alias yet: first deployment goes all at once", alias=request.alias)
+            plan = Plan(f"AllAtOnce (first deployment, {plan.name} needs a live version)", ())
 
     if request.preview is not None:
         return _preview(aws, request, config, target, stable, latest_image)
@@ -79,6 +90,9 @@ def resolve(request: DeployRequest, execution: str, aws: Aws) -> tuple[Deploymen
         analysis=request.analysis,
         checks=resolved_checks,
         function_timeout_seconds=timeout,
+        latest_digest=config.get("CodeSha256") if request.code else None,
+        wait_for_capacity=bool(alias) and bool(plan.steps) and _has_provisioned_concurrency(aws, function_arn,
+                                                                                            request.alias),
     )
     return deployment, alias.get("RevisionId") if alias else None
 
@@ -104,6 +118,58 @@ def _preview(aws: Aws, request: DeployRequest, config: dict, target: ImageRef, s
         preview=request.preview,
     )
     return deployment, found.get("RevisionId") if found else None
+def _release(aws: Aws, function: str, number: str, version: dict, target: ImageRef | CodeRef) -> Release:
+    """The stable version and exactly what it runs, so a rollback can put ``$LATEST`` back on it."""
+    configuration = version["Configuration"]
+    if isinstance(target, ImageRef):
+        image = pinned_image(version.get("Code", {}))
+        return Release(version=number, image=image, digest=digest_of(image))
+    source = artifacts.source_of(aws, target.bucket, function, configuration)
+    if source is None:
+        raise InvalidDeploymentRequest(
+            f"the code of version {number} of {function} (the stable version, which a rollback "
+            f"returns to) is not known: it was not deployed by lambda-deployer and s3://{target.bucket}/"
+            f"{function_key(function)} does not hold it; upload that package there (the key the function's IaC "
+            "refers to) and retry"
+        )
+    return Release(version=number, image=source.uri, digest=configuration.get("CodeSha256"))
+
+
+_VERSION_ID = len("?versionId=") + 32  # S3 object version ids are 32 characters
+
+
+def _check_description_fits(code: CodeRef) -> None:
+    """Each version records its source, pinned by object version, in its Description (256 characters at most)."""
+    length = len(description(code)) + (0 if code.version_id else _VERSION_ID)
+    if length > MAX_DESCRIPTION:
+        raise InvalidDeploymentRequest(
+            f"{code.uri} is too long to be recorded on the version it becomes ({length} characters with its object "
+            f"version, at most {MAX_DESCRIPTION}); use a shorter key"
+        )
+
+
+def check_can_return_to(function: str, version: str, configuration: dict) -> None:
+    """The version a rollback returns to must be invocable: Lambda invokes only Active versions. An Inactive
+    one (unused for long; "when you try to invoke a function that is inactive, the invocation fails and Lambda
+    sets the function to pending state until the function resources are recreated", Lambda guide, "Lambda
+    function states") would fail every request a rollback sent it, so it is refused up front."""
+    state = configuration.get("State", "Active")
+    if state in ("Inactive", "Failed"):
+        raise InvalidDeploymentRequest(
+            f"version {version} of {function}, which a rollback would return to, is {state} "
+            f"({configuration.get('StateReason', 'no reason given')}): Lambda fails invocations of it until it is "
+            "Active again; invoke it once to reactivate it (or deploy it again), then retry"
+        )
+
+
+def _has_provisioned_concurrency(aws: Aws, function_arn: str, alias: str) -> bool:
+    try:
+        aws.client("lambda").get_provisioned_concurrency_config(FunctionName=function_arn, Qualifier=alias)
+    except ClientError as exc:
+        if error_code(exc) in ("ProvisionedConcurrencyConfigNotFoundException", "ResourceNotFoundException"):
+            return False
+        raise
+    return True
 
 
 def check_not_busy(aws: Aws, function: str, execution: str) -> None:

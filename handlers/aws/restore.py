@@ -1,4 +1,4 @@
-"""Putting a function back on its stable version: alias, function-name tag, ``$LATEST``.
+"""Putting a function back on its stable version: alias, function-name tag (or key), ``$LATEST``.
 
 Shared by the Rollback task, the rescue after an abort and the reconciler. Each part first looks, then
 writes only what differs, so running it twice is harmless. Every part gets its chance; what could not be
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from handlers.aws import alias, deployments, registry
+from handlers.aws import alias, artifacts, deployments, registry
 from handlers.aws.clients import client
+from handlers.aws.context import Aws
 from handlers.aws.task import count, logger
+from handlers.domain.code import is_code_uri, parse_code_uri, recorded_source
 from handlers.domain.errors import RollbackIncomplete
 from handlers.domain.images import digest_of, pinned_image, short
 from handlers.domain.model import PREVIEW, ROLLBACK, Deployment
@@ -21,11 +23,12 @@ from handlers.domain.timing import seconds_since
 @dataclass(frozen=True)
 class RestorePoint:
     version: str | None  # what the alias serves afterwards
-    image: str | None  # the image that version runs, pinned by digest when known
+    image: str | None  # the image that version runs, pinned by digest when known; or its zip package's s3:// source
+    code_sha256: str | None = None  # a zip package's CodeSha256
 
     @property
     def digest(self) -> str | None:
-        return digest_of(self.image)
+        return self.code_sha256 if is_code_uri(self.image) else digest_of(self.image)
 
 
 @dataclass
@@ -65,14 +68,18 @@ def restore(deployment: Deployment, *, keep_alias: bool = False) -> Restored:
 def _restore_point(deployment: Deployment, keep_alias: bool) -> RestorePoint | None:
     if not keep_alias:
         if deployment.stable:
-            return RestorePoint(deployment.stable.version, deployment.stable.image)
-        return RestorePoint(None, deployment.latest_image)  # first deployment: $LATEST as it was
+            return RestorePoint(deployment.stable.version, deployment.stable.image, deployment.stable.digest)
+        return RestorePoint(None, deployment.latest_image, deployment.latest_digest)  # first deployment: as it was
     current = alias.get(deployment.function_arn, deployment.alias)
     if not current or alias.weights_of(current):
         return None  # someone else's split or deletion: nothing single to follow
     version = current["FunctionVersion"]
-    code = client("lambda").get_function(FunctionName=deployment.function_arn, Qualifier=version)["Code"]
-    return RestorePoint(version, pinned_image(code))
+    found = client("lambda").get_function(FunctionName=deployment.function_arn, Qualifier=version)
+    if deployment.zip:  # the source the version recorded, if lambda-deployer published it
+        configuration = found["Configuration"]
+        source = recorded_source(configuration.get("Description"), configuration.get("CodeSha256"))
+        return RestorePoint(version, source.uri if source else None, configuration.get("CodeSha256"))
+    return RestorePoint(version, pinned_image(found["Code"]))
 
 
 def _restore_alias(deployment: Deployment, point: RestorePoint | None, keep_alias: bool) -> str | None:
@@ -93,6 +100,8 @@ def _restore_alias(deployment: Deployment, point: RestorePoint | None, keep_alia
 def _restore_tag(deployment: Deployment, point: RestorePoint | None, keep_alias: bool) -> str | None:
     if not point or not point.digest:
         return None
+    if deployment.zip:
+        return _restore_key(deployment, point)
     manifests = registry.get(deployment.target, digests=[point.digest], tags=[deployment.tag])
     tagged = manifests.get(deployment.tag)
     if tagged and tagged.digest == point.digest:
@@ -103,10 +112,25 @@ def _restore_tag(deployment: Deployment, point: RestorePoint | None, keep_alias:
     return f"tag {deployment.tag} → {short(point.digest)}"
 
 
+def _restore_key(deployment: Deployment, point: RestorePoint) -> str | None:
+    """The function-named key back on the stable package: copied again from the source the version recorded."""
+    aws, bucket = Aws.from_environment(), deployment.target.bucket
+    if not point.image or artifacts.key_digest(aws, bucket, deployment.function_name) == point.digest:
+        return None
+    artifacts.copy_to_function_key(aws, parse_code_uri(point.image), deployment.function_name)
+    return f"key {deployment.function_key} → {point.image}"
+
+
 def _restore_latest(deployment: Deployment, point: RestorePoint | None, keep_alias: bool) -> str | None:
     if not point or not point.image:
         return None
     lam = client("lambda")
+    if deployment.zip:
+        current = lam.get_function(FunctionName=deployment.function_arn)["Configuration"].get("CodeSha256")
+        if current == point.digest or (keep_alias and current != deployment.target.digest):
+            return None  # already right, or someone else's code since: theirs to keep
+        lam.update_function_code(FunctionName=deployment.function_arn, **parse_code_uri(point.image).location)
+        return f"$LATEST → {point.image}"
     current = pinned_image(lam.get_function(FunctionName=deployment.function_arn)["Code"])
     if current == point.image or (keep_alias and current != deployment.target.uri):
         return None  # already right, or someone else's image since: theirs to keep

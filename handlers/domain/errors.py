@@ -42,6 +42,23 @@ class CodeUpdateFailed(DeployerError):
     """Lambda reported ``LastUpdateStatus=Failed`` for the new image."""
 
 
+class VersionNotReady(DeployerError):
+    """The published version is not ``Active`` yet (``Pending``: e.g. a SnapStart snapshot); the state machine
+    retries after a pause, and no traffic moves before it is Active."""
+
+
+class VersionNotInvocable(DeployerError):
+    """The published version ended ``Failed`` (or ``Inactive``): Lambda would not invoke it."""
+
+
+class CapacityNotReady(DeployerError):
+    """The alias' provisioned concurrency is still being allocated (``IN_PROGRESS``); the bake waits for it."""
+
+
+class CapacityFailed(DeployerError):
+    """Lambda could not allocate the alias' provisioned concurrency (``FAILED``)."""
+
+
 class ConcurrentModification(DeployerError):
     """Someone else changed the function or alias while the deployment ran; their change is kept."""
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from handlers.domain.analysis import DISABLED, AnalysisSettings, parse_analysis
 from handlers.domain.checks import NO_CHECKS, Checks, parse_hooks, parse_pre_traffic
+from handlers.domain.code import CodeRef, function_key, is_code_uri, parse_code_uri
 from handlers.domain.errors import InvalidDeploymentRequest
 from handlers.domain.images import ImageRef, parse_image_uri
 from handlers.domain.previews import check_branch
@@ -27,7 +28,7 @@ MAX_ALARMS = 100  # one DescribeAlarms call
 # Step Functions adds this key to a child execution's input to link it to its parent in the console.
 STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
 REQUEST_KEYS = frozenset(
-    {"action", "function", "image", "alias", "strategy", "alarms", "checkIntervalSeconds", "allowFiringAlarms",
+    {"action", "function", "image", "code", "alias", "strategy", "alarms", "checkIntervalSeconds", "allowFiringAlarms",
      "analysis", "preTraffic", "hooks", "requestedBy", "preview", STARTED_BY}
 )
 ROLLBACK_KEYS = frozenset({"action", "function", "alias", "toVersion", "requestedBy", STARTED_BY})
@@ -37,6 +38,7 @@ DEPLOY, ROLLBACK, PREVIEW = "deploy", "rollback", "preview"
 PRUNE, DELETE_PREVIEW = "prune", "deletePreview"
 NOT_FOR_PREVIEWS = ("strategy", "alarms", "checkIntervalSeconds", "allowFiringAlarms", "preTraffic", "hooks")
 """A preview goes all at once and takes no production traffic: nothing to bake, shift or judge."""
+ACTIVE = "Active"  # the version State in which Lambda invokes a version (Lambda guide, "Lambda function states")
 
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _FUNCTION_ARN = re.compile(
@@ -56,7 +58,7 @@ class FunctionRef:
 @dataclass(frozen=True)
 class DeployRequest:
     function: FunctionRef
-    image: ImageRef
+    image: ImageRef | None  # exactly one of image and code
     alias: str = DEFAULT_ALIAS
     plan: Plan = field(default_factory=lambda: parse_strategy(None))
     alarms: tuple[str, ...] = ()
@@ -66,6 +68,11 @@ class DeployRequest:
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)  # on unless the request says false
     checks: Checks = NO_CHECKS  # preTraffic and hooks (handlers.domain.checks); hooks as the request names them
     preview: str | None = None  # a branch name: publish behind its preview alias, production untouched
+    code: CodeRef | None = None  # a zip package in S3 (handlers.domain.code), for zip functions
+
+    @property
+    def artifact(self) -> ImageRef | CodeRef:
+        return self.code or self.image
 
 
 def parse_function(value: object) -> FunctionRef:
@@ -110,7 +117,10 @@ def parse_request(raw: object) -> DeployRequest:
         raise InvalidDeploymentRequest("the request must be a JSON object")
     problems = _Problems()
     problems.unknown_keys(raw, REQUEST_KEYS, "a deploy request")
-    problems.required(raw, "function", "image")
+    problems.required(raw, "function")
+    if ("image" in raw) == ("code" in raw):
+        problems.append("exactly one of 'image' (an image function) and 'code' (a zip function's package in S3) "
+                        "is required")
     if raw.get("action", DEPLOY) != DEPLOY:
         problems.append(f"'action' must be {DEPLOY!r}, {ROLLBACK!r}, {PRUNE!r} or {DELETE_PREVIEW!r}")
     preview = problems.check(check_branch, raw["preview"]) if "preview" in raw else None
@@ -122,6 +132,7 @@ def parse_request(raw: object) -> DeployRequest:
             problems.append("a preview takes no production traffic: there is no canary to analyse ('analysis')")
     function = problems.check(parse_function, raw["function"]) if "function" in raw else None
     image = problems.check(parse_image_uri, raw["image"]) if "image" in raw else None
+    code = problems.check(parse_code_uri, raw["code"]) if "code" in raw else None
     alias = problems.check(_parse_alias, raw.get("alias", DEFAULT_ALIAS))
     plan = problems.check(_parse_strategy, raw.get("strategy"))
     alarms = problems.check(_parse_alarms, raw.get("alarms", []))
@@ -139,7 +150,7 @@ def parse_request(raw: object) -> DeployRequest:
                        checks.checkpoints(len(plan.steps)))
     problems.raise_any()
     return DeployRequest(function, image, alias, plan, alarms, interval, allow_firing, requested_by, analysis,
-                         checks, preview)
+                         checks, preview, code)
 
 
 @dataclass(frozen=True)
@@ -263,7 +274,8 @@ def _parse_interval(value: object) -> int:
 
 @dataclass(frozen=True)
 class Release:
-    """A published version and the image it runs."""
+    """A published version and what it runs: an image (``image`` pinned by ``digest``), or a zip package
+    (``image`` is the ``s3://`` source it was deployed from, ``digest`` its CodeSha256)."""
 
     version: str
     image: str
@@ -290,7 +302,7 @@ class Deployment:
     function_arn: str
     alias: str
     alias_exists: bool
-    target: ImageRef  # pinned by digest
+    target: ImageRef | CodeRef  # an image pinned by digest, or a zip package pinned by object version
     stable: Release | None  # what the alias served when the deployment started
     latest_image: str | None  # $LATEST's image before the deployment, restored on rollback
     plan: Plan
@@ -308,6 +320,18 @@ class Deployment:
     # stamped when it started, so the analysis window ends at least this long before a check (canary_metrics).
     function_timeout_seconds: int | None = None
     preview: str | None = None  # kind preview: the branch; ``alias`` is its preview alias, ``stable`` production's
+    latest_digest: str | None = None  # $LATEST's CodeSha256 before the deployment (zip functions)
+    wait_for_capacity: bool = False  # the alias has provisioned concurrency: each shift waits for it to be READY
+
+    @property
+    def zip(self) -> bool:
+        """A zip function deployed from S3 (else an image function)."""
+        return isinstance(self.target, CodeRef)
+
+    @property
+    def function_key(self) -> str:
+        """The key the function's IaC refers to in the artifact bucket (zip functions)."""
+        return function_key(self.function_name)
 
     @property
     def from_version(self) -> str | None:
@@ -329,7 +353,8 @@ class Deployment:
 
     @property
     def to_image(self) -> tuple[str, str | None]:
-        """The image (URI, digest) the alias serves when this succeeds."""
+        """What the alias serves when this succeeds: the image (URI, digest), or for a zip function the package
+        (its s3:// URI, CodeSha256)."""
         if self.kind == ROLLBACK:
             return self.stable.image, self.stable.digest
         return self.target.uri, self.target.digest
@@ -346,6 +371,7 @@ class Deployment:
             "alias": self.alias,
             "aliasExists": self.alias_exists,
             "target": self.target.uri,
+            **({"targetCodeSha256": self.target.digest} if self.zip else {}),
             "stable": self.stable.to_json() if self.stable else None,
             "latestImage": self.latest_image,
             "plan": self.plan.to_json(),
@@ -365,6 +391,8 @@ class Deployment:
             "fromVersion": self.from_version,
             "toVersion": self.to_version,
             "toImage": self.to_image[0],
+            "latestDigest": self.latest_digest,
+            "waitForCapacity": self.wait_for_capacity,
         }
 
     @classmethod
@@ -374,7 +402,8 @@ class Deployment:
             function_arn=data["functionArn"],
             alias=data["alias"],
             alias_exists=data["aliasExists"],
-            target=parse_image_uri(data["target"]),
+            target=(parse_code_uri(data["target"], data.get("targetCodeSha256")) if is_code_uri(data["target"])
+                    else parse_image_uri(data["target"])),
             stable=Release.from_json(data.get("stable")),
             latest_image=data.get("latestImage"),
             plan=Plan.from_json(data["plan"]),
@@ -391,6 +420,8 @@ class Deployment:
             checks=Checks.from_json(data.get("checks")),
             function_timeout_seconds=data.get("functionTimeoutSeconds"),
             preview=data.get("preview"),
+            latest_digest=data.get("latestDigest"),
+            wait_for_capacity=data.get("waitForCapacity", False),
         )
 
 
@@ -401,13 +432,17 @@ class NewVersion:
     code_sha256: str
     revision_id: str | None = None
     version: str | None = None
+    state: str | None = None  # the published version's State: traffic moves only once it is Active
 
     def to_json(self) -> dict:
-        return {"codeSha256": self.code_sha256, "revisionId": self.revision_id, "version": self.version}
+        found = {"codeSha256": self.code_sha256, "revisionId": self.revision_id, "version": self.version}
+        if self.state:  # absent until published: the VersionReady choice routes on it
+            found["state"] = self.state
+        return found
 
     @classmethod
     def from_json(cls, data: dict) -> NewVersion:
-        return cls(data["codeSha256"], data.get("revisionId"), data.get("version"))
+        return cls(data["codeSha256"], data.get("revisionId"), data.get("version"), data.get("state"))
 
-    def published(self, version: str) -> NewVersion:
-        return replace(self, version=version)
+    def published(self, version: str, state: str = ACTIVE) -> NewVersion:
+        return replace(self, version=version, state=state)

@@ -24,6 +24,7 @@ CONFIGURED = {
     "stateMachineName": "deployer-under-test",
     "functionNamePrefix": "team-",
     "repositories": ["orders", "payments", "billing"],
+    "artifactBuckets": ["builds", "releases-*"],
     "autoDeploy": {"orders": ["main", "release-*"], "payments": ["main", "release-*"], "billing": ["prod"]},
     "logRetentionDays": 90,
     "historyRetentionDays": 400,

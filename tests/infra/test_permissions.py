@@ -31,6 +31,7 @@ MANAGED_TAG = json.dumps({"StringEquals": {"aws:ResourceTag/lambda-deployer:mana
 HOOK_TAG = json.dumps({"StringEquals": {"aws:ResourceTag/lambda-deployer:hook": "true"}}, sort_keys=True)
 UNCONDITIONAL = json.dumps({})
 TABLE = "<DeployerDeployments*.Arn>"  # matched loosely: the table's logical id is CDK's to choose
+BUCKETS = ("builds", "releases-*")  # the configured deployer's artifactBuckets
 CONFIGURED = {  # scope -> (resource as cdk-nag renders it, condition) for the ``configured`` deployer
     Scope.MANAGED_FUNCTIONS: {(ARN.format(service="lambda", resource="function:team-*"), MANAGED_TAG)},
     Scope.MANAGED_VERSIONS: {(ARN.format(service="lambda", resource="function:team-*:*"), MANAGED_TAG)},
@@ -43,6 +44,10 @@ CONFIGURED = {  # scope -> (resource as cdk-nag renders it, condition) for the `
     Scope.LOCKS_INDEX: {(f"{TABLE}/index/locks", UNCONDITIONAL)},
     Scope.EXECUTIONS: {(ARN.format(service="states", resource="execution:deployer-under-test:*"), UNCONDITIONAL)},
     Scope.STATE_MACHINE: {(ARN.format(service="states", resource="stateMachine:deployer-under-test"), UNCONDITIONAL)},
+    Scope.ARTIFACT_BUCKETS: {(f"arn:<AWS::Partition>:s3:::{bucket}", UNCONDITIONAL) for bucket in BUCKETS},
+    Scope.ARTIFACTS: {(f"arn:<AWS::Partition>:s3:::{bucket}/*", UNCONDITIONAL) for bucket in BUCKETS},
+    # the deployer writes only the function-named keys of the functions it may deploy (prefix team-)
+    Scope.FUNCTION_KEYS: {(f"arn:<AWS::Partition>:s3:::{b}/functions/team-*", UNCONDITIONAL) for b in BUCKETS},
     Scope.ANY: {("*", UNCONDITIONAL)},
 }
 

@@ -16,8 +16,9 @@ from handlers.domain.strategy import EVENTS_FIXED, EVENTS_PER_CHECK, EVENTS_RESE
 
 LAMBDA_SERVICE_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
                          "Lambda.ClientExecutionTimeoutException"}
-MUTATING_TASKS = {"Lock", "RetagImage", "UpdateCode", "WaitForCodeUpdate", "PublishVersion", "ShiftTraffic",
-                  "CheckHealth", "RunChecks", "Promote", "PromoteThenCheck", "ReleaseLatest", "PointPreview"}
+MUTATING_TASKS = {"Lock", "RetagImage", "UpdateCode", "WaitForCodeUpdate", "WaitForVersion", "WaitForCapacity",
+                  "PublishVersion", "ShiftTraffic", "CheckHealth", "RunChecks", "Promote", "PromoteThenCheck",
+                  "ReleaseLatest", "PointPreview"}
 REFUSALS = ["InvalidDeploymentRequest", "DeploymentInProgress"]
 
 

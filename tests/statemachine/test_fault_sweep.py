@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import make_world, wait_for
+from support import make_world, make_zip_world, wait_for
 
 from deployer.local import sample
 from deployer.local.emulator import Emulator
@@ -74,10 +74,11 @@ def faults_for(point: Point, kind: str, persistent: bool, execution: str):
                  execution=execution)
 
 
-def deploy_with(emulator: Emulator, run: str, injected: list, **extra) -> tuple[str, str | None, list[str]]:
-    """Deploy v2 of a fresh function with ``injected`` faults (and ``extra`` request keys); returns (status, error,
-    broken invariants)."""
-    world = make_world(emulator, run)
+def deploy_with(emulator: Emulator, run: str, injected: list, make=make_world,
+                **extra) -> tuple[str, str | None, list[str]]:
+    """Deploy v2 of a fresh function (``make``: an image world, or a zip world) with ``injected`` faults (and
+    ``extra`` request keys); returns (status, error, broken invariants)."""
+    world = make(emulator, run)
     emulator.api.inject(*injected)
     execution = emulator.run(world.request(world.v2, strategy=TWO_SHIFTS, checkIntervalSeconds=1,
                                            alarms=[world.fn.alarm], **extra), name=run, timeout=60)
@@ -133,6 +134,54 @@ def test_random_combinations_of_faults_end_in_the_invariant(emulator, faults):
 
 
 _runs = itertools.count()
+
+
+# Zip functions: the release is copied onto the function-named key (CopyObject) where images move a tag, and
+# $LATEST is updated from S3; a rollback copies the stable package back and updates $LATEST from its version.
+ZIP_POINTS = [
+    Point("RetagImage", "CopyObject"),  # functions/<name>.zip
+    Point("UpdateCode", "UpdateFunctionCode"),
+    Point("PublishVersion", "PublishVersion"),
+    Point("ShiftTraffic", "UpdateAlias"),
+    Point("Promote", "UpdateAlias"),
+]
+ZIP_RESTORE_POINTS = [Point("Rollback", "UpdateAlias"), Point("Rollback", "CopyObject"),
+                      Point("Rollback", "UpdateFunctionCode")]
+ANALYSIS_OFF = {"analysis": False}  # no traffic in these runs: the alarm judges
+
+
+def test_every_fault_at_every_mutating_call_of_a_zip_deployment_ends_in_the_invariant(emulator):
+    matrix = list(itertools.product(ZIP_POINTS, KINDS, (False, True)))
+    broken, never_fired = [], []
+    for index, (point, kind, persistent) in enumerate(matrix):
+        run = f"zip-{index}"
+        fault = faults_for(point, kind, persistent, run)
+        status, error, problems = deploy_with(emulator, run, [fault], make=make_zip_world, **ANALYSIS_OFF)
+        label = f"{point} {kind} {'persistently' if persistent else 'once'}"
+        if not fault.fired:
+            never_fired.append(label)
+        if problems:
+            broken.append(f"{label} → {status} {error}: {'; '.join(problems)}")
+    assert not never_fired, f"faults that never hit their call: {never_fired}"
+    assert not broken, "\n".join(broken)
+
+
+def test_a_zip_rollback_ends_in_the_invariant_whatever_fails_once_on_its_way(emulator):
+    """Promotion is refused for good, so the deployment rolls back from 50 %: alias, function-named key and
+    $LATEST back on version 1's package, through one fault of each kind at each of the rollback's writes."""
+    outcomes, never_fired = set(), []
+    for index, (point, kind) in enumerate(itertools.product(ZIP_RESTORE_POINTS, KINDS)):
+        run = f"zip-undo-{index}"
+        fault = faults_for(point, kind, False, run)
+        refused = Fault((403, "AccessDeniedException"), task="Promote", operation="UpdateAlias", times=None,
+                        execution=run)
+        status, error, problems = deploy_with(emulator, run, [refused, fault], make=make_zip_world, **ANALYSIS_OFF)
+        if not fault.fired:
+            never_fired.append(f"{point} {kind}")
+        assert not problems, f"{point} {kind} → {status} {error}: {problems}"
+        outcomes.add((status, error))
+    assert not never_fired, f"faults that never hit their call: {never_fired}"
+    assert outcomes == {("FAILED", "DeploymentRolledBack")}
 
 
 # Pre- and post-traffic checks: invocations are calls too (they run code), and a hook after promotion that fails

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from botocore.exceptions import ClientError
-from support import make_world, wait_for
+from support import make_world, make_zip_world, wait_for
 
 from deployer.local import sample
 from deployer.local.emulator import Emulator
@@ -53,6 +53,11 @@ class Run:
         name = self.name + suffix
         self.functions.append(name)
         return sample.create_function(self.emulator, name, **options) if options else make_world(self.emulator, name)
+
+    def zip_world(self, suffix: str = ""):
+        name = self.name + suffix
+        self.functions.append(name)
+        return make_zip_world(self.emulator, name)
 
     def start(self, request: dict, suffix: str = "") -> str:
         arn = self.emulator.start_execution(request, name=self.name + suffix)
@@ -247,6 +252,58 @@ def push(run: Run) -> tuple:
     return ended(execution), [(c["function"], c["status"]) for c in children] == [(fn.name, "SUCCEEDED")]
 
 
+def zip_deploy(run: Run) -> tuple:
+    """A zip canary from a pinned object version, on an alias with provisioned concurrency (each shift waits for
+    it): S3 reads in Resolve, the copy onto the function-named key, the update from S3."""
+    world = run.zip_world()
+    run.emulator.client("lambda").put_provisioned_concurrency_config(
+        FunctionName=world.fn.name, Qualifier="live", ProvisionedConcurrentExecutions=2)
+    version = run.emulator.client("s3").head_object(Bucket=world.fn.bucket, Key=world.fn.release("v2"))["VersionId"]
+    execution = run.run(world.request(f"{world.v2}?versionId={version}", strategy=ONE_SHIFT, checkIntervalSeconds=1,
+                                      analysis=False))
+    return ended(execution), settled(world)
+
+
+def zip_rollback_after_a_failure(run: Run) -> tuple:
+    """Promotion refused: the rollback copies the stable package back onto the key and updates $LATEST from it."""
+    world = run.zip_world()
+    run.emulator.api.inject(Fault(ACCESS_DENIED, task="Promote", operation="UpdateAlias", times=None,
+                                  execution=run.name))
+    execution = run.run(world.request(world.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1, analysis=False))
+    return ended(execution), settled(world)
+
+
+def zip_rollback_request(run: Run) -> tuple:
+    """Back to the IaC's package after a deployment: ResolveRollback checks it is still in S3."""
+    world = run.zip_world()
+    first = run.run(world.request(world.v2, analysis=False), "-a")
+    back = run.run({"action": "rollback", "function": world.fn.name}, "-b")
+    return ended(first), ended(back), settled(world)
+
+
+def zip_stopped_then_rescued_and_reconciled(run: Run) -> tuple:
+    """Two zip canaries stopped mid-way: one rescued (as its EventBridge rule would), the other's lock left for
+    the reconciler; both restore the key and $LATEST from S3."""
+    rescued, reconciled = run.zip_world("-r"), run.zip_world("-s")
+    outcomes = []
+    for world, suffix in ((rescued, "-r"), (reconciled, "-s")):
+        arn = run.start(world.request(world.v2, strategy=LONG_CANARY, checkIntervalSeconds=60, analysis=False), suffix)
+        wait_for(world.weights, what="the canary")
+        run.emulator.client("stepfunctions").stop_execution(executionArn=arn)
+        stopped = run.emulator.wait(arn)
+        if world is rescued:
+            answer = run.emulator.client("lambda").invoke(
+                FunctionName=run.emulator.function_arns["Rescue"], Payload=json.dumps(
+                    {"detail": {"status": stopped.status, "executionArn": arn, "input": json.dumps(stopped.input)}}))
+            outcomes.append(answer.get("FunctionError"))
+    try:
+        report = run.emulator.reconcile()
+        outcomes.append(len(report["freedLocks"]))
+    except RuntimeError as exc:
+        outcomes.append(str(exc))
+    return *outcomes, settled(rescued), settled(reconciled)
+
+
 def executions(emulator: Emulator) -> set[str]:
     pages = emulator.client("stepfunctions").get_paginator("list_executions").paginate(
         stateMachineArn=emulator.state_machine_arn)
@@ -266,6 +323,10 @@ SCENARIOS: dict[str, Callable[[Run], tuple]] = {  # cheapest first: a permission
     "alarm fired": alarm_fired,
     "preview, then prune": preview_then_prune,
     "push": push,
+    "zip deploy": zip_deploy,
+    "zip rollback after a failure": zip_rollback_after_a_failure,
+    "zip rollback request": zip_rollback_request,
+    "zip, stopped, rescued and reconciled": zip_stopped_then_rescued_and_reconciled,
 }
 EXPECTED = {  # what each scenario ends with when every permission is there
     "deploy": (("SUCCEEDED", None), "on 2", ("deployed", True)),
@@ -281,6 +342,10 @@ EXPECTED = {  # what each scenario ends with when every permission is there
     "preview, then prune": (("SUCCEEDED", None), ("SUCCEEDED", None), ("SUCCEEDED", None), ["2"],
                             ("SUCCEEDED", None), ["1"], "on 1"),
     "push": (("SUCCEEDED", None), True),
+    "zip deploy": (("SUCCEEDED", None), "on 2"),
+    "zip rollback after a failure": (("FAILED", "DeploymentRolledBack"), "on 1"),
+    "zip rollback request": (("SUCCEEDED", None), ("SUCCEEDED", None), "on 1"),
+    "zip, stopped, rescued and reconciled": (None, 1, "on 1", "on 1"),
 }
 
 

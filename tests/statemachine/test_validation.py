@@ -67,7 +67,8 @@ def weighted_alias(world):
 CASES = {
     # name: (request changes, setup, phrase in the cause)
     "missing function": (lambda w: {"image": w.fn.image(w.v2)}, None, "'function' is required"),
-    "missing image": (lambda w: {"function": "orders-api"}, None, "'image' is required"),
+    "missing image": (lambda w: {"function": "orders-api"}, None,
+                      "exactly one of 'image' (an image function) and 'code'"),
     "malformed image": (lambda w: w.request(w.v2) | {"image": "orders-api:v2"}, None,
                         "'image' 'orders-api:v2' is not an ECR image URI"),
     "malformed alias": (lambda w: w.request(w.v2, alias="12"), None, "'alias' '12'"),

@@ -15,15 +15,18 @@ import uuid
 from urllib.parse import unquote
 
 from moto.awslambda import exceptions as lambda_errors
-from moto.awslambda.models import LambdaAlias, LambdaFunction, LambdaStorage
+from moto.awslambda.models import LambdaAlias, LambdaFunction, LambdaStorage, _s3_content
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.ecr.models import ecr_backends
+from moto.s3.exceptions import MissingBucket
+from moto.s3.models import s3_backends
 
 from deployer.local import invocations
 from deployer.local.faults import task_scope
 from deployer.local.invocations import Invoker
 from deployer.local.patching import Patch, original
+from deployer.local.readiness import Readiness
 from handlers.domain.images import parse_image_uri
 
 
@@ -69,10 +72,45 @@ def _check_latest(response: LambdaResponse) -> tuple[LambdaFunction, dict]:
     return latest, body
 
 
-def patches(*, code_update_seconds: float, invoker: Invoker) -> list[Patch]:
+def _get_object_error(code: str, message: str) -> lambda_errors.InvalidParameterValueException:
+    """How Lambda reports an S3 object it cannot read: InvalidParameterValueException naming S3's error."""
+    return lambda_errors.InvalidParameterValueException(
+        f"Error occurred while GetObject. S3 Error Code: {code}. S3 Error Message: {message}"
+    )
+
+
+def _set_s3_code(fn: LambdaFunction, spec: dict) -> None:
+    """AWS: Lambda reads the package from "an Amazon S3 bucket in the same AWS Region as your function", and
+    ``S3ObjectVersion`` is "the version of the deployment package object to use" (UpdateFunctionCode and
+    FunctionCode API references); CodeSha256 is the base64 SHA-256 of that object. moto reads the key's current
+    object whatever the version asked for and never checks the bucket's region (its own FIXME)."""
+    s3 = s3_backends[fn.account_id][fn.partition]
+    try:
+        bucket = s3.get_bucket(spec["S3Bucket"])
+    except MissingBucket:
+        raise _get_object_error("NoSuchBucket", "The specified bucket does not exist") from None
+    if bucket.region_name != fn.region:
+        raise _get_object_error("PermanentRedirect", f"The bucket is in this region: {bucket.region_name}. "
+                                                     "Please use this region to retry the request")
+    version = spec.get("S3ObjectVersion")
+    key = s3.get_object(spec["S3Bucket"], spec["S3Key"], version_id=version)
+    if key is None:
+        if version:
+            raise _get_object_error("NoSuchVersion", "The specified version does not exist.")
+        raise _get_object_error("NoSuchKey", "The specified key does not exist.")
+    fn.code_bytes, fn.code_size, fn.code_sha_256, fn.code_digest = _s3_content(key)
+    if spec is not fn.code:
+        for name in ("ZipFile", "S3ObjectVersion"):
+            fn.code.pop(name, None)
+        fn.code.update({name: spec[name] for name in ("S3Bucket", "S3Key", "S3ObjectVersion") if name in spec})
+
+
+def patches(*, code_update_seconds: float, invoker: Invoker, readiness: Readiness | None = None) -> list[Patch]:
     """``code_update_seconds``: how long ``UpdateFunctionCode`` keeps ``LastUpdateStatus=InProgress`` (AWS
     takes seconds to minutes; during it ``PublishVersion`` and another update are refused with 409).
-    ``invoker`` runs every invocation (``deployer.local.invocations``)."""
+    ``invoker`` runs every invocation (``deployer.local.invocations``); ``readiness`` holds the versions that are
+    not Active and the provisioned concurrency allocations (``deployer.local.readiness``)."""
+    readiness = readiness or Readiness()
     moto = {
         "get_configuration": original(LambdaFunction, "get_configuration"),
         "get_code": original(LambdaFunction, "get_code"),
@@ -91,6 +129,9 @@ def patches(*, code_update_seconds: float, invoker: Invoker) -> list[Patch]:
     def get_configuration(self, on_create=False):
         config = moto["get_configuration"](self, on_create)
         config["RevisionId"] = _revision(self)
+        if str(self.version) != "$LATEST" and (held := readiness.state(self.function_name, str(self.version))):
+            config["State"], config["StateReason"] = held
+            config["StateReasonCode"] = {"Pending": "Creating", "Inactive": "Idle"}.get(held[0], "InternalError")
         if _updating(self):
             config["LastUpdateStatus"] = "InProgress"
             config["LastUpdateStatusReason"] = "The function is being updated."
@@ -110,7 +151,11 @@ def patches(*, code_update_seconds: float, invoker: Invoker) -> list[Patch]:
     # AWS: Lambda resolves an image URI against ECR: the image must exist (InvalidParameterValueException
     # otherwise), CodeSha256 is the image digest, and ResolvedImageUri pins it. moto stubs all three.
     def set_code(self, updated_spec):
-        if "ImageUri" not in updated_spec or updated_spec.get("DryRun"):
+        if updated_spec.get("DryRun"):
+            return moto["set_code"](self, updated_spec)
+        if "S3Bucket" in updated_spec and "S3Key" in updated_spec:
+            return _set_s3_code(self, updated_spec)
+        if "ImageUri" not in updated_spec:
             return moto["set_code"](self, updated_spec)
         image = parse_image_uri(updated_spec["ImageUri"])
         ecr = ecr_backends[image.account][image.region]
@@ -142,6 +187,7 @@ def patches(*, code_update_seconds: float, invoker: Invoker) -> list[Patch]:
         version = moto["publish"](self, name_or_arn, description)
         if version is not None:
             version.code = copy.deepcopy(version.code)
+            readiness.published(version.function_name, str(version.version))
         return version
 
     # AWS: every alias update issues a new RevisionId (moto keeps the one it minted at creation, and
@@ -151,6 +197,8 @@ def patches(*, code_update_seconds: float, invoker: Invoker) -> list[Patch]:
     def alias_update(self, description, function_version, routing_config):
         moto["alias_update"](self, description, function_version, routing_config)
         self.revision_id = str(uuid.uuid4())
+        readiness.routing_changed(self.arn.split(":function:", 1)[1].split(":", 1)[0], self.name,
+                                  (routing_config or {}).get("AdditionalVersionWeights") or {})
 
     def r_update_alias(self):
         function_name = unquote(self.path.rsplit("/")[-3])
@@ -191,7 +239,8 @@ def patches(*, code_update_seconds: float, invoker: Invoker) -> list[Patch]:
               why="RevisionId and LastUpdateStatus=InProgress"),
         Patch(LambdaFunction, "get_code", get_code, ("self",), why="ResolvedImageUri"),
         Patch(LambdaFunction, "_set_function_code", set_code, ("self", "updated_spec"),
-              why="image URIs resolved against ECR: must exist, CodeSha256 is the digest"),
+              why="image URIs resolved against ECR: must exist, CodeSha256 is the digest; S3 code read from "
+                  "S3ObjectVersion, in the function's region"),
         Patch(LambdaFunction, "update_function_code", update_code, ("self", "updated_spec"),
               why="a code update changes the RevisionId and stays InProgress for a while"),
         Patch(LambdaFunction, "update_configuration", update_config, ("self", "config_updates"),

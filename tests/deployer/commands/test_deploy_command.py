@@ -107,7 +107,9 @@ def test_bad_arguments_exit_2_naming_the_argument_and_start_nothing(fast_world, 
         ("--image", image, "--check-interval", "soon"): "argument --check-interval: invalid int value: 'soon'",
         ("--image", image, "--alias", "42"): "--alias '42' is not a valid alias name",
         ("--image", image, "--strategy", "{\"steps\": []}"): "an explicit strategy is",
-        (): "the following arguments are required: --image",
+        (): "one of the arguments --image --code is required",
+        ("--image", image, "--code", "s3://artifacts/orders-api/2.zip"):
+            "argument --code: not allowed with argument --image",
     }
     for args, message in cases.items():
         done = cli("deploy", "--function", "orders-api", *args)

@@ -63,6 +63,20 @@ def test_the_emulator_reads_the_permission_table_without_importing_cdk():
     ("lambda", "UpdateFunctionCode", {"FunctionName": "orders-api", "ImageUri": IMAGE},
      [Need("lambda:UpdateFunctionCode", FUNCTION), Need("ecr:BatchGetImage", REPOSITORY),
       Need("ecr:GetDownloadUrlForLayer", REPOSITORY)]),
+    # a zip package from S3: Lambda reads the object version on the caller's behalf
+    ("lambda", "UpdateFunctionCode", {"FunctionName": "q", "S3Bucket": "b", "S3Key": "k.zip", "S3ObjectVersion": "3"},
+     [Need("lambda:UpdateFunctionCode", FUNCTION.replace("orders-api", "q")),
+      Need("s3:GetObject", "arn:aws:s3:::b/k.zip"), Need("s3:GetObjectVersion", "arn:aws:s3:::b/k.zip")]),
+    # S3's actions are not its operation names: HeadObject is s3:GetObject (+Version when one is named)
+    ("s3", "HeadObject", {"Bucket": "b", "Key": "k.zip"}, [Need("s3:GetObject", "arn:aws:s3:::b/k.zip")]),
+    ("s3", "HeadObject", {"Bucket": "b", "Key": "k.zip", "VersionId": "3"},
+     [Need("s3:GetObject", "arn:aws:s3:::b/k.zip"), Need("s3:GetObjectVersion", "arn:aws:s3:::b/k.zip")]),
+    ("s3", "CopyObject", {"Bucket": "b", "Key": "functions/q.zip", "CopySource": {"Bucket": "b", "Key": "k.zip"}},
+     [Need("s3:GetObject", "arn:aws:s3:::b/k.zip"), Need("s3:PutObject", "arn:aws:s3:::b/functions/q.zip")]),
+    ("s3", "CopyObject", {"Bucket": "b", "Key": "functions/q.zip", "CopySource": "b/k.zip?versionId=3"},
+     [Need("s3:GetObject", "arn:aws:s3:::b/k.zip"), Need("s3:GetObjectVersion", "arn:aws:s3:::b/k.zip"),
+      Need("s3:PutObject", "arn:aws:s3:::b/functions/q.zip")]),
+    ("s3", "GetBucketLocation", {"Bucket": "b"}, [Need("s3:GetBucketLocation", "arn:aws:s3:::b")]),
 ])
 def test_a_call_needs_its_iam_action_on_the_resource_it_acts_on(service, operation, params, expected):
     assert needs(service, operation, params, REGION) == expected

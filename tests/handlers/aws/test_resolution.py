@@ -88,13 +88,41 @@ def test_a_canary_against_the_live_version_records_it_as_stable_and_keeps_the_pl
     up_to_the_image(aws)
     live_alias(aws)
     aws.answer("lambda", "get_function", function(OLD), {"FunctionName": FN_ARN, "Qualifier": "1"})
+    aws.fail("lambda", "get_provisioned_concurrency_config", "ProvisionedConcurrencyConfigNotFoundException")
 
     deployment, revision = resolve(parse_request(request(strategy="Canary10Percent5Minutes")), "exec", aws.aws)
 
     assert (deployment.stable.version, deployment.stable.digest, deployment.target.digest) == ("1", OLD, NEW)
     assert [step.weight for step in deployment.plan.steps] == [10]
     assert (revision, deployment.noop, deployment.latest_revision_id) == ("rev-alias", False, "rev-latest")
+    assert not deployment.wait_for_capacity
     aws.all_used()
+
+
+def test_provisioned_concurrency_on_the_alias_makes_each_shift_wait_for_it(aws):
+    up_to_the_image(aws)
+    live_alias(aws)
+    aws.answer("lambda", "get_function", function(OLD))
+    aws.answer("lambda", "get_provisioned_concurrency_config", {"Status": "READY"},
+               {"FunctionName": FN_ARN, "Qualifier": "live"})
+
+    deployment, _ = resolve(parse_request(request(strategy="Canary10Percent5Minutes")), "exec", aws.aws)
+
+    assert deployment.wait_for_capacity
+    aws.all_used()
+
+
+@pytest.mark.parametrize("state", ["Inactive", "Failed"])
+def test_a_stable_version_lambda_would_not_invoke_is_refused_as_a_rollback_target(aws, state):
+    up_to_the_image(aws)
+    live_alias(aws)
+    stable = function(OLD)
+    stable["Configuration"].update(State=state, StateReason="idle")
+    aws.answer("lambda", "get_function", stable)
+
+    with pytest.raises(InvalidDeploymentRequest, match=f"version 1 of orders-api, which a rollback would return to, "
+                                                      f"is {state} \\(idle\\)"):
+        resolve(parse_request(request()), "exec", aws.aws)
 
 
 def test_no_alias_yet_means_a_first_deployment_all_at_once(aws):

@@ -56,7 +56,13 @@ def test_every_problem_is_reported_at_once():
     (None, "the request must be a JSON object"),
     ([], "the request must be a JSON object"),
     ("deploy", "the request must be a JSON object"),
-    ({"function": "orders"}, "'image' is required"),
+    ({"function": "orders"}, "exactly one of 'image' (an image function) and 'code'"),
+    ({"function": "orders", "image": IMAGE, "code": "s3://artifacts/orders/1.zip"}, "exactly one of 'image'"),
+    ({"function": "orders", "code": "artifacts/orders/1.zip"}, "'code' 'artifacts/orders/1.zip' must be an S3 URI"),
+    ({"function": "orders", "code": "s3://Artifacts/orders/1.zip"}, "'Artifacts' is not a valid S3 bucket name"),
+    ({"function": "orders", "code": "s3://artifacts/orders/1.tar.gz"}, "a Lambda deployment package is a .zip file"),
+    ({"function": "orders", "code": "s3://artifacts/orders/1.zip?version=3"}, "the only query parameter allowed"),
+    ({"function": "orders", "code": "s3://artifacts/"}, "the object key must be 1 to 1024 bytes"),
     ({"function": "bad name!", "image": IMAGE}, "'function' 'bad name!'"),
     ({"function": "arn:aws:lambda:eu-west-1:123456789012:function:orders:live", "image": IMAGE},
      "names a version or alias"),
@@ -74,6 +80,15 @@ def test_malformed_requests_are_refused_naming_the_problem(request_, problem):
     with pytest.raises(InvalidDeploymentRequest) as refused:
         parse_request(request_)
     assert problem in str(refused.value)
+
+
+def test_a_zip_request_names_its_package_and_its_object_version():
+    request = parse_request({"function": "orders", "code": "s3://artifacts/orders/1.2.3.zip?versionId=a%2Bb"})
+    assert (request.image, request.code.bucket, request.code.key, request.code.version_id) == (
+        None, "artifacts", "orders/1.2.3.zip", "a+b")
+    assert request.artifact is request.code
+    assert request.code.uri == "s3://artifacts/orders/1.2.3.zip?versionId=a%2Bb"
+    assert request.code.location == {"S3Bucket": "artifacts", "S3Key": "orders/1.2.3.zip", "S3ObjectVersion": "a+b"}
 
 
 def test_duplicate_alarms_are_watched_once():
