@@ -6,10 +6,10 @@ from dataclasses import replace
 
 from botocore.exceptions import ClientError
 
-from handlers.aws import alias
+from handlers.aws import alias, notify
 from handlers.aws.clients import client, error_code
 from handlers.aws.task import logger, task
-from handlers.domain import progress
+from handlers.domain import notifications, progress
 from handlers.domain.errors import ConcurrentModification
 from handlers.domain.model import Deployment, NewVersion
 
@@ -25,6 +25,7 @@ def handler(event: dict) -> dict:
     else:
         revision = _create(deployment, release.version)
     logger.info("promoted", version=release.version, alias=deployment.alias)
+    notify.publish(notifications.promoted(deployment, release.version, event["executionId"]))
     return {"traffic": replace(traffic, next="done", weight=100.0, alias_revision_id=revision).to_json()}
 
 
