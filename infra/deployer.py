@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -12,6 +12,8 @@ from handlers.domain.catalog import FUNCTION_NAME_PREFIX, TASKS
 from infra.auto_deploy import AutoDeploy
 from infra.ci_access import CiAccess
 from infra.grants import Targets
+from infra.monitoring import Monitoring
+from infra.notifications import Notifications
 from infra.safety_net import SafetyNet
 from infra.settings import DeployerSettings
 from infra.state_machine import DeploymentStateMachine
@@ -19,8 +21,9 @@ from infra.task_functions import TaskFunctions
 
 
 class LambdaDeployer(Construct):
-    """Task functions, the deployment state machine, its safety net (rescue, reconciler), auto-deploy on ECR
-    push, CI access, deployment history."""
+    """Task functions, the deployment state machine, its safety net (rescue, reconciler, dead-letter queue),
+    auto-deploy on ECR push, CI access, deployment history, a dashboard and alarms on the deployer itself, and
+    optionally a topic that turns its lifecycle events into messages."""
 
     def __init__(self, scope: Construct, id: str, *, settings: DeployerSettings) -> None:
         super().__init__(scope, id)
@@ -70,3 +73,12 @@ class LambdaDeployer(Construct):
         self.auto_deploy = AutoDeploy(self, "AutoDeploy", triggers=settings.auto_deploy,
                                       state_machine=self.state_machine) if settings.auto_deploy else None
         self.ci = CiAccess(self, "Ci", targets=self.targets, github=settings.github)
+        self.notifications = Notifications(
+            self, "Notifications", alarm_name_prefix=f"{settings.state_machine_name}-",
+            emails=settings.notification_emails) if settings.wants_topic else None
+        self.monitoring = Monitoring(
+            self, "Monitoring", name=settings.state_machine_name, state_machine=self.state_machine,
+            functions=self.tasks.functions, log_groups={state: t.log_group for state, t in self.tasks.tasks.items()},
+            dead_letters=self.safety_net.dead_letters, lock_alarm_after=Duration.minutes(settings.lock_alarm_minutes),
+            topic=self.notifications.topic if self.notifications else None,
+        )
