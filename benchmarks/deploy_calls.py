@@ -36,7 +36,9 @@ def report(emulator: Emulator, title: str, execution) -> None:
     print(f"\n== {title}: {execution.status} in {execution.output.get('durationSeconds')} s")
     print(f"   state transitions: {len(states)}  (task invocations: {len(tasks)}, history events: "
           f"{len(execution.history)})")
-    print(f"   AWS API calls by the handlers: {len(calls)}  (mutating: {sum(c.mutating for c in calls)})")
+    notifications = sum(c.operation == "PutEvents" for c in calls)
+    print(f"   AWS API calls by the handlers: {len(calls)}  (mutating: {sum(c.mutating for c in calls)}; "
+          f"notifications, events:PutEvents: {notifications})")
     per_state: dict[str, Counter] = {}
     for call in calls:
         per_state.setdefault(call.task, Counter())[f"{call.service}:{call.operation}"] += 1

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from handlers.aws import deployments
+from handlers.aws import deployments, notify
 from handlers.aws.clients import client, error_code
 from handlers.aws.task import logger, task
+from handlers.domain import notifications
 from handlers.domain.errors import DeploymentInProgress
 from handlers.domain.model import ROLLBACK, ROLLBACK_REQUESTED, Deployment, stop_cause
 from handlers.domain.timing import seconds_since
@@ -44,6 +45,7 @@ def handler(event: dict) -> dict:
         image=deployment.stable.image if deployment.kind == ROLLBACK else deployment.target.uri,
         strategy=deployment.plan.name, requestedBy=deployment.requested_by,
     )
+    notify.publish(notifications.started(deployment, execution))
     return {}
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from handlers.aws import alias
+from handlers.aws import alias, notify
 from handlers.aws.task import count, logger, task
-from handlers.domain import progress
+from handlers.domain import notifications, progress
 from handlers.domain.model import Deployment, NewVersion
 
 
@@ -21,6 +21,8 @@ def handler(event: dict) -> dict:
     count("TrafficShifted")
     logger.info("traffic shifted", weight=step.weight, step=traffic.step + 1,
                 steps=len(deployment.plan.steps), version=release.version)
+    notify.publish(notifications.traffic_shifted(deployment, release.version, step.weight, traffic.step,
+                                                 event["executionId"]))
     advanced = progress.shifted(deployment.plan, traffic, deployment.check_interval_seconds, revision,
                                 deployment.checks)
     return {"traffic": advanced.to_json()}

@@ -51,6 +51,7 @@ class Scope(enum.Enum):
     STATE_MACHINE = enum.auto()
     EXECUTIONS = enum.auto()
     SYNC_EXECUTION_RULE = enum.auto()
+    DEFAULT_EVENT_BUS = enum.auto()
     ANY = enum.auto()
 
 
@@ -99,6 +100,8 @@ class Allow:
 _PULL_IMAGE = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 
 _READ_TABLE = ("dynamodb:GetItem", "dynamodb:Query")
+# Lifecycle notifications (handlers.aws.notify): the tasks that change a deployment announce it on the default bus.
+_NOTIFY = Allow(Scope.DEFAULT_EVENT_BUS, "events:PutEvents")
 _RECORD = ("dynamodb:UpdateItem", "dynamodb:DeleteItem")  # close the deployment's record, release the lock
 _RESTORE = (  # handlers.restore: alias, $LATEST and the function-name tag back on the stable version
     Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetFunction",
@@ -126,6 +129,7 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
     "Lock": (  # the first mutation; a rollback request stops the deployment it interrupts
         Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"),
         Allow(Scope.EXECUTIONS, "states:StopExecution"),
+        _NOTIFY,  # Deployment Started
     ),
     "RetagImage": (
         Allow(Scope.REPOSITORIES, "ecr:BatchGetImage", "ecr:PutImage"),
@@ -142,6 +146,7 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
     ),
     "ShiftTraffic": (
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetAlias", "lambda:UpdateAlias"),
+        _NOTIFY,  # Traffic Shifted
     ),
     "CheckHealth": (
         Allow(Scope.ALARMS, "cloudwatch:DescribeAlarms"),
@@ -152,6 +157,7 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
     ),
     "Promote": (
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias"),
+        _NOTIFY,  # Deployment Promoted
     ),
     "Finalize": (
         Allow(Scope.DEPLOYMENTS_TABLE, *_RECORD),
@@ -159,11 +165,13 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
     "Rollback": (
         *_RESTORE,
         Allow(Scope.DEPLOYMENTS_TABLE, *_RECORD),
+        _NOTIFY,  # Deployment Rolled Back
     ),
     # Outside the state machine (handlers.catalog.EVENT_HANDLERS):
     "Rescue": (  # an execution ended without its cleanup: restore what its lock recorded, then release it
         *_RESTORE,
         Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:GetItem", *_RECORD),
+        _NOTIFY,  # Deployment Rescued, Deployment Failed
     ),
     "Reconcile": (  # stale locks, and managed aliases left weighted with no deployment running
         *_RESTORE,
@@ -172,6 +180,7 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
         Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:GetItem", *_RECORD),  # GetItem: is it still unlocked?
         Allow(Scope.EXECUTIONS, "states:DescribeExecution"),
         Allow(Scope.ANY, "tag:GetResources"),
+        _NOTIFY,  # Deployment Rescued
     ),
     "AlarmFired": (  # which running deployments judge the alarm, then the rollback request for each
         Allow(Scope.LOCKS_INDEX, "dynamodb:Query"),
@@ -237,6 +246,8 @@ class Resources:
                 return [self._arn("states", f"execution:{self.state_machine_name}:*")]
             case Scope.SYNC_EXECUTION_RULE:
                 return [self._arn("events", f"rule/{SYNC_EXECUTION_RULE}")]
+            case Scope.DEFAULT_EVENT_BUS:  # PutEvents acts on the bus (SAR: resource type event-bus)
+                return [self._arn("events", "event-bus/default")]
             case Scope.ANY:
                 return ["*"]
         raise ValueError(f"no resources for {scope}")

@@ -50,6 +50,8 @@ POINTS = [
     Point("Promote", "UpdateAlias"),
     Point("Finalize", "UpdateItem"),
     Point("Finalize", "DeleteItem"),  # the lock's release
+    Point("Lock", "PutEvents"),  # the first notification: a failure to notify changes nothing
+    Point("Promote", "PutEvents"),  # the last one
 ]
 KINDS = {  # status, error code (the code each service uses for it)
     "throttled": THROTTLE,

@@ -4,7 +4,8 @@ Every permission the table grants a function is used by one of the scenarios bel
 412 glitches each task tells from a real change, pre-traffic checks, rollbacks, rescue, reconciler, an alarm's
 own event, ECR push), and
 is needed (an action granted on several scopes, on each of them):
-with it taken away, that scenario's call is refused with AccessDeniedException and the run ends otherwise.
+with it taken away, that scenario's call is refused with AccessDeniedException and the run ends otherwise
+(for a notification, which never changes a deployment's end, what a subscriber heard is part of the end).
 With the table intact, every scenario ends as it should and nothing is refused. Runs share one emulator
 (waits at 1/500); each deploys its own function, which is untagged afterwards so later runs leave it alone.
 """
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from botocore.exceptions import ClientError
-from support import make_world, wait_for
+from support import Inbox, make_world, notifications_inbox, notified, wait_for
 
 from deployer.local import sample
 from deployer.local.emulator import Emulator
@@ -42,6 +43,7 @@ class Run:
 
     emulator: Emulator
     name: str
+    inbox: Inbox
     executions: set[str] = field(default_factory=set)
     functions: list[str] = field(default_factory=list)
     guards: list = field(default_factory=list)
@@ -58,6 +60,10 @@ class Run:
 
     def run(self, request: dict, suffix: str = ""):
         return self.emulator.wait(self.start(request, suffix), timeout=60)
+
+    def heard(self, function: str) -> list[str]:
+        """The notifications a subscriber heard about ``function`` (each detail-type once, in order)."""
+        return list(dict.fromkeys(detail_type for detail_type, _ in notified(self.inbox, function)))
 
     def guard(self, task: str, operation: str, change: Callable[[], None]) -> None:
         """Let ``change`` happen (as another client) just before ``task`` of this run calls ``operation``."""
@@ -97,7 +103,7 @@ def deploy_with_glitches(run: Run) -> tuple:
                                                       ("PublishVersion", "PublishVersion"),
                                                       ("ShiftTraffic", "UpdateAlias"), ("Promote", "UpdateAlias"))])
     execution = run.run(world.request(world.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1, alarms=[world.fn.alarm]))
-    return ended(execution), settled(world), recorded(world.fn.name)
+    return ended(execution), settled(world), recorded(world.fn.name), run.heard(world.fn.name)
 
 
 def checked_deploy(run: Run) -> tuple:
@@ -138,7 +144,7 @@ def rollback_after_a_failure(run: Run) -> tuple:
     run.emulator.api.inject(Fault(ACCESS_DENIED, task="Promote", operation="UpdateAlias", times=None,
                                   execution=run.name))
     execution = run.run(world.request(world.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1))
-    return ended(execution), settled(world), deployments.holder(world.fn.name) is None
+    return ended(execution), settled(world), deployments.holder(world.fn.name) is None, run.heard(world.fn.name)
 
 
 def stopped_then_rescued(run: Run) -> tuple:
@@ -151,7 +157,8 @@ def stopped_then_rescued(run: Run) -> tuple:
     answer = run.emulator.client("lambda").invoke(FunctionName=run.emulator.function_arns["Rescue"], Payload=json.dumps(
         {"detail": {"status": stopped.status, "executionArn": arn, "input": json.dumps(stopped.input)}}))
     result = json.loads(answer["Payload"].read())
-    return answer.get("FunctionError"), result.get("rescued"), settled(world), deployments.holder(world.fn.name)
+    return (answer.get("FunctionError"), result.get("rescued"), settled(world), deployments.holder(world.fn.name),
+            run.heard(world.fn.name))
 
 
 def reconciled(run: Run) -> tuple:
@@ -170,7 +177,8 @@ def reconciled(run: Run) -> tuple:
         report = run.emulator.reconcile()
     except RuntimeError as exc:
         report = {"failed": str(exc)}
-    return json.dumps(report, sort_keys=True), settled(stale), settled(weighted)
+    return (json.dumps(report, sort_keys=True), settled(stale), settled(weighted), run.heard(stale.fn.name),
+            run.heard(weighted.fn.name))
 
 
 def rollback_requests(run: Run) -> tuple:
@@ -236,14 +244,16 @@ SCENARIOS: dict[str, Callable[[Run], tuple]] = {  # cheapest first: a permission
     "alarm fired": alarm_fired,
     "push": push,
 }
+STARTED, SHIFTED, PROMOTED = "Deployment Started", "Traffic Shifted", "Deployment Promoted"
+ROLLED_BACK, RESCUED = "Deployment Rolled Back", "Deployment Rescued"
 EXPECTED = {  # what each scenario ends with when every permission is there
-    "deploy": (("SUCCEEDED", None), "on 2", ("deployed", True)),
+    "deploy": (("SUCCEEDED", None), "on 2", ("deployed", True), [STARTED, SHIFTED, PROMOTED]),
     "checks": (("SUCCEEDED", None), "on 2", ["beforeTraffic"]),
     "first deployment": (("SUCCEEDED", None), "2"),  # version 1 was published with the function, unaliased
     "lock taken meanwhile": (("FAILED", "DeploymentInProgress"), True),
-    "rollback after a failure": (("FAILED", "DeploymentRolledBack"), "on 1", True),
-    "stopped, then rescued": (None, True, "on 1", None),
-    "reconciler": ("on 1", "on 1"),  # after the report, which the test checks
+    "rollback after a failure": (("FAILED", "DeploymentRolledBack"), "on 1", True, [STARTED, SHIFTED, ROLLED_BACK]),
+    "stopped, then rescued": (None, True, "on 1", None, [STARTED, SHIFTED, RESCUED]),
+    "reconciler": ("on 1", "on 1", [STARTED, SHIFTED, RESCUED], [RESCUED]),  # after the report, checked below
     "rollback requests": (("SUCCEEDED", None), ("SUCCEEDED", None), ("SUCCEEDED", None), "ABORTED", "on 1"),
     "alarm fired": (("ABORTED", None), ("SUCCEEDED", None), "on 1"),
     "push": (("SUCCEEDED", None), True),
@@ -261,10 +271,11 @@ class Result:
 class Sweep:
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
+        self.inbox = notifications_inbox(emulator)
         self._runs = itertools.count()
 
     def run(self, scenario: str) -> Result:
-        run = Run(self.emulator, f"{scenario.split(',')[0].replace(' ', '-')}-{next(self._runs)}")
+        run = Run(self.emulator, f"{scenario.split(',')[0].replace(' ', '-')}-{next(self._runs)}", self.inbox)
         start = len(self.emulator.iam.decisions)
         try:
             ended = SCENARIOS[scenario](run)
