@@ -80,8 +80,8 @@ def test_a_reconciler_that_could_outlast_its_schedule_fails_the_synth():
                   reconcile=function("Reconcile", Duration.minutes(4)))
 
 
-@pytest.mark.parametrize(("task", "retries"), [("Rescue", 2), ("Reconcile", 0)])
-def test_a_failed_rescue_or_reconcile_run_lands_in_the_dead_letter_queue_after_its_retries(configured, task, retries):
+@pytest.mark.parametrize(("task", "retries"), [("Rescue", 2), ("Reconcile", 0), ("AlarmFired", 2)])
+def test_a_failed_rescue_reconcile_or_alarm_run_lands_in_the_dead_letter_queue_after_its_retries(configured, task, retries):
     (queue,) = configured.of_type("AWS::SQS::Queue")
     function_id, _ = configured.function(EVENT_HANDLERS[task])
 
@@ -93,7 +93,7 @@ def test_a_failed_rescue_or_reconcile_run_lands_in_the_dead_letter_queue_after_i
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue, "Arn"]}}  # what EventBridge never delivered
 
 
-def test_the_dead_letter_queue_is_encrypted_kept_two_weeks_and_written_only_by_the_safety_nets_rules(configured):
+def test_the_dead_letter_queue_is_encrypted_kept_two_weeks_and_written_only_by_the_deployers_own_rules(configured):
     (queue,) = configured.of_type("AWS::SQS::Queue").values()
     (policy,) = configured.of_type("AWS::SQS::QueuePolicy").values()
     rules = {json.dumps({"Fn::GetAtt": [id, "Arn"]}) for id, r in configured.of_type(RULE).items()
@@ -104,6 +104,6 @@ def test_the_dead_letter_queue_is_encrypted_kept_two_weeks_and_written_only_by_t
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     allowed = [s for s in statements if s["Effect"] == "Allow"]
     assert {(s["Principal"]["Service"], s["Action"]) for s in allowed} == {("events.amazonaws.com", "sqs:SendMessage")}
-    assert {json.dumps(s["Condition"]["ArnEquals"]["aws:SourceArn"]) for s in allowed} == rules and len(rules) == 2
+    assert {json.dumps(s["Condition"]["ArnEquals"]["aws:SourceArn"]) for s in allowed} == rules and len(rules) == 3  # rescue, reconcile, alarm
     assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
                for s in statements)
