@@ -10,6 +10,7 @@ from constructs import Construct
 from handlers.aws import deployments
 from handlers.domain.catalog import FUNCTION_NAME_PREFIX, STATE_MACHINE_ARN, TASKS
 from infra.alarm_rollback import AlarmRollback
+from infra.approver_access import ApproverAccess
 from infra.auto_deploy import AutoDeploy
 from infra.ci_access import CiAccess
 from infra.grants import Targets
@@ -78,6 +79,7 @@ class LambdaDeployer(Construct):
         self.auto_deploy = AutoDeploy(self, "AutoDeploy", triggers=settings.auto_deploy,
                                       state_machine=self.state_machine) if settings.auto_deploy else None
         self.ci = CiAccess(self, "Ci", targets=self.targets, github=settings.github)
+        self.approvers = ApproverAccess(self, "Approvers", targets=self.targets)
         self.notifications = Notifications(
             self, "Notifications", alarm_name_prefix=f"{settings.state_machine_name}-",
             emails=settings.notification_emails) if settings.wants_topic else None

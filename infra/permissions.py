@@ -52,6 +52,7 @@ class Scope(enum.Enum):
     EXECUTIONS = enum.auto()
     SYNC_EXECUTION_RULE = enum.auto()
     DEFAULT_EVENT_BUS = enum.auto()
+    TASK_TOKENS = enum.auto()
     ANY = enum.auto()
 
 
@@ -77,6 +78,10 @@ WILDCARD_REASONS: Mapping[Scope, str] = {
     Scope.EXECUTIONS: (
         "Execution names are chosen when an execution starts, so execution ARNs are known only at run time; "
         "the pattern is limited to executions of this deployer's state machine."
+    ),
+    Scope.TASK_TOKENS: (
+        "SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat act on a task token, not on a resource: the "
+        "Service Authorization Reference lists no resource type for them, so no ARN can narrow them."
     ),
     Scope.ANY: "tag:GetResources has no resource-level permissions.",
 }
@@ -150,6 +155,16 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
     ),
     "CheckHealth": (
         Allow(Scope.ALARMS, "cloudwatch:DescribeAlarms"),
+        Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:GetItem"),  # a promote request on the lock
+    ),
+    "RequestApproval": (  # the gate's task token on the lock, and Approval Needed
+        Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:UpdateItem"),
+        _NOTIFY,
+    ),
+    "WatchApproval": (  # health while the gate waits, and its token's heartbeat
+        Allow(Scope.ALARMS, "cloudwatch:DescribeAlarms"),
+        Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:GetItem"),
+        Allow(Scope.TASK_TOKENS, "states:SendTaskHeartbeat"),
     ),
     "RunChecks": (  # the new version by its number (synthetic invocations), and the request's hooks
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:InvokeFunction"),
@@ -206,6 +221,16 @@ CI_PERMISSIONS: tuple[Allow, ...] = (
     Allow(Scope.EXECUTIONS, "states:DescribeExecution", "states:GetExecutionHistory"),
 )
 
+APPROVER_PERMISSIONS: tuple[Allow, ...] = (
+    # approve / reject / promote (deployer/commands): read the lock, record who answered or asked on it, and
+    # answer the gate's task token. Deploying (CI_PERMISSIONS) grants none of these: a pipeline that may deploy
+    # cannot approve its own deployment.
+    Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:GetItem", "dynamodb:UpdateItem"),
+    Allow(Scope.TASK_TOKENS, "states:SendTaskSuccess", "states:SendTaskFailure"),
+    # follow what the answer did (the same reads as CI's)
+    Allow(Scope.EXECUTIONS, "states:DescribeExecution", "states:GetExecutionHistory"),
+)
+
 SYNC_EXECUTION_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
 """The managed rule through which Step Functions follows a ``startExecution.sync`` child execution."""
 
@@ -248,7 +273,7 @@ class Resources:
                 return [self._arn("events", f"rule/{SYNC_EXECUTION_RULE}")]
             case Scope.DEFAULT_EVENT_BUS:  # PutEvents acts on the bus (SAR: resource type event-bus)
                 return [self._arn("events", "event-bus/default")]
-            case Scope.ANY:
+            case Scope.TASK_TOKENS | Scope.ANY:
                 return ["*"]
         raise ValueError(f"no resources for {scope}")
 

@@ -22,6 +22,8 @@ class LambdaDeployerStack(Stack):
                   description="Start deployments here (aws stepfunctions start-execution)")
         CfnOutput(self, "CiPolicyArn", value=self.deployer.ci.policy.managed_policy_arn,
                   description="Attach to the CI principal: start and follow deployments, nothing else")
+        CfnOutput(self, "ApproverPolicyArn", value=self.deployer.approvers.policy.managed_policy_arn,
+                  description="Attach to the people who may approve, reject or promote deployments (not to CI)")
         CfnOutput(self, "DashboardName", value=self.deployer.monitoring.dashboard.dashboard_name,
                   description="The deployer's own CloudWatch dashboard")
         CfnOutput(self, "DeadLetterQueueUrl", value=self.deployer.safety_net.dead_letters.queue_url,

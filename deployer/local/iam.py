@@ -61,6 +61,8 @@ from infra.permissions import Allow, Resources
 ACCOUNT = DEFAULT_ACCOUNT_ID
 CI_ROLE = "CI"
 """The principal a test runs the CLI as (``TaskScope(…, CI_ROLE)``): the CI policy, ``CI_PERMISSIONS``."""
+APPROVER_ROLE = "Approver"
+"""A person with the approver policy (``APPROVER_PERMISSIONS``): approve, reject, promote."""
 
 PREFIXES = {
     "lambda": "lambda", "ecr": "ecr", "dynamodb": "dynamodb", "cloudwatch": "cloudwatch", "monitoring": "cloudwatch",
@@ -82,7 +84,8 @@ _HIDE_TAGS = "lambda_deployer_emulator_hide_tags"
 
 def roles() -> Mapping[str, tuple[Allow, ...]]:
     """Every principal the emulator knows, read at call time: the task functions' roles, and CI."""
-    return {**permissions.TASK_PERMISSIONS, CI_ROLE: permissions.CI_PERMISSIONS}
+    return {**permissions.TASK_PERMISSIONS, CI_ROLE: permissions.CI_PERMISSIONS,
+            APPROVER_ROLE: permissions.APPROVER_PERMISSIONS}
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,9 @@ def resolve(request: DeployRequest, execution: str, aws: Aws) -> tuple[Deploymen
             _check_weighted_alias_possible(function.name, stable_function["Configuration"], config, stable.version)
     elif plan.steps:
         logger.info("no alias yet: first deployment goes all at once", alias=request.alias)
-        plan = Plan(f"AllAtOnce (first deployment, {plan.name} needs a live version)", ())
+        # A gate anywhere still stops before the alias is born: a person says go for the first deployment too.
+        plan = Plan(f"AllAtOnce (first deployment, {plan.name} needs a live version)", (),
+                    (0,) if plan.approvals else ())
 
     ignored = _check_alarms(aws, request)
     resolved_checks = _resolve_checks(aws, request, config, first_deployment=alias is None)
@@ -74,6 +76,7 @@ def resolve(request: DeployRequest, execution: str, aws: Aws) -> tuple[Deploymen
         latest_revision_id=config.get("RevisionId"),
         analysis=request.analysis,
         checks=resolved_checks,
+        approval=request.approval,
     )
     return deployment, alias.get("RevisionId") if alias else None
 

@@ -10,7 +10,9 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 
+from handlers.domain import approval
 from handlers.domain.analysis import DISABLED, AnalysisSettings, parse_analysis
+from handlers.domain.approval import ApprovalSettings
 from handlers.domain.checks import NO_CHECKS, Checks, parse_hooks, parse_pre_traffic
 from handlers.domain.errors import InvalidDeploymentRequest
 from handlers.domain.images import ImageRef, parse_image_uri
@@ -26,7 +28,8 @@ MAX_ALARMS = 100  # one DescribeAlarms call
 STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
 REQUEST_KEYS = frozenset(
     {"action", "function", "image", "alias", "strategy", "alarms", "checkIntervalSeconds", "allowFiringAlarms",
-     "analysis", "preTraffic", "hooks", "requestedBy", STARTED_BY}
+     "analysis", "preTraffic", "hooks", "requestedBy", "approval", "approvalTimeoutSeconds", "onApprovalTimeout",
+     STARTED_BY}
 )
 ROLLBACK_KEYS = frozenset({"action", "function", "alias", "toVersion", "requestedBy", STARTED_BY})
 DEPLOY, ROLLBACK = "deploy", "rollback"
@@ -58,6 +61,7 @@ class DeployRequest:
     requested_by: str | None = None
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)  # on unless the request says false
     checks: Checks = NO_CHECKS  # preTraffic and hooks (handlers.domain.checks); hooks as the request names them
+    approval: ApprovalSettings = field(default_factory=ApprovalSettings)  # how approval gates time out
 
 
 def parse_function(value: object) -> FunctionRef:
@@ -119,12 +123,18 @@ def parse_request(raw: object) -> DeployRequest:
     synthetic = problems.check(parse_pre_traffic, raw["preTraffic"]) if "preTraffic" in raw else None
     hooks = problems.check(parse_hooks, raw["hooks"]) if "hooks" in raw else {}
     checks = Checks(synthetic).with_hooks(hooks or {})
-    if plan is not None and interval is not None and analysis is not None:
+    if plan is not None and problems.check(approval.parse_gate, raw.get("approval")):
+        plan = plan.gated(len(plan.steps))
+    settings = problems.check(approval.parse_settings,
+                              raw.get("approvalTimeoutSeconds", approval.DEFAULT_TIMEOUT_SECONDS),
+                              raw.get("onApprovalTimeout", approval.ROLLBACK), interval)
+    if plan is not None and interval is not None and analysis is not None and settings is not None:
         problems.check(check_history_budget, plan, interval, analysis.max_extensions,
-                       checks.checkpoints(len(plan.steps)))
+                       checks.checkpoints(len(plan.steps)),
+                       approval.watch_checks(len(plan.approvals), settings, interval))
     problems.raise_any()
     return DeployRequest(function, image, alias, plan, alarms, interval, allow_firing, requested_by, analysis,
-                         checks)
+                         checks, settings)
 
 
 @dataclass(frozen=True)
@@ -259,6 +269,7 @@ class Deployment:
     current_version: str | None = None  # the version a rollback request moves traffic away from
     analysis: AnalysisSettings = DISABLED  # how checks judge the canary; a rollback request has none
     checks: Checks = NO_CHECKS  # synthetic invocations and hooks, the hooks resolved to their ARNs
+    approval: ApprovalSettings = approval.DEFAULTS  # how the plan's approval gates time out
 
     @property
     def leaving_version(self) -> str | None:
@@ -292,6 +303,8 @@ class Deployment:
             "currentVersion": self.current_version,
             "analysis": self.analysis.to_json(),
             "checks": self.checks.to_json(),
+            # read by AwaitApproval's TimeoutSecondsPath and HeartbeatSecondsPath
+            "approval": self.approval.to_json(self.check_interval_seconds),
         }
 
     @classmethod
@@ -316,6 +329,7 @@ class Deployment:
             # Started before analysis existed: judged by alarms alone, as it was then.
             analysis=AnalysisSettings.from_json(data.get("analysis", False)),
             checks=Checks.from_json(data.get("checks")),
+            approval=ApprovalSettings.from_json(data.get("approval")),
         )
 
 

@@ -27,7 +27,8 @@ PROMOTED = "Deployment Promoted"
 ROLLED_BACK = "Deployment Rolled Back"
 FAILED = "Deployment Failed"
 RESCUED = "Deployment Rescued"
-DETAIL_TYPES = (STARTED, TRAFFIC_SHIFTED, PROMOTED, ROLLED_BACK, FAILED, RESCUED)
+APPROVAL_NEEDED = "Approval Needed"
+DETAIL_TYPES = (STARTED, TRAFFIC_SHIFTED, APPROVAL_NEEDED, PROMOTED, ROLLED_BACK, FAILED, RESCUED)
 
 REPAIR = "repair"
 """``kind`` of a change no deployment made: the reconciler put back an alias it found weighted."""
@@ -188,3 +189,18 @@ def rescued(deployment: Deployment, execution: str | None, *, reason: str, error
                    kind=kind or deployment.kind, to_version=stable.version if stable else None,
                    from_image=deployment.target.uri, to_image=stable.image if stable else deployment.latest_image,
                    weight=100.0 if stable else None, reason=reason, error=error, restored=tuple(restored))
+
+
+def approval_needed(deployment: Deployment, execution: str, *, weight: float, gate: int, timeout_at: str,
+                    on_timeout: str) -> Notification:
+    """The deployment waits at an approval gate (``gate`` as in Plan.approvals), traffic held at ``weight``."""
+    steps = len(deployment.plan.steps)
+    before = "promotion" if gate >= steps else f"step {gate + 1} of {steps}"
+    stable = deployment.stable
+    return _common(APPROVAL_NEEDED, deployment, execution,
+                   f"{_name(deployment)}: waiting for approval before {before} ({weight:g}% of traffic on the new "
+                   f"version); lambda-deployer approve {deployment.function_name} or reject it; until {timeout_at}, "
+                   f"then {on_timeout}",
+                   from_version=stable.version if stable else None, from_image=stable.image if stable else None,
+                   to_image=deployment.target.uri, weight=weight, step=min(gate, steps) + 1 if gate < steps else None,
+                   reason=f"approval needed before {before}")

@@ -10,7 +10,8 @@ from infra import LambdaDeployerStack
 
 def test_outputs_are_the_state_machine_the_ci_policy_and_the_github_role(configured):
     (state_machine,) = configured.of_type("AWS::StepFunctions::StateMachine")
-    (policy,) = configured.of_type("AWS::IAM::ManagedPolicy")
+    (policy,) = [id for id, p in configured.of_type("AWS::IAM::ManagedPolicy").items()
+                 if p["Properties"]["Description"].startswith("lambda-deployer CI")]
     (github_role,) = [id for id, role in configured.of_type("AWS::IAM::Role").items()
                       if "sts:AssumeRoleWithWebIdentity" in str(role)]
 
@@ -20,8 +21,8 @@ def test_outputs_are_the_state_machine_the_ci_policy_and_the_github_role(configu
 
 
 def test_without_github_or_a_topic_the_state_machine_ci_policy_dashboard_and_dead_letters_are_output(defaults):
-    assert set(defaults.template.to_json()["Outputs"]) == {"StateMachineArn", "CiPolicyArn", "DashboardName",
-                                                          "DeadLetterQueueUrl"}
+    assert set(defaults.template.to_json()["Outputs"]) == {"StateMachineArn", "CiPolicyArn", "ApproverPolicyArn",
+                                                          "DashboardName", "DeadLetterQueueUrl"}
 
 
 def test_a_configured_topic_is_output(configured):

@@ -17,6 +17,11 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
     StateTaskService,
 )
+from moto.stepfunctions.parser.asl.eval.callback.callback import (
+    CallbackConsumerTimeout,
+    CallbackNotifyConsumerError,
+    CallbackPoolManager,
+)
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -52,7 +57,27 @@ def patches() -> list[Patch]:
         "normalise_response": original(StateTaskService, "_normalise_response"),
         "r_stop_execution": original(StepFunctionResponse, "stop_execution"),
         "stop": original(Execution, "stop"),
+        "notify": original(CallbackPoolManager, "notify"),
+        "heartbeat": original(CallbackPoolManager, "heartbeat"),
     }
+
+    # AWS: SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat answer TaskTimedOut when "the task token has
+    # either expired or the task associated with the token has already been closed" (their API references,
+    # Errors). moto keeps a closed task's callback endpoint and accepts every later answer and heartbeat: a
+    # second answer to a closed wait "succeeds", and a heartbeat never tells that the wait is over. A task is
+    # closed once it was answered or once its wait ended (moto then sets the endpoint's notify event).
+    def closed(self, callback_id):
+        endpoint = self._pool.get(callback_id)
+        if endpoint is not None and endpoint._notify_event.is_set():
+            raise CallbackNotifyConsumerError(callback_consumer_error=CallbackConsumerTimeout())
+
+    def notify(self, callback_id, outcome):
+        closed(self, callback_id)
+        return moto["notify"](self, callback_id, outcome)
+
+    def heartbeat(self, callback_id):
+        closed(self, callback_id)
+        return moto["heartbeat"](self, callback_id)
 
     # AWS: StartExecution without a name gets a unique one (moto names it None, so a second run collides).
     # "StartExecution is idempotent for STANDARD workflows": the name and input of a running execution
@@ -118,6 +143,10 @@ def patches() -> list[Patch]:
               why="StopExecution's error and cause reach the aborted execution"),
         Patch(Execution, "stop", stop, ("self", "stop_date", "error", "cause"),
               why="StopExecution's error and cause kept; the execution is ABORTED once StopExecution answers"),
+        Patch(CallbackPoolManager, "notify", notify, ("self", "callback_id", "outcome"),
+              why="an answer to a closed task token is TaskTimedOut"),
+        Patch(CallbackPoolManager, "heartbeat", heartbeat, ("self", "callback_id"),
+              why="a heartbeat of a closed task token is TaskTimedOut"),
         Patch(StateTaskService, "_normalise_parameters", normalise,
               ("self", "parameters", "boto_service_name", "service_action_name"), uses=task_helpers,
               why="integration parameters mapped from PascalCase onto the API's member names"),
