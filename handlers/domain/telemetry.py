@@ -15,7 +15,7 @@ from handlers.domain.catalog import EVENT_HANDLERS, TASKS
 
 SERVICE_DIMENSION, TASK_DIMENSION = "service", "task"
 
-NOTIFYING = ("Lock", "ShiftTraffic", "Promote", "Rollback", "Rescue", "Reconcile")
+NOTIFYING = ("Lock", "ShiftTraffic", "RequestApproval", "Promote", "Rollback", "Rescue", "Reconcile")
 """The tasks that send lifecycle notifications (and may, alone, PutEvents)."""
 
 COUNTED_BY: Mapping[str, tuple[str, ...]] = {
@@ -25,7 +25,8 @@ COUNTED_BY: Mapping[str, tuple[str, ...]] = {
     "DeploymentSucceeded": ("Finalize",),
     "RollbackRequestCompleted": ("Finalize",),
     "DeploymentRolledBack": ("Rollback",),  # after a failure: the causes are in the Rollback function's logs
-    "HealthCheckFailed": ("CheckHealth",),  # a watched alarm in ALARM: one cause of a rollback
+    "HealthCheckFailed": ("CheckHealth", "WatchApproval"),  # a watched alarm in ALARM: one cause of a rollback
+    "ApprovalRequested": ("RequestApproval",),  # a deployment began to wait at an approval gate
     "DeploymentRescued": ("Rescue", "Reconcile"),
     "RollbackFailed": ("Rescue",),  # an execution that ended RollbackFailed (heard by the rescue)
     "LocksFreed": ("Reconcile",),

@@ -11,7 +11,8 @@ NONE = json.dumps({})
 
 
 def policies(configured) -> dict[str, dict]:
-    return {p["Properties"]["Description"].split(":")[0]: p for p in configured.of_type("AWS::IAM::ManagedPolicy").values()}
+    found = configured.of_type("AWS::IAM::ManagedPolicy").values()
+    return {p["Properties"]["Description"].split(":")[0]: p for p in found}
 
 
 def test_the_approver_policy_answers_task_tokens_and_writes_only_the_deployments_table(configured):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from support import fire_alarm_once_weighted, notifications_inbox, notified, wait_for
 
-from deployer.local.faults import SERVER_ERROR, Fault
+from deployer.local.faults import SERVER_ERROR, Crash, Fault
 from handlers.aws import deployments
 from handlers.domain import notifications as n
 
@@ -54,7 +54,9 @@ def test_redeploying_what_is_live_changes_nothing_and_says_nothing(fast_world, i
 
 
 def test_a_rollback_says_why(fast_world, inbox):
+    """CheckHealth's rollback (the alarm's own event is the other way: test_alarm_rollback.py)."""
     world = fast_world
+    world.emulator.api.inject(Crash("AlarmFired", times=None))
     fire_alarm_once_weighted(world)
     execution = world.emulator.run(world.request(world.v2, strategy=LONG_CANARY, checkIntervalSeconds=1,
                                                  alarms=[world.fn.alarm]))
@@ -90,7 +92,7 @@ def test_a_rollback_nobody_could_finish_fails_loudly_until_the_reconciler_rescue
     once it works again, the reconciler's repair is announced too."""
     world = fast_world
     world.emulator.api.inject(*[Fault(SERVER_ERROR, task=task, operation="UpdateAlias", times=None)
-                                for task in ("Rollback", "Rescue")])
+                                for task in ("Rollback", "Rescue")], Crash("AlarmFired", times=None))
     fire_alarm_once_weighted(world)
     execution = world.emulator.run(world.request(world.v2, strategy=LONG_CANARY, checkIntervalSeconds=1,
                                                  alarms=[world.fn.alarm]))

@@ -9,6 +9,9 @@ import uuid
 from datetime import datetime
 
 import botocore.session
+from moto.core.exceptions import AWSError
+from moto.core.responses import EmptyResult
+from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_aws_sdk,
@@ -17,10 +20,12 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
     StateTaskService,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+    StateTaskServiceCallback,
+)
 from moto.stepfunctions.parser.asl.eval.callback.callback import (
-    CallbackConsumerTimeout,
-    CallbackNotifyConsumerError,
-    CallbackPoolManager,
+    CallbackOutcomeFailure,
+    CallbackOutcomeSuccess,
 )
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
@@ -35,6 +40,21 @@ from handlers.domain import events
 CLIENT_MODULES = (lambda_eval_utils, state_task_service_sfn, state_task_service_aws_sdk)
 """The interpreter's modules whose ``boto_client_for`` makes the clients of the tasks the deployer's ASL runs
 (Lambda invokes, ``startExecution.sync``) and of any aws-sdk integration."""
+
+class TaskTimedOut(AWSError):
+    TYPE, STATUS = "TaskTimedOut", 400
+
+    def __init__(self) -> None:
+        super().__init__("Task Timed Out: the task token has either expired or the task associated with the token "
+                         "has already been closed")
+
+
+class InvalidTaskToken(AWSError):
+    TYPE, STATUS = "InvalidToken", 400
+
+    def __init__(self) -> None:
+        super().__init__("Invalid Token: 'Invalid token'")
+
 
 _starting = threading.Lock()  # StartExecution's check of the name and its start, as one step
 _stop_reason: contextvars.ContextVar[tuple[str | None, str | None]] = contextvars.ContextVar(
@@ -57,27 +77,36 @@ def patches() -> list[Patch]:
         "normalise_response": original(StateTaskService, "_normalise_response"),
         "r_stop_execution": original(StepFunctionResponse, "stop_execution"),
         "stop": original(Execution, "stop"),
-        "notify": original(CallbackPoolManager, "notify"),
-        "heartbeat": original(CallbackPoolManager, "heartbeat"),
+        "integration_pattern": original(StateTaskServiceCallback, "_eval_integration_pattern"),
     }
 
     # AWS: SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat answer TaskTimedOut when "the task token has
-    # either expired or the task associated with the token has already been closed" (their API references,
-    # Errors). moto keeps a closed task's callback endpoint and accepts every later answer and heartbeat: a
-    # second answer to a closed wait "succeeds", and a heartbeat never tells that the wait is over. A task is
-    # closed once it was answered or once its wait ended (moto then sets the endpoint's notify event).
-    def closed(self, callback_id):
-        endpoint = self._pool.get(callback_id)
-        if endpoint is not None and endpoint._notify_event.is_set():
-            raise CallbackNotifyConsumerError(callback_consumer_error=CallbackConsumerTimeout())
+    # either expired or the task associated with the token has already been closed", InvalidToken when it is
+    # not a token at all (their API references, Errors). moto keeps a closed task's callback endpoint and
+    # accepts every later answer and heartbeat (so a heartbeat never tells that a wait is over), and its own
+    # TaskTimedOut/TaskDoesNotExist are raised without the message they need (a TypeError reaches the caller).
+    # A task is closed once answered or once its wait ended (moto then sets the endpoint's notify event), or
+    # when its execution is no longer running.
+    def callback(self, token: str):
+        for execution in self._get_executions():
+            env = getattr(execution.exec_worker, "env", None)
+            endpoint = env.callback_pool_manager.get(token) if env is not None else None
+            if endpoint is None:
+                continue
+            if endpoint._notify_event.is_set() or execution.exec_status != ExecutionStatus.RUNNING:
+                raise TaskTimedOut()
+            return env.callback_pool_manager
+        raise InvalidTaskToken()
 
-    def notify(self, callback_id, outcome):
-        closed(self, callback_id)
-        return moto["notify"](self, callback_id, outcome)
+    def send_task_success(self, task_token, outcome):
+        callback(self, task_token).notify(task_token, CallbackOutcomeSuccess(callback_id=task_token, output=outcome))
 
-    def heartbeat(self, callback_id):
-        closed(self, callback_id)
-        return moto["heartbeat"](self, callback_id)
+    def send_task_failure(self, task_token, error=None, cause=None):
+        callback(self, task_token).notify(task_token, CallbackOutcomeFailure(callback_id=task_token, error=error,
+                                                                             cause=cause))
+
+    def send_task_heartbeat(self, task_token):
+        callback(self, task_token).heartbeat(task_token)
 
     # AWS: StartExecution without a name gets a unique one (moto names it None, so a second run collides).
     # "StartExecution is idempotent for STANDARD workflows": the name and input of a running execution
@@ -112,9 +141,34 @@ def patches() -> list[Patch]:
         finally:
             _stop_reason.reset(token)
 
+    # AWS: StopExecution ends the execution at once, whatever its states wait for. moto's task waiting for a
+    # task token (with HeartbeatSeconds) only looks again when its heartbeat wait runs out: a stopped execution
+    # stayed RUNNING that long. Waking every callback wait of the execution lets it see the stop.
     def stop(self, stop_date, error, cause):
         given_error, given_cause = _stop_reason.get()
-        return moto["stop"](self, stop_date, given_error or error, given_cause or cause)
+        stopped = moto["stop"](self, stop_date, given_error or error, given_cause or cause)
+        env = getattr(self.exec_worker, "env", None)
+        for endpoint in list(env.callback_pool_manager._pool.values()) if env is not None else ():
+            endpoint.interrupt_all()
+        return stopped
+
+    # (Woken so, moto's wait reports a timeout, which would be handled as the task's error after the stop and end
+    # the stopped execution FAILED: a task of an execution no longer running ends without an outcome instead.)
+    def integration_pattern(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+        try:
+            return moto["integration_pattern"](self, env, resource_runtime_part, normalised_parameters,
+                                               state_credentials)
+        except Exception:
+            if env.is_running():
+                raise
+            env.stack.append({})
+
+    # AWS: SendTaskFailure's ``cause`` becomes the failed task's cause (what a Catch's ResultPath receives).
+    # moto's response handler drops it.
+    def r_send_task_failure(self):
+        self.stepfunction_backend.send_task_failure(self._get_param("taskToken"), error=self._get_param("error"),
+                                                    cause=self._get_param("cause"))
+        return EmptyResult()
 
     # AWS: service integrations take the API's parameters in PascalCase ("StateMachineArn") and map them
     # onto the API's own member names ("stateMachineArn"), and answer in PascalCase ("ExecutionArn");
@@ -143,10 +197,18 @@ def patches() -> list[Patch]:
               why="StopExecution's error and cause reach the aborted execution"),
         Patch(Execution, "stop", stop, ("self", "stop_date", "error", "cause"),
               why="StopExecution's error and cause kept; the execution is ABORTED once StopExecution answers"),
-        Patch(CallbackPoolManager, "notify", notify, ("self", "callback_id", "outcome"),
+        Patch(StepFunctionsParserBackend, "send_task_success", send_task_success, ("self", "task_token", "outcome"),
+              uses=("_get_executions",), why="an answer to a closed task token is TaskTimedOut"),
+        Patch(StepFunctionsParserBackend, "send_task_failure", send_task_failure,
+              ("self", "task_token", "error", "cause"), uses=("_get_executions",),
               why="an answer to a closed task token is TaskTimedOut"),
-        Patch(CallbackPoolManager, "heartbeat", heartbeat, ("self", "callback_id"),
-              why="a heartbeat of a closed task token is TaskTimedOut"),
+        Patch(StateTaskServiceCallback, "_eval_integration_pattern", integration_pattern,
+              ("self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"),
+              why="a task waiting for a token ends quietly when its execution is stopped"),
+        Patch(StepFunctionResponse, "send_task_failure", r_send_task_failure, ("self",),
+              why="SendTaskFailure's cause reaches the failed task"),
+        Patch(StepFunctionsParserBackend, "send_task_heartbeat", send_task_heartbeat, ("self", "task_token"),
+              uses=("_get_executions",), why="a heartbeat of a closed task token is TaskTimedOut"),
         Patch(StateTaskService, "_normalise_parameters", normalise,
               ("self", "parameters", "boto_service_name", "service_action_name"), uses=task_helpers,
               why="integration parameters mapped from PascalCase onto the API's member names"),
