@@ -160,6 +160,12 @@ def check_history_budget(plan: Plan, interval: int, max_extensions: int = 0, che
     Functions' execution history limit."""
     if history_events(plan, interval, max_extensions, checkpoints, watch_checks) <= MAX_HISTORY_EVENTS:
         return
+    if watch_checks and history_events(plan, interval, max_extensions, checkpoints) <= MAX_HISTORY_EVENTS:
+        raise InvalidDeploymentRequest(
+            f"the approval gate(s) of strategy {plan.name!r} would be checked up to {watch_checks} times while "
+            f"waiting at checkIntervalSeconds={interval}, more than one Step Functions execution can record "
+            f"({MAX_HISTORY_EVENTS} history events); use a shorter approvalTimeoutSeconds or a longer "
+            "checkIntervalSeconds")
     spare = (MAX_HISTORY_EVENTS - EVENTS_FIXED - EVENTS_RESERVED - EVENTS_PER_SHIFT * len(plan.steps)
              - EVENTS_PER_CHECKPOINT * checkpoints - EVENTS_PER_GATE * len(plan.approvals)
              - EVENTS_PER_CHECK * watch_checks)

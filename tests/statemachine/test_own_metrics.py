@@ -18,12 +18,14 @@ from support import fire_alarm_once_weighted, make_world, wait_for
 from deployer.local import sample
 from deployer.local.emulator import Emulator
 from deployer.local.faults import SERVER_ERROR, THROTTLE, Fault
+from handlers.aws import deployments
 from handlers.aws import task as task_module
 from handlers.domain import tags, telemetry
 from handlers.domain.catalog import SERVICE
 
 LONG_CANARY = {"steps": [{"weight": 10, "bakeSeconds": 600}]}
 ONE_SHIFT = {"steps": [{"weight": 10, "bakeSeconds": 1}]}
+GATED = {"steps": [{"weight": 10, "bakeSeconds": 1}, {"approval": True}]}
 PUSHED = "pushed"
 
 
@@ -57,8 +59,8 @@ def recorded():
     provider = task_module.metrics.provider
     record = Recorded()
     with Emulator(time_scale=0.05, auto_deploy={PUSHED: ["main"]}) as emulator:
-        emulator.client("events").remove_targets(Rule=f"{emulator.state_machine_name}-execution-ended",
-                                                 Ids=["deployer"])
+        for rule in ("execution-ended", "alarm-fired"):  # those runs are made by the test, one at a time
+            emulator.client("events").remove_targets(Rule=f"{emulator.state_machine_name}-{rule}", Ids=["deployer"])
         provider.flush_metrics = lambda raise_on_empty_metrics=False: record.flush(provider)
         try:
             run_everything(emulator)
@@ -86,7 +88,8 @@ def run_each_outcome(emulator: Emulator, phase: str) -> None:
     """A success, a rollback request, a rollback on an alarm with a throttled shift, a rollback nobody could finish
     (the rescue does), a lock whose rescue was lost (the reconciler frees it)."""
     ok = make_world(emulator, f"ok-{phase}")
-    assert emulator.run(ok.request(ok.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1)).status == "SUCCEEDED"
+    assert emulator.run(ok.request(ok.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1,
+                                   preTraffic={"invocations": 1})).status == "SUCCEEDED"
     assert emulator.run({"action": "rollback", "function": ok.fn.name}).status == "SUCCEEDED"
 
     unhealthy = make_world(emulator, f"unhealthy-{phase}")
@@ -105,6 +108,21 @@ def run_each_outcome(emulator: Emulator, phase: str) -> None:
     emulator.api.faults.remove(rollback_broken)
     assert rescue(emulator, failed)["rescued"] is True
 
+    invoke(emulator, "AlarmFired", alarm_event(unhealthy.fn.alarm))  # no deployment watches it any more
+
+    gated = make_world(emulator, f"gated-{phase}")  # waits at its gate (checked, heartbeated), then approved
+    arn = emulator.start_execution(gated.request(gated.v2, strategy=GATED, checkIntervalSeconds=1, analysis=False,
+                                                 alarms=[gated.fn.alarm], approvalTimeoutSeconds=600))
+    token = wait_for(lambda: gate_token(emulator, gated.fn.name), what="the gate's token")
+    wait_for(lambda: any(v.name == "WatchApproval" for v in emulator.describe(arn).visits()), what="a watch")
+    emulator.client("stepfunctions").send_task_success(taskToken=token, output="{}")
+    assert emulator.wait(arn).status == "SUCCEEDED"
+    arn = emulator.start_execution(gated.request(gated.v3, strategy=GATED, checkIntervalSeconds=1, analysis=False,
+                                                 alarms=[gated.fn.alarm], approvalTimeoutSeconds=600))
+    wait_for(lambda: gate_token(emulator, gated.fn.name), what="the second gate's token")
+    gated.set_alarm("ALARM")  # the watch's check rolls it back (the alarm's own rule is off here)
+    assert emulator.wait(arn).error == "DeploymentRolledBack"
+
     lost = make_world(emulator, f"lost-{phase}")  # its rescue never comes: the reconciler frees the lock
     arn = emulator.start_execution(lost.request(lost.v2, strategy=LONG_CANARY, checkIntervalSeconds=60))
     wait_for(lost.weights, what="the canary")
@@ -117,9 +135,27 @@ def rescue(emulator: Emulator, execution) -> dict:
     """Invoke the rescue with the status-change event its rule would deliver."""
     event = {"detail": {"status": execution.status, "executionArn": execution.arn, "error": execution.error,
                         "input": json.dumps(execution.input)}}
-    answer = emulator.client("lambda").invoke(FunctionName=emulator.function_arns["Rescue"],
-                                              Payload=json.dumps(event))
+    return invoke(emulator, "Rescue", event)
+
+
+def gate_token(emulator: Emulator, function: str) -> str | None:
+    lock = deployments.holder(function, ddb=emulator.client("dynamodb"), table=emulator.table_name)
+    return ((lock.approval if lock else None) or {}).get("taskToken")
+
+
+def invoke(emulator: Emulator, function: str, event: dict) -> dict:
+    answer = emulator.client("lambda").invoke(FunctionName=emulator.function_arns[function], Payload=json.dumps(event))
     return json.loads(answer["Payload"].read())
+
+
+def alarm_event(name: str) -> dict:
+    """As the CloudWatch User Guide shows them ("Alarm events and EventBridge")."""
+    return {"version": "0", "id": "c4c1c1c9", "detail-type": "CloudWatch Alarm State Change",
+            "source": "aws.cloudwatch",
+            "account": "123456789012", "time": "2026-11-22T12:00:00Z", "region": "us-east-1",
+            "resources": [f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"],
+            "detail": {"alarmName": name, "state": {"value": "ALARM", "timestamp": "2026-11-22T12:00:00.123+0000"},
+                       "previousState": {"value": "OK"}, "configuration": {"metrics": [{"id": "m1"}]}}}
 
 
 @pytest.mark.parametrize(("metric", "task"), sorted((metric, task) for metric, tasks in telemetry.COUNTED_BY.items()
