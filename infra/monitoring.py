@@ -122,7 +122,10 @@ class Monitoring(Construct):
                  own("TaskDuration", task, statistic="p90", label=task) for task in tasks])],
             [cloudwatch.GraphWidget(title="Rollbacks and the checks that failed", width=THIRD, left=[
                 own("DeploymentRolledBack", "Rollback", label="rolled back"),
-                own("HealthCheckFailed", "CheckHealth", label="a watched alarm in ALARM")]),
+                own("HealthCheckFailed", "CheckHealth", label="a watched alarm in ALARM"),
+                own("HealthCheckFailed", "WatchApproval", label="an alarm while waiting for approval"),
+                own("ApprovalRequested", "RequestApproval", label="approvals asked for"),
+                own("AlarmRollbacksStarted", "AlarmFired", label="rolled back by the alarm's own event")]),
              cloudwatch.LogQueryWidget(title="Rollbacks by cause", width=THIRD, query_string=ROLLBACKS_BY_CAUSE,
                                        log_group_names=[log_groups["Rollback"].log_group_name],
                                        view=cloudwatch.LogQueryVisualizationType.TABLE),

@@ -24,6 +24,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceCallback,
 )
 from moto.stepfunctions.parser.asl.eval.callback.callback import (
+    CallbackEndpoint,
     CallbackOutcomeFailure,
     CallbackOutcomeSuccess,
 )
@@ -78,6 +79,8 @@ def patches() -> list[Patch]:
         "r_stop_execution": original(StepFunctionResponse, "stop_execution"),
         "stop": original(Execution, "stop"),
         "integration_pattern": original(StateTaskServiceCallback, "_eval_integration_pattern"),
+        "task_attempt": original(StateTaskService, "_eval_execution"),
+        "setup_heartbeat": original(CallbackEndpoint, "setup_heartbeat_endpoint"),
     }
 
     # AWS: SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat answer TaskTimedOut when "the task token has
@@ -163,6 +166,27 @@ def patches() -> list[Patch]:
                 raise
             env.stack.append({})
 
+    # moto also keeps one callback endpoint for every attempt of a retried task: closed by the first attempt's
+    # failure, it would refuse the answer to the retry's wait. Each attempt (before its service call, so an answer
+    # that comes before the wait begins is kept) waits afresh here.
+    def task_attempt(self, env):
+        token = (env.states.context_object.context_object_data.get("Task") or {}).get("Token")
+        endpoint = env.callback_pool_manager.get(token) if token else None
+        if endpoint is not None:
+            endpoint._notify_event.clear()
+            endpoint._outcome = None
+        return moto["task_attempt"](self, env)
+
+    # AWS: a task token can be answered as soon as the task has started (the Lambda function that received it may
+    # answer before it returns). moto arms the heartbeat wait only after the function returned, and a task with
+    # HeartbeatSeconds looks at its answer only after a heartbeat: an answer given before that was noticed only
+    # when the heartbeat ran out. An answer already given counts as the first heartbeat here.
+    def setup_heartbeat(self, heartbeat_seconds):
+        heartbeat = moto["setup_heartbeat"](self, heartbeat_seconds)
+        if self._notify_event.is_set():
+            heartbeat.notify()
+        return heartbeat
+
     # AWS: SendTaskFailure's ``cause`` becomes the failed task's cause (what a Catch's ResultPath receives).
     # moto's response handler drops it.
     def r_send_task_failure(self):
@@ -205,6 +229,10 @@ def patches() -> list[Patch]:
         Patch(StateTaskServiceCallback, "_eval_integration_pattern", integration_pattern,
               ("self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"),
               why="a task waiting for a token ends quietly when its execution is stopped"),
+        Patch(CallbackEndpoint, "setup_heartbeat_endpoint", setup_heartbeat, ("self", "heartbeat_seconds"),
+              why="an answer given before the wait began is seen at once"),
+        Patch(StateTaskService, "_eval_execution", task_attempt, ("self", "env"),
+              why="each attempt of a retried task waits for its token afresh"),
         Patch(StepFunctionResponse, "send_task_failure", r_send_task_failure, ("self",),
               why="SendTaskFailure's cause reaches the failed task"),
         Patch(StepFunctionsParserBackend, "send_task_heartbeat", send_task_heartbeat, ("self", "task_token"),
