@@ -26,8 +26,8 @@ COUNTED_BY: Mapping[str, tuple[str, ...]] = {
     "RollbackRequestCompleted": ("Finalize",),
     "DeploymentRolledBack": ("Rollback",),  # after a failure: the causes are in the Rollback function's logs
     "HealthCheckFailed": ("CheckHealth", "WatchApproval"),  # a watched alarm in ALARM: one cause of a rollback
-    "ApprovalRequested": ("RequestApproval",),
-    "AlarmRollbacksStarted": ("AlarmFired",),  # rollbacks an alarm's own event started (0 when it judged none)  # a deployment began to wait at an approval gate
+    "ApprovalRequested": ("RequestApproval",),  # a deployment began to wait at an approval gate
+    "AlarmRollbacksStarted": ("AlarmFired",),  # rollbacks an alarm's own event started (0 when it judged none)
     "DeploymentRescued": ("Rescue", "Reconcile"),
     "RollbackFailed": ("Rescue",),  # an execution that ended RollbackFailed (heard by the rescue)
     "LocksFreed": ("Reconcile",),

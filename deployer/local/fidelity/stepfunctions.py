@@ -11,7 +11,11 @@ from datetime import datetime
 import botocore.session
 from moto.core.exceptions import AWSError
 from moto.core.responses import EmptyResult
-from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType, TaskTimedOutEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_aws_sdk,
@@ -27,7 +31,9 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import (
     CallbackEndpoint,
     CallbackOutcomeFailure,
     CallbackOutcomeSuccess,
+    HeartbeatTimeoutError,
 )
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -81,6 +87,8 @@ def patches() -> list[Patch]:
         "integration_pattern": original(StateTaskServiceCallback, "_eval_integration_pattern"),
         "task_attempt": original(StateTaskService, "_eval_execution"),
         "setup_heartbeat": original(CallbackEndpoint, "setup_heartbeat_endpoint"),
+        "from_error": original(StateTaskServiceCallback, "_from_error"),
+        "error_equals": original(ErrorEqualsDecl, "_eval_body"),
     }
 
     # AWS: SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat answer TaskTimedOut when "the task token has
@@ -187,6 +195,29 @@ def patches() -> list[Patch]:
             heartbeat.notify()
         return heartbeat
 
+    # AWS: a task that "failed to send a heartbeat for a period longer than the HeartbeatSeconds value" fails with
+    # States.HeartbeatTimeout, which a Retry or Catch on States.Timeout matches too ("Error names", Step Functions
+    # developer guide; aws-cdk#16084: States.Timeout "includes both Task timeout and Task Heartbeat timeout").
+    # moto names it States.Timeout, so a Catch on States.HeartbeatTimeout never matched.
+    def from_error(self, env, ex):
+        if not isinstance(ex, HeartbeatTimeoutError):
+            return moto["from_error"](self, env, ex)
+        name = StatesErrorNameType.StatesHeartbeatTimeout
+        return FailureEvent(env=env, error_name=StatesErrorName(typ=name), event_type=HistoryEventType.TaskTimedOut,
+                            event_details=EventDetails(taskTimedOutEventDetails=TaskTimedOutEventDetails(
+                                resourceType=self._get_sfn_resource_type(), resource=self._get_sfn_resource(),
+                                error=name.to_name())))
+
+    def error_equals(self, env):
+        error = env.stack[-1]
+        if (isinstance(error, StatesErrorName) and error.typ == StatesErrorNameType.StatesHeartbeatTimeout
+                and any(isinstance(name, StatesErrorName) and name.typ == StatesErrorNameType.StatesTimeout
+                        for name in self.error_names)):
+            env.stack.pop()
+            env.stack.append(True)
+            return None
+        return moto["error_equals"](self, env)
+
     # AWS: SendTaskFailure's ``cause`` becomes the failed task's cause (what a Catch's ResultPath receives).
     # moto's response handler drops it.
     def r_send_task_failure(self):
@@ -229,6 +260,11 @@ def patches() -> list[Patch]:
         Patch(StateTaskServiceCallback, "_eval_integration_pattern", integration_pattern,
               ("self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"),
               why="a task waiting for a token ends quietly when its execution is stopped"),
+        Patch(StateTaskServiceCallback, "_from_error", from_error, ("self", "env", "ex"),
+              uses=("_get_sfn_resource_type", "_get_sfn_resource"),
+              why="a missed heartbeat is States.HeartbeatTimeout"),
+        Patch(ErrorEqualsDecl, "_eval_body", error_equals, ("self", "env"),
+              why="a Retry or Catch on States.Timeout matches States.HeartbeatTimeout"),
         Patch(CallbackEndpoint, "setup_heartbeat_endpoint", setup_heartbeat, ("self", "heartbeat_seconds"),
               why="an answer given before the wait began is seen at once"),
         Patch(StateTaskService, "_eval_execution", task_attempt, ("self", "env"),
