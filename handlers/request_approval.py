@@ -14,7 +14,7 @@ from handlers.aws import deployments, notify
 from handlers.aws.task import count, logger, task
 from handlers.domain import notifications, progress
 from handlers.domain.errors import ConcurrentModification
-from handlers.domain.model import Deployment
+from handlers.domain.model import Deployment, NewVersion
 
 
 @task
@@ -30,6 +30,8 @@ def handler(event: dict) -> dict:
         raise ConcurrentModification(f"the lock on {deployment.function_name} is no longer this deployment's")
     count("ApprovalRequested")
     logger.info("waiting for approval", gate=gate, weight=traffic.weight, timeout_at=timeout_at)
-    notify.publish(notifications.approval_needed(deployment, event["executionId"], weight=traffic.weight, gate=gate,
-                                                 timeout_at=timeout_at, on_timeout=deployment.approval.on_timeout))
+    version = NewVersion.from_json(event["release"]).version
+    notify.publish(notifications.approval_needed(deployment, version, event["executionId"], weight=traffic.weight,
+                                                 gate=gate, timeout_at=timeout_at,
+                                                 on_timeout=deployment.approval.on_timeout))
     return {}

@@ -191,8 +191,8 @@ def rescued(deployment: Deployment, execution: str | None, *, reason: str, error
                    weight=100.0 if stable else None, reason=reason, error=error, restored=tuple(restored))
 
 
-def approval_needed(deployment: Deployment, execution: str, *, weight: float, gate: int, timeout_at: str,
-                    on_timeout: str) -> Notification:
+def approval_needed(deployment: Deployment, version: str, execution: str, *, weight: float, gate: int,
+                    timeout_at: str, on_timeout: str) -> Notification:
     """The deployment waits at an approval gate (``gate`` as in Plan.approvals), traffic held at ``weight``."""
     steps = len(deployment.plan.steps)
     before = "promotion" if gate >= steps else f"step {gate + 1} of {steps}"
@@ -201,6 +201,6 @@ def approval_needed(deployment: Deployment, execution: str, *, weight: float, ga
                    f"{_name(deployment)}: waiting for approval before {before} ({weight:g}% of traffic on the new "
                    f"version); lambda-deployer approve {deployment.function_name} or reject it; until {timeout_at}, "
                    f"then {on_timeout}",
-                   from_version=stable.version if stable else None, from_image=stable.image if stable else None,
-                   to_image=deployment.target.uri, weight=weight, step=min(gate, steps) + 1 if gate < steps else None,
-                   reason=f"approval needed before {before}")
+                   from_version=stable.version if stable else None, to_version=version,
+                   from_image=stable.image if stable else None, to_image=deployment.target.uri, weight=weight,
+                   step=gate + 1 if gate < steps else None, reason=f"approval needed before {before}")

@@ -43,6 +43,7 @@ CONFIGURED = {  # scope -> (resource as cdk-nag renders it, condition) for the `
     Scope.EXECUTIONS: {(ARN.format(service="states", resource="execution:deployer-under-test:*"), UNCONDITIONAL)},
     Scope.STATE_MACHINE: {(ARN.format(service="states", resource="stateMachine:deployer-under-test"), UNCONDITIONAL)},
     Scope.DEFAULT_EVENT_BUS: {(ARN.format(service="events", resource="event-bus/default"), UNCONDITIONAL)},
+    Scope.TASK_TOKENS: {("*", UNCONDITIONAL)},
     Scope.ANY: {("*", UNCONDITIONAL)},
 }
 

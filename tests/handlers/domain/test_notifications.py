@@ -24,6 +24,8 @@ FIRST = replace(DEPLOYMENT, stable=None, alias_exists=False, plan=Plan("AllAtOnc
 EVERY_TYPE = {
     n.STARTED: n.started(DEPLOYMENT, EXECUTION),
     n.TRAFFIC_SHIFTED: n.traffic_shifted(DEPLOYMENT, "2", 50, 0, EXECUTION),
+    n.APPROVAL_NEEDED: n.approval_needed(DEPLOYMENT, "2", EXECUTION, weight=10.0, gate=1,
+                                         timeout_at="2026-12-02T12:00:00+00:00", on_timeout="rollback"),
     n.PROMOTED: n.promoted(DEPLOYMENT, "2", EXECUTION),
     n.ROLLED_BACK: n.rolled_back(DEPLOYMENT, EXECUTION, reason="r", error="DeploymentUnhealthy", restored=[],
                                  left_version="2"),
@@ -43,6 +45,7 @@ def test_every_type_has_the_same_keys_and_the_schema_version():
 def test_the_weight_is_what_the_to_version_serves_after_the_change():
     weights = {kind: (e.detail()["toVersion"], e.detail()["weight"]) for kind, e in EVERY_TYPE.items()}
     assert weights == {n.STARTED: (None, None), n.TRAFFIC_SHIFTED: ("2", 50), n.PROMOTED: ("2", 100.0),
+                       n.APPROVAL_NEEDED: ("2", 10.0),
                        n.ROLLED_BACK: ("1", 100.0), n.FAILED: ("1", None), n.RESCUED: ("1", 100.0)}
     assert EVERY_TYPE[n.TRAFFIC_SHIFTED].detail()["step"] == 1  # counted from 1, as people count
 

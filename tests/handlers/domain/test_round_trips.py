@@ -11,10 +11,11 @@ import dataclasses
 import pytest
 
 from handlers.domain.analysis import parse_analysis
+from handlers.domain.approval import ApprovalSettings
 from handlers.domain.checks import AFTER_SHIFT, Checkpoint, Checks, parse_pre_traffic
 from handlers.domain.images import parse_image_uri
 from handlers.domain.model import ROLLBACK, Deployment, NewVersion, Release
-from handlers.domain.progress import BAKE, Progress
+from handlers.domain.progress import APPROVE, BAKE, Progress
 from handlers.domain.strategy import Plan, Step
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:" + "cd" * 32
@@ -35,9 +36,12 @@ SAMPLES = [
         plan=Plan("Custom", (Step(12.5, 30), Step(50.0, 0))), check_interval_seconds=7, alarms=("a", "c"),
         ignored_alarms=("b",), noop=True, requested_by="ci run 42", kind=ROLLBACK, latest_revision_id="rev-1",
         current_version="4", analysis=parse_analysis({"minInvocations": 250, "maxExtensions": 1}), checks=CHECKS,
+        approval=ApprovalSettings(900, "promote"),
     ),
-    Progress(next=BAKE, step=2, weight=37.5, checks_left=3, wait_seconds=11, alias_revision_id="rev-9",
-             extensions=2, check=Checkpoint(AFTER_SHIFT, 2)),
+    Progress(next=APPROVE, step=2, weight=37.5, checks_left=3, wait_seconds=11, alias_revision_id="rev-9",
+             extensions=2, check=Checkpoint(AFTER_SHIFT, 2), then=BAKE, promoted_by="carol (next)",
+             promote_request="2026-12-01T21:00:00.000+00:00", skipped=(3, 4)),
+    Plan("Gated", (Step(10.0, 60),), (0, 1)),
     CHECKS,
     Checkpoint(AFTER_SHIFT, 3),
     Release("8", OTHER, "sha256:" + "12" * 32),
