@@ -28,7 +28,9 @@ def report(emulator: Emulator, title: str, execution) -> None:
           f"(waits at 1/{1 / TIME_SCALE:.0f})")
     print(f"   state transitions: {len(states)}  (task invocations: {len(tasks)}, history events: "
           f"{len(execution.history)})")
-    print(f"   AWS API calls by the handlers: {len(calls)}  (mutating: {sum(c.mutating for c in calls)})")
+    notifications = sum(c.operation == "PutEvents" for c in calls)
+    print(f"   AWS API calls by the handlers: {len(calls)}  (mutating: {sum(c.mutating for c in calls)}; "
+          f"notifications, events:PutEvents: {notifications})")
     per_state: dict[str, Counter] = {}
     for call in calls:
         per_state.setdefault(call.task, Counter())[f"{call.service}:{call.operation}"] += 1

@@ -20,7 +20,8 @@ from deployer.errors import EXIT_FAILED, EXIT_NOT_STARTED, EXIT_OK, EXIT_USAGE, 
 __all__ = ["EXIT_FAILED", "EXIT_NOT_STARTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
 GLOBAL_OPTIONS = ("--state-machine", "--region", "--profile", "--endpoint-url", "--output")
-COMMANDS = ("deploy", "plan", "status", "history", "rollback", "previews", "preview-delete", "prune")
+COMMANDS = ("deploy", "plan", "status", "history", "rollback", "approve", "reject", "promote", "previews",
+            "preview-delete", "prune")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -129,6 +130,21 @@ def build_parser() -> argparse.ArgumentParser:
     dry = prune.add_mutually_exclusive_group()
     dry.add_argument("--apply", action="store_true", help="delete them (without it: a dry run)")
     dry.add_argument("--dry-run", action="store_true", help="a dry run (the default, for scripts that say so)")
+    approve = commands.add_parser("approve", help="let a deployment waiting for approval go on",
+                                  description="Answer the approval gate a deployment of FUNCTION waits at: it goes on. "
+                                              "Needs the approver policy (stack output ApproverPolicyArn).")
+    approve.add_argument("function", metavar="FUNCTION")
+    reject = commands.add_parser("reject", help="roll back a deployment waiting for approval",
+                                 description="Answer the approval gate a deployment of FUNCTION waits at: it rolls "
+                                             "back. Needs the approver policy.")
+    reject.add_argument("function", metavar="FUNCTION")
+    reject.add_argument("--reason", required=True, help="why (recorded, and in the rollback's cause)")
+    promote = commands.add_parser("promote", help="move a running deployment to its next step now, or --full",
+                                  description="Ask the running deployment of FUNCTION to leave its current bake for "
+                                              "the next step at its next check that passes, or with --full to promote "
+                                              "at once, skipping the remaining steps. Needs the approver policy.")
+    promote.add_argument("function", metavar="FUNCTION")
+    promote.add_argument("--full", action="store_true", help="skip every remaining step, check and gate")
 
     local = commands.add_parser("local", help="the local emulator: no AWS account needed")
     local_commands = local.add_subparsers(dest="local_command", required=True, metavar="COMMAND")

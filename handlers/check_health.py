@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from handlers.aws import metrics
+from handlers.aws import deployments, metrics
 from handlers.aws.alarms import alarm_states
 from handlers.aws.context import Aws
 from handlers.aws.task import count, logger, task
 from handlers.domain import canary_metrics, progress
 from handlers.domain.analysis import FAIL, INCONCLUSIVE, analyse
+from handlers.domain.approval import PromoteRequest
 from handlers.domain.errors import DeploymentUnhealthy
 from handlers.domain.health import judge
 from handlers.domain.model import Deployment, NewVersion
@@ -44,6 +45,7 @@ def handler(event: dict) -> dict:
     logger.info("checked", alarms=states, weight=traffic.weight, analysis=analysis and analysis["reason"])
     advanced = progress.checked(deployment.plan, traffic, deployment.check_interval_seconds,
                                 inconclusive="; ".join(undecided) or None, analysis=deployment.analysis)
+    advanced = _promote_requested(deployment, advanced, event["executionId"])
     return {"traffic": advanced.to_json(), "alarms": states, "analysis": analysis}
 
 
@@ -66,3 +68,14 @@ def _analyse(aws: Aws, deployment: Deployment, new: str, traffic: progress.Progr
                                     f"its check; traffic moved {(now - since).total_seconds():.1f} s ago)",
                 "window": {"from": canary_metrics.iso(since), "to": None, "lagSeconds": round(reading.lag, 3)}}
     return {**result, "window": reading.window.to_json()}
+
+
+def _promote_requested(deployment: Deployment, advanced: progress.Progress, execution: str) -> progress.Progress:
+    """A person's ``lambda-deployer promote`` waiting on the lock (one GetItem a check), applied after a check
+    that passed (handlers.domain.approval)."""
+    lock = deployments.holder(deployment.function_name)
+    request = PromoteRequest.from_json(lock.promote) if lock and lock.execution == execution else None
+    if not request:
+        return advanced
+    logger.info("promote requested", mode=request.mode, by=request.by)
+    return progress.promote_requested(deployment.plan, advanced, mode=request.mode, by=request.by, at=request.at)

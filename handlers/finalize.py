@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from handlers.aws import deployments
 from handlers.aws.task import count, logger, task
 from handlers.domain import check_report
@@ -36,12 +38,16 @@ def handler(event: dict) -> dict:
         result["checks"] = event["checks"]
     if deployment.kind != ROLLBACK:  # the last check's verdict and numbers: why it promoted (null: none analysed)
         result["analysis"] = event.get("analysis")
+    people = _people(event)
+    result.update(people)
     execution, started = event["executionId"], event["startedAt"]
     deployments.record(deployment.function_name, execution, started, kind=deployment.kind, outcome=outcome,
                        fromVersion=previous, toVersion=version, **{"code" if deployment.zip else "image": image},
                        strategy=deployment.plan.name,
                        requestedBy=deployment.requested_by, finishedAt=deployments.now(), durationSeconds=duration,
-                       lastCheck=check_report.encode(result["lastCheck"]))
+                       lastCheck=check_report.encode(result["lastCheck"]),
+                       **{key: json.dumps(value) if not isinstance(value, str) else value
+                          for key, value in people.items()})
     if not deployment.noop:  # a no-op never took the lock
         deployments.release(deployment.function_name, execution)
     count("DeploymentSucceeded" if outcome != "rolledBack" else "RollbackRequestCompleted")
@@ -56,3 +62,12 @@ def _artifact(deployment: Deployment, uri: str, digest: str | None) -> dict:
         return {"image": uri, "digest": digest}
     key = f"s3://{deployment.target.bucket}/{deployment.function_key}"
     return {"code": uri, "codeSha256": digest, "codeKey": key}
+def _people(event: dict) -> dict:
+    """Who approved the last gate passed, who asked to promote early and which steps that skipped."""
+    found = {}
+    if answer := (event.get("approval") or {}).get("answer"):
+        found["approvedBy"] = answer.get("approvedBy")
+    traffic = event.get("traffic") or {}
+    if traffic.get("promotedBy"):
+        found.update(promotedBy=traffic["promotedBy"], skippedSteps=traffic.get("skipped", []))
+    return found

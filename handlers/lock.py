@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from handlers.aws import deployments
+from handlers.aws import deployments, notify
 from handlers.aws.clients import client, error_code
 from handlers.aws.task import logger, task
+from handlers.domain import notifications
 from handlers.domain.errors import DeploymentInProgress
 from handlers.domain.model import ROLLBACK, ROLLBACK_REQUESTED, Deployment, stop_cause
 from handlers.domain.timing import seconds_since
@@ -46,6 +47,7 @@ def handler(event: dict) -> dict:
         fromCode=deployment.stable.image if deployment.zip and deployment.stable and deployment.kind != ROLLBACK
         else None,
     )
+    notify.publish(notifications.started(deployment, execution))
     return {}
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from handlers.aws import alias
+from handlers.aws import alias, notify
 from handlers.aws.clients import client, error_code
 from handlers.aws.task import logger, task
-from handlers.domain import previews, progress
+from handlers.domain import notifications, previews, progress
 from handlers.domain.errors import ConcurrentModification
 from handlers.domain.model import Deployment, NewVersion
 
@@ -27,6 +27,7 @@ def handler(event: dict) -> dict:
     else:
         revision = _create(deployment, release.version)
     logger.info("promoted", version=release.version, alias=deployment.alias)
+    notify.publish(notifications.promoted(deployment, release.version, event["executionId"]))
     return {"traffic": progress.promoted(deployment.plan, traffic, revision, deployment.checks).to_json()}
 
 

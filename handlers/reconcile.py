@@ -9,6 +9,10 @@ other, so a managed function outside the prefix is not even looked at. Each lock
 repaired on its own: one that fails is reported in ``problems`` and the others are still repaired.
 Locks come from the table's sparse index of held locks (eventually consistent, and a deployment may start
 meanwhile), so a weighted alias is left alone if its function's lock, read once more consistently, is held.
+
+Each run publishes ``OldestLockAgeSeconds``, the age of the oldest lock still held when it ends (0 for
+none): a deployment running far longer than any plan should, or a lock nobody could free, raises the
+stack's alarm. Every repair is announced ("Deployment Rescued").
 """
 
 from __future__ import annotations
@@ -17,29 +21,31 @@ import os
 
 from botocore.exceptions import ClientError
 
-from handlers.aws import alias, deployments
+from handlers.aws import alias, deployments, notify
 from handlers.aws.clients import client, error_code
 from handlers.aws.restore import rescue, restore
-from handlers.aws.task import count, event_handler, logger
-from handlers.domain import tags
+from handlers.aws.task import count, event_handler, gauge, logger
+from handlers.domain import notifications, tags
 from handlers.domain.catalog import FUNCTION_NAME_PREFIX
 from handlers.domain.code import CodeRef, recorded_source
 from handlers.domain.images import digest_of, parse_image_uri, pinned_image
 from handlers.domain.model import Deployment, Release
 from handlers.domain.strategy import Plan
+from handlers.domain.timing import seconds_since
 
 
 @event_handler
 def handler(event: dict) -> dict:
     running: set[str] = set()
     freed, repaired, problems = [], [], []
-    for lock in deployments.locks():
+    locks = deployments.locks()
+    for lock in locks:
         try:
-            status = _status(lock.execution)
+            status, error = _status(lock.execution)
             if status == "RUNNING":
                 running.add(lock.function)
                 continue
-            rescue(lock, status)
+            rescue(lock, status, error)
             freed.append(lock.function)
         except Exception as exc:  # one broken function must not stop the others' repair
             logger.exception("freeing a stale lock failed", function=lock.function)
@@ -60,7 +66,9 @@ def handler(event: dict) -> dict:
         for found in weighted:
             name = f"{function}:{found['Name']}"
             try:
-                left = restore(_repair_of(function, function_arn, found)).left
+                repair = _repair_of(function, function_arn, found)
+                restored = restore(repair)
+                left = restored.left
             except Exception as exc:
                 logger.exception("repairing an alias failed", function=function, alias=found["Name"])
                 left = [str(exc)]
@@ -68,6 +76,11 @@ def handler(event: dict) -> dict:
                 problems.extend(f"{name}: {what}" for what in left)
             else:
                 repaired.append(name)
+                notify.publish(notifications.rescued(
+                    repair, None, reason=f"alias {found['Name']} was left weighted ({alias.describe(found)}) with no "
+                    "deployment running", error=None, restored=restored.done, kind=notifications.REPAIR))
+    ages = [seconds_since(lock.started_at) or 0.0 for lock in locks if lock.function not in freed]
+    gauge("OldestLockAgeSeconds", max(ages, default=0.0))
     count("LocksFreed", len(freed))
     count("AliasesRepaired", len(repaired))
     count("ReconcileProblems", len(problems))
@@ -75,13 +88,15 @@ def handler(event: dict) -> dict:
     return {"freedLocks": freed, "repairedAliases": repaired, "problems": problems}
 
 
-def _status(execution: str) -> str:
+def _status(execution: str) -> tuple[str, str | None]:
+    """The execution's status, and its error when it failed."""
     try:
-        return client("stepfunctions").describe_execution(executionArn=execution)["status"]
+        described = client("stepfunctions").describe_execution(executionArn=execution)
     except ClientError as exc:
         if error_code(exc) == "ExecutionDoesNotExist":
-            return "ABORTED"
+            return "ABORTED", None
         raise
+    return described["status"], described.get("error")
 
 
 def _managed_functions(prefix: str) -> list[str]:

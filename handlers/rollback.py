@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 
-from handlers.aws import deployments
+from handlers.aws import deployments, notify
 from handlers.aws.restore import restore
 from handlers.aws.task import count, logger, task
-from handlers.domain import check_report
+from handlers.domain import check_report, notifications
 from handlers.domain.errors import RollbackIncomplete
-from handlers.domain.model import Deployment
+from handlers.domain.model import ROLLBACK, Deployment, NewVersion
 from handlers.domain.timing import seconds_since
 
 
@@ -31,12 +31,13 @@ def handler(event: dict) -> dict:
             + (f" (restored: {', '.join(restored.done)})" if restored.done else "")
         )
     logger.info("restored", restored=restored.done, execution_seconds=seconds_since(event.get("startedAt")))
+    execution = event["executionId"]
     if not failure:
+        _notify(deployment, event, reason=reason, error=None, restored=restored.done)
         return {"restored": restored.done}
     count("DeploymentRolledBack")
     error = "ConcurrentModification" if concurrent else "DeploymentRolledBack"
     cause = f"{reason}. Rolled back: {restored.summary}."
-    execution = event["executionId"]
     # A check that failed is the last check; otherwise the last one that passed is (the cause says the rest).
     stopped_by_check = failure.get("Error") in check_report.CHECK_FAILURES
     check = check_report.failed(reason) if stopped_by_check else check_report.summary(event)
@@ -44,7 +45,22 @@ def handler(event: dict) -> dict:
                        finishedAt=deployments.now(), durationSeconds=seconds_since(event.get("startedAt")),
                        lastCheck=check_report.encode(check))
     deployments.release(deployment.function_name, execution)
+    # The cause of each rollback, for the dashboard's table (a Logs Insights query on these lines).
+    logger.info("rolled back", error=failure.get("Error"), reason=reason)
+    _notify(deployment, event, reason=reason, error=failure.get("Error"), restored=restored.done, kept_alias=concurrent)
     return {"outcome": {"error": error, "cause": cause}}
+
+
+def _notify(deployment: Deployment, event: dict, *, reason: str, error: str | None, restored: list[str],
+            kept_alias: bool = False) -> None:
+    """Sent once the rollback is complete (restored, recorded, released), so a retried Rollback that failed
+    before the end does not send it twice."""
+    if deployment.kind == ROLLBACK:
+        left = deployment.current_version
+    else:
+        left = NewVersion.from_json(event["release"]).version if event.get("release") else None
+    notify.publish(notifications.rolled_back(deployment, event["executionId"], reason=reason, error=error,
+                                             restored=restored, left_version=left, kept_alias=kept_alias))
 
 
 def failure_reason(failure: dict) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from handlers.aws import alias
+from handlers.aws import alias, notify
 from handlers.aws.task import count, logger, task
-from handlers.domain import canary_metrics, progress
+from handlers.domain import canary_metrics, notifications, progress
 from handlers.domain.model import Deployment, NewVersion
 
 
@@ -24,6 +24,8 @@ def handler(event: dict) -> dict:
     count("TrafficShifted")
     logger.info("traffic shifted", weight=step.weight, step=traffic.step + 1,
                 steps=len(deployment.plan.steps), version=release.version)
+    notify.publish(notifications.traffic_shifted(deployment, release.version, step.weight, traffic.step,
+                                                 event["executionId"]))
     advanced = progress.shifted(deployment.plan, traffic, deployment.check_interval_seconds, revision,
                                 deployment.checks, at=began)
     return {"traffic": advanced.to_json()}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -10,9 +10,12 @@ from constructs import Construct
 from handlers.aws import deployments
 from handlers.domain.catalog import FUNCTION_NAME_PREFIX, STATE_MACHINE_ARN, TASKS
 from infra.alarm_rollback import AlarmRollback
+from infra.approver_access import ApproverAccess
 from infra.auto_deploy import AutoDeploy
 from infra.ci_access import CiAccess
 from infra.grants import Targets
+from infra.monitoring import Monitoring
+from infra.notifications import Notifications
 from infra.prune_schedule import ScheduledPrunes
 from infra.safety_net import SafetyNet
 from infra.settings import DeployerSettings
@@ -21,8 +24,10 @@ from infra.task_functions import TaskFunctions
 
 
 class LambdaDeployer(Construct):
-    """Task functions, the deployment state machine, its safety net (rescue, reconciler), rollback on an alarm's
-    own event, auto-deploy on ECR push, CI access, deployment history."""
+    """Task functions, the deployment state machine, its safety net (rescue, reconciler, dead-letter queue),
+    rollback on an alarm's own event, auto-deploy on ECR push, CI and approver access, deployment history, a
+    dashboard and alarms on the deployer itself, and optionally a topic that turns its lifecycle events into
+    messages."""
 
     def __init__(self, scope: Construct, id: str, *, settings: DeployerSettings) -> None:
         super().__init__(scope, id)
@@ -71,9 +76,20 @@ class LambdaDeployer(Construct):
         self.state_machine: sfn.StateMachine = self.workflow.state_machine
         self.safety_net = SafetyNet(self, "SafetyNet", state_machine=self.state_machine,
                                     rescue=self.tasks.functions["Rescue"], reconcile=self.tasks.functions["Reconcile"])
-        self.alarm_rollback = AlarmRollback(self, "AlarmRollback", function=self.tasks.functions["AlarmFired"])
+        self.alarm_rollback = AlarmRollback(self, "AlarmRollback", function=self.tasks.functions["AlarmFired"],
+                                            safety_net=self.safety_net)
         self.auto_deploy = AutoDeploy(self, "AutoDeploy", triggers=settings.auto_deploy,
                                       state_machine=self.state_machine) if settings.auto_deploy else None
         self.ci = CiAccess(self, "Ci", targets=self.targets, github=settings.github)
+        self.approvers = ApproverAccess(self, "Approvers", targets=self.targets)
+        self.notifications = Notifications(
+            self, "Notifications", alarm_name_prefix=f"{settings.state_machine_name}-",
+            emails=settings.notification_emails) if settings.wants_topic else None
+        self.monitoring = Monitoring(
+            self, "Monitoring", name=settings.state_machine_name, state_machine=self.state_machine,
+            functions=self.tasks.functions, log_groups={state: t.log_group for state, t in self.tasks.tasks.items()},
+            dead_letters=self.safety_net.dead_letters, lock_alarm_after=Duration.minutes(settings.lock_alarm_minutes),
+            topic=self.notifications.topic if self.notifications else None,
+        )
         self.prunes = ScheduledPrunes(self, "ScheduledPrunes", schedule=settings.prune_schedule,
                                       state_machine=self.state_machine) if settings.prune_schedule else None

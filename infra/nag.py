@@ -14,6 +14,7 @@ from constructs import IConstruct
 
 IAM_WILDCARD = "AwsSolutions-IAM5"
 ANY_RESOURCE = f"{IAM_WILDCARD}[Resource::*]"
+DEAD_LETTER_QUEUE = "AwsSolutions-SQS3"  # "not used as a dead-letter queue and has none"
 
 X_RAY_REASON = "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions."
 

@@ -57,6 +57,8 @@ class Scope(enum.Enum):
     ARTIFACT_BUCKETS = enum.auto()
     ARTIFACTS = enum.auto()
     FUNCTION_KEYS = enum.auto()
+    DEFAULT_EVENT_BUS = enum.auto()
+    TASK_TOKENS = enum.auto()
     ANY = enum.auto()
 
 
@@ -102,6 +104,10 @@ WILDCARD_REASONS: Mapping[Scope, str] = {
         "IaC refers to) of the configured artifact buckets; the function names are not known at synth (they opt "
         "in with the managed tag), so the key ends in a wildcard (after the configured name prefix)."
     ),
+    Scope.TASK_TOKENS: (
+        "SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat act on a task token, not on a resource: the "
+        "Service Authorization Reference lists no resource type for them, so no ARN can narrow them."
+    ),
     Scope.ANY: (
         "tag:GetResources, cloudwatch:GetMetricData, lambda:ListEventSourceMappings and lambda:GetAccountSettings "
         "have no resource-level permissions (Service Authorization Reference: no resource type), so they can only "
@@ -133,6 +139,8 @@ _PULL_IMAGE = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 _READ_PACKAGE = ("s3:GetObject", "s3:GetObjectVersion")
 
 _READ_TABLE = ("dynamodb:GetItem", "dynamodb:Query")
+# Lifecycle notifications (handlers.aws.notify): the tasks that change a deployment announce it on the default bus.
+_NOTIFY = Allow(Scope.DEFAULT_EVENT_BUS, "events:PutEvents")
 _RECORD = ("dynamodb:UpdateItem", "dynamodb:DeleteItem")  # close the deployment's record, release the lock
 _RESTORE = (  # handlers.restore: alias, $LATEST and the function-name tag back on the stable version
     Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetFunction",
@@ -168,6 +176,7 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
     "Lock": (  # the first mutation; a rollback request stops the deployment it interrupts
         Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"),
         Allow(Scope.EXECUTIONS, "states:StopExecution"),
+        _NOTIFY,  # Deployment Started
     ),
     "RetagImage": (  # the function-name tag, or (zip) the function-named key: CopyObject from the release
         Allow(Scope.REPOSITORIES, "ecr:BatchGetImage", "ecr:PutImage"),
@@ -187,10 +196,21 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
     ),
     "ShiftTraffic": (
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetAlias", "lambda:UpdateAlias"),
+        _NOTIFY,  # Traffic Shifted
     ),
     "CheckHealth": (
         Allow(Scope.ALARMS, "cloudwatch:DescribeAlarms"),
         Allow(Scope.ANY, "cloudwatch:GetMetricData"),  # the canary's and the stable version's Lambda metrics
+        Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:GetItem"),  # a promote request on the lock
+    ),
+    "RequestApproval": (  # the gate's task token on the lock, and Approval Needed
+        Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:UpdateItem"),
+        _NOTIFY,
+    ),
+    "WatchApproval": (  # health while the gate waits, and its token's heartbeat
+        Allow(Scope.ALARMS, "cloudwatch:DescribeAlarms"),
+        Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:GetItem"),
+        Allow(Scope.TASK_TOKENS, "states:SendTaskHeartbeat"),
     ),
     "RunChecks": (  # the new version by its number (synthetic invocations), and the request's hooks
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:InvokeFunction"),
@@ -198,6 +218,7 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
     ),
     "Promote": (
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetAlias", "lambda:UpdateAlias", "lambda:CreateAlias"),
+        _NOTIFY,  # Deployment Promoted
     ),
     "Finalize": (
         Allow(Scope.DEPLOYMENTS_TABLE, *_RECORD),
@@ -205,6 +226,7 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
     "Rollback": (
         *_RESTORE,
         Allow(Scope.DEPLOYMENTS_TABLE, *_RECORD),
+        _NOTIFY,  # Deployment Rolled Back
     ),
     "ResolvePrune": (  # reads only: every use of the function's versions, the lock and the recent records
         Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetFunction", "lambda:ListAliases", "lambda:ListVersionsByFunction",
@@ -222,6 +244,7 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
     "Rescue": (  # an execution ended without its cleanup: restore what its lock recorded, then release it
         *_RESTORE,
         Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:GetItem", *_RECORD),
+        _NOTIFY,  # Deployment Rescued, Deployment Failed
     ),
     "Reconcile": (  # stale locks, and managed aliases left weighted with no deployment running
         *_RESTORE,
@@ -230,6 +253,7 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
         Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:GetItem", *_RECORD),  # GetItem: is it still unlocked?
         Allow(Scope.EXECUTIONS, "states:DescribeExecution"),
         Allow(Scope.ANY, "tag:GetResources"),
+        _NOTIFY,  # Deployment Rescued
     ),
     "AlarmFired": (  # which running deployments judge the alarm, then the rollback request for each
         Allow(Scope.LOCKS_INDEX, "dynamodb:Query"),
@@ -252,6 +276,16 @@ CI_PERMISSIONS: tuple[Allow, ...] = (
     Allow(Scope.STATE_MACHINE, "states:StartExecution", "states:ListExecutions"),
     # Wait for the outcome and show what happened. Not StopExecution: a stopped execution skips its Catch,
     # so it would leave a half-shifted alias behind instead of rolling back.
+    Allow(Scope.EXECUTIONS, "states:DescribeExecution", "states:GetExecutionHistory"),
+)
+
+APPROVER_PERMISSIONS: tuple[Allow, ...] = (
+    # approve / reject / promote (deployer/commands): read the lock, record who answered or asked on it, and
+    # answer the gate's task token. Deploying (CI_PERMISSIONS) grants none of these: a pipeline that may deploy
+    # cannot approve its own deployment.
+    Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:GetItem", "dynamodb:UpdateItem"),
+    Allow(Scope.TASK_TOKENS, "states:SendTaskSuccess", "states:SendTaskFailure"),
+    # follow what the answer did (the same reads as CI's)
     Allow(Scope.EXECUTIONS, "states:DescribeExecution", "states:GetExecutionHistory"),
 )
 
@@ -305,7 +339,9 @@ class Resources:
             case Scope.FUNCTION_KEYS:
                 return [f"arn:{self.partition}:s3:::{bucket}/{FUNCTION_KEY_PREFIX}{self.function_name_prefix}*"
                         for bucket in self.artifact_buckets]
-            case Scope.ANY:
+            case Scope.DEFAULT_EVENT_BUS:  # PutEvents acts on the bus (SAR: resource type event-bus)
+                return [self._arn("events", "event-bus/default")]
+            case Scope.TASK_TOKENS | Scope.ANY:
                 return ["*"]
         raise ValueError(f"no resources for {scope}")
 

@@ -27,6 +27,7 @@ _STATE_MACHINE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _FUNCTION_NAME_PREFIX = re.compile(r"^[A-Za-z0-9_-]{0,63}$")
 _REPOSITORY_PATTERN = re.compile(r"^[a-z0-9._/*-]{1,256}$")
 _BUCKET_PATTERN = re.compile(r"^[a-z0-9.*-]{1,63}$")
+_EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +54,16 @@ class DeployerSettings:
     github: GithubOidc | None = None
     prune_schedule: PruneSchedule | None = None
     """Daily prunes of these functions (infra.prune_schedule); none unless configured."""
+    notifications_topic: bool = False
+    """An SNS topic that turns the deployer's events into short messages (and receives its alarms)."""
+    notification_emails: tuple[str, ...] = ()
+    """Addresses subscribed to that topic (giving any creates the topic); each confirms by email."""
+    lock_alarm_minutes: int = 720
+    """Alarm when a deployment's lock has been held this long: longer than any plan here should take."""
+
+    @property
+    def wants_topic(self) -> bool:
+        return self.notifications_topic or bool(self.notification_emails)
 
     def __post_init__(self) -> None:
         if not _STATE_MACHINE_NAME.match(self.state_machine_name):
@@ -87,6 +98,15 @@ class DeployerSettings:
                 f"artifactBuckets {self.artifact_buckets!r}: a list of S3 bucket names or patterns such as 'builds-*'"
             )
         object.__setattr__(self, "artifact_buckets", buckets)
+        emails = (self.notification_emails,) if isinstance(self.notification_emails, str) else \
+            tuple(self.notification_emails)
+        if bad := [e for e in emails if not isinstance(e, str) or not _EMAIL.match(e)]:
+            raise ConfigurationError(f"notificationEmails: {', '.join(map(repr, bad))} is not an email address")
+        object.__setattr__(self, "notification_emails", emails)
+        minutes = self.lock_alarm_minutes
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 10:
+            raise ConfigurationError(f"lockAlarmMinutes {minutes!r}: a whole number of minutes, at least 10 (the "
+                                     "reconciler measures lock ages every 5)")
         try:
             triggers = check_triggers(self.auto_deploy, repositories=repositories)
         except ValueError as exc:
@@ -110,6 +130,9 @@ class DeployerSettings:
             "github": context.github(),
             "prune_schedule": PruneSchedule.from_json(schedule) if (schedule := context.json("pruneSchedule"))
             is not None else None,
+            "notifications_topic": context.flag("notificationsTopic") or None,
+            "notification_emails": context.names("notificationEmails"),
+            "lock_alarm_minutes": context.number("lockAlarmMinutes"),
         }
         return cls(**{key: value for key, value in settings.items() if value is not None})
 

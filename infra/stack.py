@@ -22,6 +22,15 @@ class LambdaDeployerStack(Stack):
                   description="Start deployments here (aws stepfunctions start-execution)")
         CfnOutput(self, "CiPolicyArn", value=self.deployer.ci.policy.managed_policy_arn,
                   description="Attach to the CI principal: start and follow deployments, nothing else")
+        CfnOutput(self, "ApproverPolicyArn", value=self.deployer.approvers.policy.managed_policy_arn,
+                  description="Attach to the people who may approve, reject or promote deployments (not to CI)")
+        CfnOutput(self, "DashboardName", value=self.deployer.monitoring.dashboard.dashboard_name,
+                  description="The deployer's own CloudWatch dashboard")
+        CfnOutput(self, "DeadLetterQueueUrl", value=self.deployer.safety_net.dead_letters.queue_url,
+                  description="Events the rescue or the reconciler could not handle (alarmed on)")
+        if notifications := self.deployer.notifications:
+            CfnOutput(self, "NotificationsTopicArn", value=notifications.topic.topic_arn,
+                      description="Lifecycle events as short messages, and the deployer's alarms: subscribe here")
         if role := self.deployer.ci.github_role:
             CfnOutput(self, "GithubActionsRoleArn", value=role.role_arn,
                       description="role-to-assume for aws-actions/configure-aws-credentials")

@@ -134,6 +134,37 @@ def split_function(emulator: Emulator, behaviour: Behaviour) -> sample.SampleFun
     return fn
 
 
+class Inbox:
+    """An SQS queue behind an EventBridge rule on the default bus, as a subscriber would set one up."""
+
+    def __init__(self, emulator: Emulator, name: str, pattern: dict) -> None:
+        self.sqs, bridge = emulator.client("sqs"), emulator.client("events")
+        self.url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        bridge.put_rule(Name=name, EventPattern=json.dumps(pattern))
+        bridge.put_targets(Rule=name, Targets=[{"Id": "inbox", "Arn": arn}])
+        self.events: list[dict] = []
+
+    def received(self) -> list[dict]:
+        """Every event that arrived so far (the queue is drained into ``events``), in arrival order."""
+        while messages := self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in messages:
+                self.events.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+        return self.events
+
+
+def notifications_inbox(emulator: Emulator, name: str = "notifications") -> Inbox:
+    """Every lifecycle notification of the deployer (docs/events.md)."""
+    return Inbox(emulator, name, {"source": ["lambda-deployer"]})
+
+
+def notified(inbox: Inbox, function: str) -> list[tuple[str, dict]]:
+    """(detail-type, detail) of each notification about ``function``, in the order they were sent."""
+    about = [e for e in inbox.received() if e["detail"]["function"] == function]
+    return [(e["detail-type"], e["detail"]) for e in sorted(about, key=lambda e: e["detail"]["time"])]
+
+
 def wait_for(condition, timeout: float = 10.0, what: str = "condition", every: float = 0.02):
     """Poll ``condition`` every ``every`` seconds until it is truthy (returned) or ``timeout`` passes
     (assertion error). With quotas on, poll slowly enough for the API's refill rate."""

@@ -19,8 +19,10 @@ What this models, as the Service Authorization Reference (SAR) and the service g
 - Resources: Lambda function ARNs from ``FunctionName`` (name, partial or full ARN, a qualifier in the name
   or in ``Qualifier``; alias and version operations act on the function, SAR resource type ``function*``),
   ECR repository ARNs, the DynamoDB table ARN, Step Functions state machine and execution ARNs, CloudWatch
-  ``alarm:*`` for DescribeAlarms (the ARN AWS names when it refuses it), ``*`` where the SAR lists no
-  resource type (``tag:GetResources``, ``cloudwatch:GetMetricData``).
+  ``alarm:*`` for DescribeAlarms (the ARN AWS names when it refuses it), EventBridge event bus ARNs for
+  ``PutEvents`` (SAR resource type ``event-bus``; no ``EventBusName`` is the default bus, a name or an ARN
+  names another) and rule ARNs for the rule operations, ``*`` where the SAR lists no resource type
+  (``tag:GetResources``, ``cloudwatch:GetMetricData``).
 - ``aws:ResourceTag/<key>`` is evaluated against the function's tags in moto; tags live on the function
   and apply to its versions and aliases ("Tags apply at the function level, not to versions or aliases",
   Lambda guide, "Using tags on Lambda functions"). A function that does not exist has no tags: a condition
@@ -59,6 +61,8 @@ from infra.permissions import Allow, Resources
 ACCOUNT = DEFAULT_ACCOUNT_ID
 CI_ROLE = "CI"
 """The principal a test runs the CLI as (``TaskScope(…, CI_ROLE)``): the CI policy, ``CI_PERMISSIONS``."""
+APPROVER_ROLE = "Approver"
+"""A person with the approver policy (``APPROVER_PERMISSIONS``): approve, reject, promote."""
 
 PREFIXES = {
     "lambda": "lambda", "ecr": "ecr", "dynamodb": "dynamodb", "cloudwatch": "cloudwatch", "monitoring": "cloudwatch",
@@ -80,7 +84,8 @@ _HIDE_TAGS = "lambda_deployer_emulator_hide_tags"
 
 def roles() -> Mapping[str, tuple[Allow, ...]]:
     """Every principal the emulator knows, read at call time: the task functions' roles, and CI."""
-    return {**permissions.TASK_PERMISSIONS, CI_ROLE: permissions.CI_PERMISSIONS}
+    return {**permissions.TASK_PERMISSIONS, CI_ROLE: permissions.CI_PERMISSIONS,
+            APPROVER_ROLE: permissions.APPROVER_PERMISSIONS}
 
 
 @dataclass(frozen=True)
@@ -279,13 +284,29 @@ def _stepfunctions(operation: str, params: dict, region: str) -> list[str]:
     return ["*"]  # ListStateMachines, SendTaskSuccess/Failure/Heartbeat
 
 
+def _bus_arn(bus: str | None, region: str) -> str:
+    if bus and bus.startswith("arn:"):
+        return bus
+    return f"arn:aws:events:{region}:{ACCOUNT}:event-bus/{bus or 'default'}"
+
+
+def _events(operation: str, params: dict, region: str) -> list[str]:
+    if operation == "PutEvents":
+        return sorted({_bus_arn(entry.get("EventBusName"), region) for entry in params.get("Entries", [])})
+    rule = params.get("Name") or params.get("Rule")
+    if rule:  # PutRule, DescribeRule, PutTargets, ...: rule/<name>, or rule/<bus>/<name> off the default bus
+        bus = (params.get("EventBusName") or "default").rsplit("/", 1)[-1]
+        return [f"arn:aws:events:{region}:{ACCOUNT}:rule/{rule if bus == 'default' else f'{bus}/{rule}'}"]
+    return ["*"]
+
+
 def _anything(operation: str, params: dict, region: str) -> list[str]:
     return ["*"]
 
 
 _RESOURCES: dict[str, Callable[[str, dict, str], list[str]]] = {
     "lambda": _lambda, "ecr": _ecr, "dynamodb": _dynamodb, "cloudwatch": _cloudwatch,
-    "stepfunctions": _stepfunctions, "resourcegroupstaggingapi": _anything, "sts": _anything,
+    "stepfunctions": _stepfunctions, "resourcegroupstaggingapi": _anything, "sts": _anything, "events": _events,
     "s3": _anything,  # needs() models S3 on its own (_s3): its actions are not its operation names
 }
 

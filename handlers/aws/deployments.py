@@ -6,7 +6,9 @@ Items (partition key ``pk`` = function name, sort key ``sk``):
   carries the resolved deployment so a rescue after an abort knows what to restore. Only lock items carry
   ``held``, the partition key of the index ``locks`` (sort key ``pk``): a global secondary index holds only
   the items that carry its key attributes ("sparse index", DynamoDB Developer Guide), so the reconciler
-  reads the held locks, however long the history grows.
+  reads the held locks, however long the history grows. While a deployment waits at an approval gate, its
+  lock also carries ``approval`` (the task token to answer, the gate, since when, until when; and, once
+  answered, who answered and how); a ``promote`` request (who asked, how, when) waits there for CheckHealth.
 - ``sk = "deployment#<started ISO time>#<execution name>"``: who, what, from, to, outcome — ``history``.
   Each write sets ``expiresAt`` (epoch seconds, a Number: what DynamoDB TTL reads) to
   ``HISTORY_RETENTION_DAYS`` days ahead; TTL deletes an expired item in the background, typically within
@@ -54,6 +56,8 @@ class Lock:
     execution: str  # the execution ARN holding it
     started_at: str
     deployment: dict  # Deployment.to_json() of the holder
+    approval: dict | None = None  # the approval gate it waits at: taskToken, gate, requestedAt, timeoutAt, answer
+    promote: dict | None = None  # a promote request not yet applied (handlers.domain.approval.PromoteRequest)
 
     @property
     def execution_name(self) -> str:
@@ -103,7 +107,47 @@ def holder(function: str, *, ddb=None, table: str | None = None) -> Lock | None:
                                     ConsistentRead=True).get("Item")
     if not item:
         return None
-    return Lock(function, item["execution"]["S"], item["startedAt"]["S"], json.loads(item["deployment"]["S"]))
+    return _lock(function, item)
+
+
+def _lock(function: str, item: dict) -> Lock:
+    extra = {key: json.loads(item[key]["S"]) for key in ("approval", "promote") if key in item}
+    return Lock(function, item["execution"]["S"], item["startedAt"]["S"], json.loads(item["deployment"]["S"]), **extra)
+
+
+def _annotate(function: str, execution: str, attribute: str, value: dict, *, ddb=None, table: str | None = None,
+              condition: str = "", values: dict | None = None) -> bool:
+    """Set ``attribute`` (JSON) on the lock while ``execution`` holds it; False when it does not."""
+    try:
+        (ddb or _ddb()).update_item(
+            TableName=table or table_name(), Key={"pk": _s(function), "sk": _s(LOCK)},
+            UpdateExpression="SET #a = :value", ConditionExpression="execution = :me" + condition,
+            ExpressionAttributeNames={"#a": attribute},
+            ExpressionAttributeValues={":value": _s(json.dumps(value)), ":me": _s(execution), **(values or {})},
+        )
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def await_approval(function: str, execution: str, approval: dict) -> bool:
+    """Keep the task token of the gate the deployment waits at, where ``approve`` and ``reject`` find it."""
+    return _annotate(function, execution, "approval", approval)
+
+
+def answer_approval(lock: Lock, answer: dict, *, ddb, table: str) -> bool:
+    """Record who answered the gate (the CLI, before it sends the answer); False when the lock moved on (another
+    execution holds it, or the gate has another token: that wait ended and a new one began)."""
+    token = (lock.approval or {}).get("taskToken", "")
+    return _annotate(lock.function, lock.execution, "approval", {**lock.approval, "answer": answer}, ddb=ddb,
+                     table=table, condition=" AND contains(approval, :token)", values={":token": _s(token)})
+
+
+def request_promote(lock: Lock, request: dict, *, ddb, table: str) -> bool:
+    """Leave a promote request for the deployment holding the lock (the CLI); False when it no longer holds it."""
+    return _annotate(lock.function, lock.execution, "promote", request, ddb=ddb, table=table)
 
 
 def release(function: str, execution: str) -> bool:
@@ -124,8 +168,7 @@ def locks() -> list[Lock]:
         TableName=table_name(), IndexName=LOCKS_INDEX, KeyConditionExpression="#held = :lock",
         ExpressionAttributeNames={"#held": HELD}, ExpressionAttributeValues={":lock": _s(LOCK)},
     )
-    return [Lock(i["pk"]["S"], i["execution"]["S"], i["startedAt"]["S"], json.loads(i["deployment"]["S"]))
-            for page in pages for i in page.get("Items", [])]
+    return [_lock(i["pk"]["S"], i) for page in pages for i in page.get("Items", [])]
 
 
 def record(function: str, execution: str, started_at: str, *, only_if_running: bool = False, **fields) -> bool:

@@ -66,7 +66,9 @@ def resolve(request: DeployRequest, execution: str, aws: Aws) -> tuple[Deploymen
             latest_image = latest_source.uri if latest_source else None
         if plan.steps and request.preview is None:
             logger.info("no alias yet: first deployment goes all at once", alias=request.alias)
-            plan = Plan(f"AllAtOnce (first deployment, {plan.name} needs a live version)", ())
+            # A gate anywhere still stops before the alias is born: a person says go for the first deployment too.
+            plan = Plan(f"AllAtOnce (first deployment, {plan.name} needs a live version)", (),
+                        (0,) if plan.approvals else ())
 
     if request.preview is not None:
         return _preview(aws, request, config, target, stable, latest_image)
@@ -93,6 +95,7 @@ def resolve(request: DeployRequest, execution: str, aws: Aws) -> tuple[Deploymen
         latest_digest=config.get("CodeSha256") if request.code else None,
         wait_for_capacity=bool(alias) and bool(plan.steps) and _has_provisioned_concurrency(aws, function_arn,
                                                                                             request.alias),
+        approval=request.approval,
     )
     return deployment, alias.get("RevisionId") if alias else None
 

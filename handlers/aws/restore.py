@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from handlers.aws import alias, artifacts, deployments, registry
+from handlers.aws import alias, artifacts, deployments, notify, registry
 from handlers.aws.clients import client
 from handlers.aws.context import Aws
 from handlers.aws.task import count, logger
+from handlers.domain import notifications
 from handlers.domain.code import is_code_uri, parse_code_uri, recorded_source
 from handlers.domain.errors import RollbackIncomplete
 from handlers.domain.images import digest_of, pinned_image, short
@@ -138,11 +139,11 @@ def _restore_latest(deployment: Deployment, point: RestorePoint | None, keep_ali
     return f"$LATEST → {short(point.digest) if point.digest else point.image}"
 
 
-def rescue(lock: deployments.Lock, status: str) -> Restored:
-    """Back to the stable version the lock's deployment recorded, then record and release.
+def rescue(lock: deployments.Lock, status: str, error: str | None = None) -> Restored:
+    """Back to the stable version the lock's deployment recorded, then record, release and notify.
 
     An execution that SUCCEEDED but could not write its record finished its work: the record is closed
-    and the lock released, nothing is restored."""
+    and the lock released, nothing is restored. ``error`` is the execution's, when it FAILED."""
     deployment = Deployment.from_json(lock.deployment)
     if status == "SUCCEEDED":
         deployments.record(lock.function, lock.execution, lock.started_at, finishedAt=deployments.now(),
@@ -160,4 +161,7 @@ def rescue(lock: deployments.Lock, status: str) -> Restored:
     count("DeploymentRescued")
     logger.info("rescued", function=lock.function, execution=lock.execution, status=status,
                 restored=restored.done)
+    ended = f"{status} ({error})" if error else status
+    notify.publish(notifications.rescued(deployment, lock.execution, reason=f"the execution ended {ended}",
+                                         error=error or status, restored=restored.done))
     return restored

@@ -66,6 +66,7 @@ def _wrap(fn: TaskFunction, *, merge: bool) -> Callable[[dict, object], dict]:
         except ClientError as exc:
             count("TaskFailed")
             if is_transient(exc):
+                count("TransientAwsError")  # throttling, 5xx, conflicts: the dashboard's throttles
                 logger.warning("transient AWS error, the state machine will retry", error=describe(exc))
                 raise TransientAwsError(describe(exc)) from exc
             logger.exception("AWS call failed", error=describe(exc))
@@ -99,3 +100,8 @@ def _wrap(fn: TaskFunction, *, merge: bool) -> Callable[[dict, object], dict]:
 
 def count(name: str, value: float = 1) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def gauge(name: str, seconds: float) -> None:
+    """A duration measured now (not a count): e.g. how long the oldest lock has been held."""
+    metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=round(seconds, 1))

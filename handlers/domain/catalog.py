@@ -30,6 +30,8 @@ TASKS: dict[str, str] = {
     "ShiftTraffic": "handlers.shift_traffic.handler",
     "CheckHealth": "handlers.check_health.handler",
     "RunChecks": "handlers.run_checks.handler",  # synthetic invocations and hooks (also after Promote)
+    "RequestApproval": "handlers.request_approval.handler",  # an approval gate's token on the lock
+    "WatchApproval": "handlers.watch_approval.handler",  # health and heartbeat while the gate waits
     "Promote": "handlers.promote.handler",
     "Finalize": "handlers.finalize.handler",
     "Rollback": "handlers.rollback.handler",  # also ReleaseLatest: a preview hands $LATEST back to production

@@ -10,7 +10,9 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 
+from handlers.domain import approval
 from handlers.domain.analysis import DISABLED, AnalysisSettings, parse_analysis
+from handlers.domain.approval import ApprovalSettings
 from handlers.domain.checks import NO_CHECKS, Checks, parse_hooks, parse_pre_traffic
 from handlers.domain.code import CodeRef, function_key, is_code_uri, parse_code_uri
 from handlers.domain.errors import InvalidDeploymentRequest
@@ -29,14 +31,16 @@ MAX_ALARMS = 100  # one DescribeAlarms call
 STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
 REQUEST_KEYS = frozenset(
     {"action", "function", "image", "code", "alias", "strategy", "alarms", "checkIntervalSeconds", "allowFiringAlarms",
-     "analysis", "preTraffic", "hooks", "requestedBy", "preview", STARTED_BY}
+     "analysis", "preTraffic", "hooks", "requestedBy", "preview", "approval", "approvalTimeoutSeconds",
+     "onApprovalTimeout", STARTED_BY}
 )
 ROLLBACK_KEYS = frozenset({"action", "function", "alias", "toVersion", "requestedBy", STARTED_BY})
 PRUNE_KEYS = frozenset({"action", "function", "keep", "dryRun", "requestedBy", STARTED_BY})
 DELETE_PREVIEW_KEYS = frozenset({"action", "function", "preview", "dryRun", "requestedBy", STARTED_BY})
 DEPLOY, ROLLBACK, PREVIEW = "deploy", "rollback", "preview"
 PRUNE, DELETE_PREVIEW = "prune", "deletePreview"
-NOT_FOR_PREVIEWS = ("strategy", "alarms", "checkIntervalSeconds", "allowFiringAlarms", "preTraffic", "hooks")
+NOT_FOR_PREVIEWS = ("strategy", "alarms", "checkIntervalSeconds", "allowFiringAlarms", "preTraffic", "hooks",
+                    "approval", "approvalTimeoutSeconds", "onApprovalTimeout")
 """A preview goes all at once and takes no production traffic: nothing to bake, shift or judge."""
 ACTIVE = "Active"  # the version State in which Lambda invokes a version (Lambda guide, "Lambda function states")
 
@@ -69,6 +73,7 @@ class DeployRequest:
     checks: Checks = NO_CHECKS  # preTraffic and hooks (handlers.domain.checks); hooks as the request names them
     preview: str | None = None  # a branch name: publish behind its preview alias, production untouched
     code: CodeRef | None = None  # a zip package in S3 (handlers.domain.code), for zip functions
+    approval: ApprovalSettings = field(default_factory=ApprovalSettings)  # how approval gates time out
 
     @property
     def artifact(self) -> ImageRef | CodeRef:
@@ -145,12 +150,18 @@ def parse_request(raw: object) -> DeployRequest:
     synthetic = problems.check(parse_pre_traffic, raw["preTraffic"]) if "preTraffic" in raw else None
     hooks = problems.check(parse_hooks, raw["hooks"]) if "hooks" in raw else {}
     checks = Checks(synthetic).with_hooks(hooks or {})
-    if plan is not None and interval is not None and analysis is not None:
+    if plan is not None and problems.check(approval.parse_gate, raw.get("approval")):
+        plan = plan.gated(len(plan.steps))
+    settings = problems.check(approval.parse_settings,
+                              raw.get("approvalTimeoutSeconds", approval.DEFAULT_TIMEOUT_SECONDS),
+                              raw.get("onApprovalTimeout", approval.ROLLBACK), interval)
+    if plan is not None and interval is not None and analysis is not None and settings is not None:
         problems.check(check_history_budget, plan, interval, analysis.max_extensions,
-                       checks.checkpoints(len(plan.steps)))
+                       checks.checkpoints(len(plan.steps)),
+                       approval.watch_checks(len(plan.approvals), settings, interval))
     problems.raise_any()
     return DeployRequest(function, image, alias, plan, alarms, interval, allow_firing, requested_by, analysis,
-                         checks, preview, code)
+                         checks, preview, code, settings)
 
 
 @dataclass(frozen=True)
@@ -322,6 +333,7 @@ class Deployment:
     preview: str | None = None  # kind preview: the branch; ``alias`` is its preview alias, ``stable`` production's
     latest_digest: str | None = None  # $LATEST's CodeSha256 before the deployment (zip functions)
     wait_for_capacity: bool = False  # the alias has provisioned concurrency: each shift waits for it to be READY
+    approval: ApprovalSettings = approval.DEFAULTS  # how the plan's approval gates time out
 
     @property
     def zip(self) -> bool:
@@ -393,6 +405,8 @@ class Deployment:
             "toImage": self.to_image[0],
             "latestDigest": self.latest_digest,
             "waitForCapacity": self.wait_for_capacity,
+            # read by AwaitApproval's TimeoutSecondsPath and HeartbeatSecondsPath
+            "approval": self.approval.to_json(self.check_interval_seconds),
         }
 
     @classmethod
@@ -422,6 +436,7 @@ class Deployment:
             preview=data.get("preview"),
             latest_digest=data.get("latestDigest"),
             wait_for_capacity=data.get("waitForCapacity", False),
+            approval=ApprovalSettings.from_json(data.get("approval")),
         )
 
 

@@ -8,18 +8,24 @@ A ``check`` (a :class:`~handlers.domain.checks.Checkpoint`) is due first when pr
 deployment to RunChecks, which clears it, and ``next`` then goes on as it says. The cursor carries a check only
 where the request configured one (``start``, ``shifted``, ``promoted``), so a deployment without checks takes
 exactly the states it took before checks existed.
+
+``approve`` (an approval gate of the plan, handlers.domain.approval) sends the deployment to AwaitApproval,
+which waits for a person while traffic stays where it is; approved, the state machine sets ``next`` to ``then``
+(``shift`` or ``promote``). A promote request read by CheckHealth (``promote_requested``) moves on early and is
+kept on the cursor (``promotedBy``, ``skipped``) for the record.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from handlers.domain import approval
 from handlers.domain.analysis import DISABLED, ROLLBACK, AnalysisSettings
 from handlers.domain.checks import AFTER_PROMOTE, AFTER_SHIFT, BEFORE_TRAFFIC, NO_CHECKS, Checkpoint, Checks
 from handlers.domain.errors import DeploymentInconclusive
 from handlers.domain.strategy import Plan, check_schedule
 
-SHIFT, BAKE, PROMOTE, DONE = "shift", "bake", "promote", "done"
+SHIFT, BAKE, PROMOTE, DONE, APPROVE = "shift", "bake", "promote", "done", "approve"
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,10 @@ class Progress:
     extensions: int = 0  # checks added to this step's bake because its last check was inconclusive
     check: Checkpoint | None = None  # pre- or post-traffic checks due before ``next``
     traffic_since: str | None = None  # ISO time traffic first moved to the new version: the analysis window's start
+    then: str | None = None  # where an approved gate goes on (``next`` is ``approve``)
+    promoted_by: str | None = None  # who asked to move on early (lambda-deployer promote), and how
+    promote_request: str | None = None  # the time of the promote request applied (each applies once)
+    skipped: tuple[int, ...] = ()  # plan steps (from 1) a ``promote --full`` skipped
 
     def to_json(self) -> dict:
         found = {
@@ -47,17 +57,23 @@ class Progress:
         }
         if self.check:  # absent, not null: NextStep routes on its presence
             found["check"] = self.check.to_json()
+        if self.next == APPROVE:
+            found["then"] = self.then
+        if self.promote_request:  # only after a promote request: other deployments' cursors stay as they were
+            found.update(promotedBy=self.promoted_by, promoteRequest=self.promote_request, skipped=list(self.skipped))
         return found
 
     @classmethod
     def from_json(cls, data: dict) -> Progress:
         return cls(data["next"], data["step"], data["weight"], data["checksLeft"], data["waitSeconds"],
                    data.get("aliasRevisionId"), data.get("extensions", 0), Checkpoint.from_json(data.get("check")),
-                   traffic_since=data.get("trafficSince"))
+                   traffic_since=data.get("trafficSince"), then=data.get("then"),
+                   promoted_by=data.get("promotedBy"), promote_request=data.get("promoteRequest"),
+                   skipped=tuple(data.get("skipped", ())))
 
 
 def start(plan: Plan, alias_revision_id: str | None, checks: Checks = NO_CHECKS) -> Progress:
-    first = Progress(next=SHIFT if plan.steps else PROMOTE, alias_revision_id=alias_revision_id)
+    first = _gated(plan, Progress(next=SHIFT if plan.steps else PROMOTE, alias_revision_id=alias_revision_id), 0)
     return _checking(first, checks, BEFORE_TRAFFIC, 0)
 
 
@@ -124,5 +140,33 @@ def checked(plan: Plan, progress: Progress, interval: int, *, inconclusive: str 
 def _advance(plan: Plan, progress: Progress) -> Progress:
     following = progress.step + 1
     if following < len(plan.steps):
-        return replace(progress, next=SHIFT, step=following, checks_left=0, wait_seconds=0, extensions=0)
-    return replace(progress, next=PROMOTE, checks_left=0, wait_seconds=0, extensions=0)
+        return _gated(plan, replace(progress, next=SHIFT, step=following, checks_left=0, wait_seconds=0,
+                                    extensions=0), following)
+    return _gated(plan, replace(progress, next=PROMOTE, checks_left=0, wait_seconds=0, extensions=0), len(plan.steps))
+
+
+def _gated(plan: Plan, progress: Progress, position: int) -> Progress:
+    """Through the approval gate at ``position`` first, if the plan has one there."""
+    if position in plan.approvals:
+        return replace(progress, next=APPROVE, then=progress.next)
+    return progress
+
+
+def promote_requested(plan: Plan, progress: Progress, *, mode: str, by: str, at: str) -> Progress:
+    """After a check that passed (``progress`` is where it goes next), with a promote request not applied yet.
+
+    ``next`` cuts this step's bake short and goes to the next step (through its gate, if any); when the
+    deployment was moving on anyway, the request only is recorded. ``full`` goes straight to promotion:
+    ``skipped`` lists (from 1) the step whose bake was cut short and every step not served yet, and the
+    remaining checks and gates are skipped with them."""
+    if at == progress.promote_request or progress.next not in (BAKE, SHIFT, PROMOTE, APPROVE):
+        return progress
+    asked = replace(progress, promoted_by=f"{by} ({mode})", promote_request=at)
+    if mode == approval.FULL:
+        heading = progress.then if progress.next == APPROVE else progress.next
+        skipped = tuple(range(progress.step + 1, len(plan.steps) + 1)) if heading in (BAKE, SHIFT) else ()
+        return replace(asked, next=PROMOTE, then=None, checks_left=0, wait_seconds=0, extensions=0,
+                       skipped=(*progress.skipped, *skipped))
+    if progress.next == BAKE:
+        return _advance(plan, asked)
+    return asked

@@ -28,6 +28,7 @@ EVENTS_FIXED = 60  # start, Resolve … Publish, Promote, Finalize, end
 EVENTS_PER_SHIFT = 7  # ShiftTraffic task (5) + NextStep choice (2)
 EVENTS_PER_CHECK = 9  # Bake wait (2) + CheckHealth task (5) + NextStep choice (2)
 EVENTS_PER_CHECKPOINT = 7  # RunChecks task (5) + NextStep choice (2): synthetic invocations and hooks
+EVENTS_PER_GATE = 20  # NextStep (2), AwaitApproval parallel (4), its two branches' ends and the wait task (14)
 EVENTS_RESERVED = 1_000  # task retries along the way and a hard-retried rollback
 
 
@@ -44,17 +45,26 @@ class Step:
 class Plan:
     name: str
     steps: tuple[Step, ...]
+    approvals: tuple[int, ...] = ()  # approval gates: before step n+1 (n), or before promotion (len(steps))
 
     @property
     def bake_seconds(self) -> int:
         return sum(step.bake_seconds for step in self.steps)
 
     def to_json(self) -> dict:
-        return {"name": self.name, "steps": [step.to_json() for step in self.steps]}
+        found = {"name": self.name, "steps": [step.to_json() for step in self.steps]}
+        if self.approvals:  # absent without gates: plans recorded before gates existed read the same
+            found["approvals"] = list(self.approvals)
+        return found
 
     @classmethod
     def from_json(cls, data: dict) -> Plan:
-        return cls(data["name"], tuple(Step(s["weight"], s["bakeSeconds"]) for s in data["steps"]))
+        return cls(data["name"], tuple(Step(s["weight"], s["bakeSeconds"]) for s in data["steps"]),
+                   tuple(data.get("approvals", ())))
+
+    def gated(self, position: int) -> Plan:
+        """This plan with an approval gate at ``position`` as well (``len(steps)``: before promotion)."""
+        return Plan(self.name, self.steps, tuple(sorted({*self.approvals, position})))
 
 
 def parse_strategy(strategy: object) -> Plan:
@@ -98,9 +108,16 @@ def _explicit(strategy: dict) -> Plan:
     raw_steps = strategy["steps"]
     if len(raw_steps) > MAX_STEPS:
         raise InvalidDeploymentRequest(f"an explicit strategy has at most {MAX_STEPS} steps")
-    steps = []
+    steps, approvals = [], []
     for index, raw in enumerate(raw_steps, start=1):
         where = f"strategy step {index}"
+        if isinstance(raw, dict) and "approval" in raw:
+            if raw != {"approval": True}:
+                raise InvalidDeploymentRequest(f"{where}: an approval gate is exactly {{\"approval\": true}}")
+            if approvals and approvals[-1] == len(steps):
+                raise InvalidDeploymentRequest(f"{where}: two approval gates in a row")
+            approvals.append(len(steps))  # before the next weighted step, or before promotion after the last
+            continue
         if not isinstance(raw, dict) or set(raw) - {"weight", "bakeSeconds"} or "weight" not in raw:
             raise InvalidDeploymentRequest(f"{where}: expected {{\"weight\": <percent>, \"bakeSeconds\": <int>}}")
         weight, bake = raw["weight"], raw.get("bakeSeconds", 0)
@@ -110,7 +127,7 @@ def _explicit(strategy: dict) -> Plan:
             raise InvalidDeploymentRequest(f"{where}: bakeSeconds {bake!r} must be an integer in "
                                            f"[0, {MAX_BAKE_SECONDS}]")
         steps.append(Step(float(weight), bake))
-    return Plan("Steps", tuple(steps))
+    return Plan("Steps", tuple(steps), tuple(approvals))
 
 
 def check_schedule(step: Step, interval: int) -> list[int]:
@@ -126,21 +143,32 @@ def health_checks(plan: Plan, interval: int, max_extensions: int = 0) -> int:
     return sum(len(check_schedule(step, interval)) for step in plan.steps) + baking * max_extensions
 
 
-def history_events(plan: Plan, interval: int, max_extensions: int = 0, checkpoints: int = 0) -> int:
+def history_events(plan: Plan, interval: int, max_extensions: int = 0, checkpoints: int = 0,
+                   watch_checks: int = 0) -> int:
     """Upper estimate of the execution history a deployment of ``plan`` produces, retries reserved.
     An extension is one more Bake → CheckHealth → NextStep loop, so it costs what a check costs;
-    ``checkpoints`` are the stops for pre- and post-traffic checks (``Checks.checkpoints``)."""
+    ``checkpoints`` are the stops for pre- and post-traffic checks (``Checks.checkpoints``); ``watch_checks``
+    the checks while approval gates wait (``approval.watch_checks``), a Wait, a Task and a Choice each too."""
     return (EVENTS_FIXED + EVENTS_RESERVED + EVENTS_PER_SHIFT * len(plan.steps)
-            + EVENTS_PER_CHECKPOINT * checkpoints + EVENTS_PER_CHECK * health_checks(plan, interval, max_extensions))
+            + EVENTS_PER_CHECKPOINT * checkpoints + EVENTS_PER_GATE * len(plan.approvals)
+            + EVENTS_PER_CHECK * (health_checks(plan, interval, max_extensions) + watch_checks))
 
 
-def check_history_budget(plan: Plan, interval: int, max_extensions: int = 0, checkpoints: int = 0) -> None:
-    """Refuse a plan whose bake (extensions and checkpoints included) would exceed Step Functions' execution
-    history limit."""
-    if history_events(plan, interval, max_extensions, checkpoints) <= MAX_HISTORY_EVENTS:
+def check_history_budget(plan: Plan, interval: int, max_extensions: int = 0, checkpoints: int = 0,
+                         watch_checks: int = 0) -> None:
+    """Refuse a plan whose bake (extensions, checkpoints and approval waits included) would exceed Step
+    Functions' execution history limit."""
+    if history_events(plan, interval, max_extensions, checkpoints, watch_checks) <= MAX_HISTORY_EVENTS:
         return
+    if watch_checks and history_events(plan, interval, max_extensions, checkpoints) <= MAX_HISTORY_EVENTS:
+        raise InvalidDeploymentRequest(
+            f"the approval gate(s) of strategy {plan.name!r} would be checked up to {watch_checks} times while "
+            f"waiting at checkIntervalSeconds={interval}, more than one Step Functions execution can record "
+            f"({MAX_HISTORY_EVENTS} history events); use a shorter approvalTimeoutSeconds or a longer "
+            "checkIntervalSeconds")
     spare = (MAX_HISTORY_EVENTS - EVENTS_FIXED - EVENTS_RESERVED - EVENTS_PER_SHIFT * len(plan.steps)
-             - EVENTS_PER_CHECKPOINT * checkpoints)
+             - EVENTS_PER_CHECKPOINT * checkpoints - EVENTS_PER_GATE * len(plan.approvals)
+             - EVENTS_PER_CHECK * watch_checks)
     # Each step may need one extra check for its remainder, hence the steps subtracted; extensions are fixed.
     extensions = sum(1 for step in plan.steps if step.bake_seconds) * max_extensions
     # (At most 100 steps with 20 extensions each always leave room for one check per step.)

@@ -31,6 +31,8 @@ CONFIGURED = {
     "logLevel": "DEBUG",
     "githubRepository": "acme/orders",
     "createGithubOidcProvider": True,
+    "notificationEmails": ["oncall@example.com", "team@example.com"],
+    "lockAlarmMinutes": 240,
 }
 
 

@@ -43,7 +43,8 @@ def push(repository: str = "orders", tag: str = "main", *, action: str = "PUSH",
 def rules(configured) -> dict[str, dict]:
     """``forward`` (default bus) and ``start`` (deployer bus) rules, by where they listen."""
     found = {"start" if "EventBusName" in r["Properties"] else "forward": r["Properties"]
-             for r in configured.of_type(RULE).values()}
+             for r in configured.of_type(RULE).values()
+             if r["Properties"].get("EventPattern", {}).get("source") == ["aws.ecr"]}
     assert set(found) == {"forward", "start"}
     return found
 

@@ -18,8 +18,14 @@ ARN = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:{resource}"
 GITHUB_PROVIDER_URL = "https://token.actions.githubusercontent.com"
 
 
+def ci_policy(configured) -> tuple[str, dict]:
+    (found,) = [(id, p) for id, p in configured.of_type("AWS::IAM::ManagedPolicy").items()
+                if p["Properties"]["Description"].startswith("lambda-deployer CI")]
+    return found
+
+
 def test_ci_policy_allows_only_starting_and_following_this_state_machine(configured):
-    (policy,) = configured.of_type("AWS::IAM::ManagedPolicy").values()
+    _, policy = ci_policy(configured)
     state_machine = ARN.format(resource="stateMachine:deployer-under-test")
     executions = ARN.format(resource="execution:deployer-under-test:*")
     none = json.dumps({})
@@ -35,7 +41,7 @@ def test_ci_policy_allows_only_starting_and_following_this_state_machine(configu
 
 
 def test_github_actions_role_holds_the_ci_policy_and_trusts_only_the_main_branch(configured):
-    (policy,) = configured.of_type("AWS::IAM::ManagedPolicy")
+    policy, _ = ci_policy(configured)
     (provider,) = configured.of_type("AWS::IAM::OIDCProvider").values()
     assert provider["Properties"] == {"Url": GITHUB_PROVIDER_URL, "ClientIdList": ["sts.amazonaws.com"]}
 
@@ -55,7 +61,9 @@ def test_github_actions_role_holds_the_ci_policy_and_trusts_only_the_main_branch
 
 def test_without_github_there_is_no_role_and_no_provider(defaults):
     defaults.template.resource_count_is("AWS::IAM::OIDCProvider", 0)
-    defaults.template.resource_count_is("AWS::IAM::ManagedPolicy", 1)
+    defaults.template.resource_count_is("AWS::IAM::ManagedPolicy", 2)  # CI's and the approvers'
+    assert not defaults.of_type("AWS::IAM::Role") or all(
+        "ManagedPolicyArns" not in r["Properties"] for r in defaults.of_type("AWS::IAM::Role").values())
     assert not [role for role in defaults.of_type("AWS::IAM::Role").values()
                 if "sts:AssumeRoleWithWebIdentity" in json.dumps(role)]
 

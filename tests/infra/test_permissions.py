@@ -48,6 +48,8 @@ CONFIGURED = {  # scope -> (resource as cdk-nag renders it, condition) for the `
     Scope.ARTIFACTS: {(f"arn:<AWS::Partition>:s3:::{bucket}/*", UNCONDITIONAL) for bucket in BUCKETS},
     # the deployer writes only the function-named keys of the functions it may deploy (prefix team-)
     Scope.FUNCTION_KEYS: {(f"arn:<AWS::Partition>:s3:::{b}/functions/team-*", UNCONDITIONAL) for b in BUCKETS},
+    Scope.DEFAULT_EVENT_BUS: {(ARN.format(service="events", resource="event-bus/default"), UNCONDITIONAL)},
+    Scope.TASK_TOKENS: {("*", UNCONDITIONAL)},
     Scope.ANY: {("*", UNCONDITIONAL)},
 }
 
@@ -58,10 +60,19 @@ def on_configured_resources(allows: tuple[Allow, ...]) -> set:
 
 
 def _loosely(resource: str) -> str:
-    """The table's ARN (and its index's) with CDK's logical id left out."""
+    """The table's ARN (and its index's), the dead-letter queue's, with CDK's logical ids left out."""
     if resource.startswith("<DeployerDeployments"):
         return TABLE + resource.partition(".Arn>")[2]
+    if resource.startswith("<DeployerSafetyNetDeadLetters"):
+        return DEAD_LETTERS
     return resource
+
+
+DEAD_LETTERS = "<DeployerSafetyNetDeadLetters*.Arn>"
+# Lambda sends an event-driven function's failed invocations to its on-failure destination with the function's
+# own role ("Capturing records of Lambda asynchronous invocations"): CDK's SqsDestination grants these.
+ON_FAILURE = {(action, DEAD_LETTERS, UNCONDITIONAL)
+              for action in ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")}
 
 
 X_RAY = {("xray:PutTraceSegments", "*", UNCONDITIONAL), ("xray:PutTelemetryRecords", "*", UNCONDITIONAL)}
@@ -76,7 +87,8 @@ def test_each_task_role_grants_its_table_entry_on_this_deployers_resources_only(
     statements = configured.statements(configured.role_of(function))
     granted = {(action, _loosely(resource), condition) for action, resource, condition in configured.grants(statements)}
 
-    assert granted == on_configured_resources(TASK_PERMISSIONS[state]) | writes_logs | X_RAY
+    on_failure = ON_FAILURE if state in EVENT_HANDLERS else set()
+    assert granted == on_configured_resources(TASK_PERMISSIONS[state]) | writes_logs | X_RAY | on_failure
 
 
 def test_resolves_role_grants_reads_only_written_out_by_hand(configured):

@@ -78,3 +78,33 @@ def test_a_reconciler_that_could_outlast_its_schedule_fails_the_synth():
     with pytest.raises(ConfigurationError, match="two runs would overlap"):
         SafetyNet(stack, "SafetyNet", state_machine=state_machine, rescue=function("Rescue", Duration.seconds(30)),
                   reconcile=function("Reconcile", Duration.minutes(4)))
+
+
+@pytest.mark.parametrize(("task", "retries"), [("Rescue", 2), ("Reconcile", 0), ("AlarmFired", 2)])
+def test_a_failed_event_driven_run_lands_in_the_dead_letter_queue_after_its_retries(configured, task, retries):
+    (queue,) = configured.of_type("AWS::SQS::Queue")
+    function_id, _ = configured.function(EVENT_HANDLERS[task])
+
+    configured.template.has_resource_properties("AWS::Lambda::EventInvokeConfig", {
+        "FunctionName": {"Ref": function_id}, "MaximumRetryAttempts": retries,
+        "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [queue, "Arn"]}}},
+    })
+    target = rule_targeting(configured, EVENT_HANDLERS[task])["Targets"][0]
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue, "Arn"]}}  # what EventBridge never delivered
+
+
+def test_the_dead_letter_queue_is_encrypted_kept_two_weeks_and_written_only_by_the_deployers_own_rules(configured):
+    (queue,) = configured.of_type("AWS::SQS::Queue").values()
+    (policy,) = configured.of_type("AWS::SQS::QueuePolicy").values()
+    rules = {json.dumps({"Fn::GetAtt": [id, "Arn"]}) for id, r in configured.of_type(RULE).items()
+             if any(t.get("DeadLetterConfig") for t in r["Properties"]["Targets"])}
+
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    allowed = [s for s in statements if s["Effect"] == "Allow"]
+    assert {(s["Principal"]["Service"], s["Action"]) for s in allowed} == {("events.amazonaws.com", "sqs:SendMessage")}
+    assert {json.dumps(s["Condition"]["ArnEquals"]["aws:SourceArn"]) for s in allowed} == rules
+    assert len(rules) == 3  # rescue, reconcile, alarm rollback
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               for s in statements)

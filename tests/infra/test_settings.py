@@ -98,3 +98,20 @@ def test_retention_days_are_cdk_retention_choices():
 def test_the_project_cdk_json_holds_feature_flags_and_an_app_without_cdk_json_has_no_context(tmp_path):
     assert cdk_json_context()["@aws-cdk/aws-iam:minimizePolicies"] is True
     assert cdk_json_context(tmp_path / "cdk.json") == {}
+
+
+def test_a_topic_comes_with_addresses_or_by_itself_and_addresses_must_be_addresses():
+    assert with_repositories().wants_topic is False
+    assert with_repositories(notificationsTopic="true").wants_topic is True
+    settings = with_repositories(notificationEmails="oncall@example.com, team@example.com")
+    assert settings.notification_emails == ("oncall@example.com", "team@example.com") and settings.wants_topic
+    assert with_repositories(notificationEmails=["oncall@example.com"]).notification_emails == ("oncall@example.com",)
+    with pytest.raises(ConfigurationError, match="'oncall' is not an email address"):
+        with_repositories(notificationEmails="oncall")
+
+
+def test_the_lock_alarm_waits_at_least_two_reconciler_runs():
+    assert with_repositories().lock_alarm_minutes == 720
+    assert with_repositories(lockAlarmMinutes="90").lock_alarm_minutes == 90
+    with pytest.raises(ConfigurationError, match="lockAlarmMinutes 5: a whole number of minutes, at least 10"):
+        with_repositories(lockAlarmMinutes=5)

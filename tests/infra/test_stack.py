@@ -10,7 +10,8 @@ from infra import LambdaDeployerStack
 
 def test_outputs_are_the_state_machine_the_ci_policy_and_the_github_role(configured):
     (state_machine,) = configured.of_type("AWS::StepFunctions::StateMachine")
-    (policy,) = configured.of_type("AWS::IAM::ManagedPolicy")
+    (policy,) = [id for id, p in configured.of_type("AWS::IAM::ManagedPolicy").items()
+                 if p["Properties"]["Description"].startswith("lambda-deployer CI")]
     (github_role,) = [id for id, role in configured.of_type("AWS::IAM::Role").items()
                       if "sts:AssumeRoleWithWebIdentity" in str(role)]
 
@@ -19,8 +20,13 @@ def test_outputs_are_the_state_machine_the_ci_policy_and_the_github_role(configu
     configured.template.has_output("GithubActionsRoleArn", {"Value": {"Fn::GetAtt": [github_role, "Arn"]}})
 
 
-def test_without_github_only_the_state_machine_and_ci_policy_are_output(defaults):
-    assert set(defaults.template.to_json()["Outputs"]) == {"StateMachineArn", "CiPolicyArn"}
+def test_without_github_or_a_topic_the_state_machine_ci_policy_dashboard_and_dead_letters_are_output(defaults):
+    assert set(defaults.template.to_json()["Outputs"]) == {"StateMachineArn", "CiPolicyArn", "ApproverPolicyArn",
+                                                          "DashboardName", "DeadLetterQueueUrl"}
+
+
+def test_a_configured_topic_is_output(configured):
+    assert {"NotificationsTopicArn", "GithubActionsRoleArn"} <= set(configured.template.to_json()["Outputs"])
 
 
 def test_stack_name_comes_from_context():

@@ -28,12 +28,14 @@ def definition() -> dict:
 
 
 def all_states(states: dict) -> dict[str, dict]:
-    """Every state, including those inside Map item processors."""
+    """Every state, including those inside Map item processors and Parallel branches."""
     found = {}
     for name, state in states.items():
         found[name] = state
         if processor := state.get("ItemProcessor"):
             found |= all_states(processor["States"])
+        for branch in state.get("Branches", ()):
+            found |= all_states(branch["States"])
     return found
 
 
@@ -47,7 +49,8 @@ def integration(resource: str) -> str:
 
 
 def lambda_tasks(definition: dict) -> dict[str, dict]:
-    return {name: s for name, s in tasks(definition).items() if s["Resource"] == integration("lambda:invoke")}
+    return {name: s for name, s in tasks(definition).items()
+            if s["Resource"] in (integration("lambda:invoke"), integration("lambda:invoke.waitForTaskToken"))}
 
 
 def test_each_lambda_task_names_a_catalog_function_and_each_function_is_used(definition):
@@ -60,7 +63,8 @@ def test_every_integration_arn_takes_the_partition_it_runs_in(definition):
     assert {s["Resource"].split(":")[1] for s in tasks(definition).values()} == {f"${{{statemachine.PARTITION}}}"}
     rendered = json.loads(statemachine.render({placeholder(s): "fn" for s in TASKS}, partition="aws-cn"))
     assert {s["Resource"] for s in tasks(rendered).values()} == {
-        "arn:aws-cn:states:::lambda:invoke", "arn:aws-cn:states:::states:startExecution.sync:2"}
+        "arn:aws-cn:states:::lambda:invoke", "arn:aws-cn:states:::lambda:invoke.waitForTaskToken",
+        "arn:aws-cn:states:::states:startExecution.sync:2"}
 
 
 def test_every_placeholder_is_substituted():
@@ -141,8 +145,13 @@ def test_a_fan_out_fails_when_any_deployment_did_not_and_only_after_all_of_them_
 
 
 def test_every_task_has_a_timeout(definition):
-    """A Task without TimeoutSeconds waits forever for an answer that may never come."""
+    """A Task without TimeoutSeconds waits forever for an answer that may never come. The approval wait's timeout
+    is the request's (validated by Resolve: approvalTimeoutSeconds), and so is its heartbeat."""
     for name, state in tasks(definition).items():
+        if state["Resource"].endswith(".waitForTaskToken"):
+            assert (state["TimeoutSecondsPath"], state["HeartbeatSecondsPath"]) == (
+                "$.deployment.approval.timeoutSeconds", "$.deployment.approval.heartbeatSeconds"), name
+            continue
         assert isinstance(state.get("TimeoutSeconds"), int) and state["TimeoutSeconds"] > 0, name
 
 
@@ -157,6 +166,9 @@ def test_a_fan_out_waits_for_the_longest_deployment_resolve_accepts(definition):
 def test_a_timed_out_task_is_retried_then_handled_like_any_other_failure(definition):
     for name, state in lambda_tasks(definition).items():
         retried = {error for retrier in state["Retry"] for error in retrier["ErrorEquals"]}
+        if state["Resource"].endswith(".waitForTaskToken"):  # its timeout is nobody answering: not retried
+            assert not retried & {"States.Timeout", "States.ALL", "States.HeartbeatTimeout"}, name
+            continue
         assert retried & {"States.Timeout", "States.ALL"}, f"{name} does not retry a timeout"
     for name in MUTATING_TASKS:  # caught into Rollback by States.ALL, which matches States.Timeout
         assert "States.ALL" in definition["States"][name]["Catch"][-1]["ErrorEquals"], name
@@ -286,3 +298,14 @@ def test_the_walk_finds_a_path_into_rollback_without_a_failure():
     carried = transition("NextStep", broken["States"]["NextStep"], inputs["NextStep"], None)
     assert "failure" not in carried and "failure" not in inputs["Rollback"]
     assert "outcome" not in inputs["RolledBack"]  # so RolledBack's ErrorPath would be a States.Runtime
+
+
+def test_the_approval_wait_rolls_back_on_a_lost_watch_before_it_asks_what_a_timeout_means(definition):
+    """A missed heartbeat matches a Catch on States.Timeout too (aws-cdk#16084), so it is caught first: a lost
+    health watch must never promote, whatever onApprovalTimeout says."""
+    gate = all_states(definition["States"])["RequestApproval"]
+    assert [c["ErrorEquals"] for c in gate["Catch"]] == [["States.HeartbeatTimeout"], ["States.Timeout"]]
+    branch = definition["States"]["AwaitApproval"]["Branches"][0]["States"]
+    assert branch[gate["Catch"][0]["Next"]]["Type"] == "Fail"
+    assert definition["States"]["AwaitApproval"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "Rollback"}]

@@ -50,6 +50,8 @@ POINTS = [
     Point("Promote", "UpdateAlias"),
     Point("Finalize", "UpdateItem"),
     Point("Finalize", "DeleteItem"),  # the lock's release
+    Point("Lock", "PutEvents"),  # the first notification: a failure to notify changes nothing
+    Point("Promote", "PutEvents"),  # the last one
 ]
 KINDS = {  # status, error code (the code each service uses for it)
     "throttled": THROTTLE,
@@ -368,3 +370,66 @@ def test_every_fault_at_every_mutating_call_of_a_preview_leaves_production_as_it
     print(f"\npreview fault sweep: {len(matrix)} runs, outcomes {sorted(outcomes, key=str)}")
     assert not never_fired, f"faults that never hit their call: {never_fired}"
     assert not broken, "\n".join(broken)
+
+
+# Approval gates: the gate's own writes (its token on the lock, Approval Needed) and the watch's heartbeat, each
+# failing once or for good, on a deployment a person approves as soon as its token is on the lock.
+GATE_POINTS = [
+    Point("RequestApproval", "UpdateItem"),  # the token on the lock
+    Point("RequestApproval", "PutEvents"),  # Approval Needed: a failure to notify changes nothing
+    Point("WatchApproval", "SendTaskHeartbeat"),
+]
+GATED = {"steps": [{"weight": 10, "bakeSeconds": 0}, {"approval": True}, {"weight": 50, "bakeSeconds": 0}]}
+
+
+def approved_when_asked(emulator: Emulator, run: str, point: Point, kind: str, persistent: bool):
+    """Deploy through a gate with one fault on its path, approving whatever token the lock holds; (fired, ended,
+    broken invariants)."""
+    world = make_world(emulator, run)
+    fault = faults_for(point, kind, persistent, run)
+    emulator.api.inject(fault)
+    arn = emulator.start_execution(world.request(world.v2, strategy=GATED, checkIntervalSeconds=500,
+                                                 alarms=[world.fn.alarm], approvalTimeoutSeconds=1000), name=run)
+    sfn, answered = emulator.client("stepfunctions"), set()
+
+    def approve_or_ended() -> bool:
+        lock = deployments.holder(run)
+        asked = (lock.approval if lock else None) or {}
+        token = asked.get("taskToken")
+        if token and (token, asked["requestedAt"]) not in answered:
+            answered.add((token, asked["requestedAt"]))  # a retried RequestApproval asks again
+            with contextlib.suppress(ClientError):
+                sfn.send_task_success(taskToken=token, output="{}")
+        return emulator.describe(arn).status != "RUNNING"
+
+    wait_for(approve_or_ended, timeout=60, what=f"{run} to end", every=0.05)
+    execution = emulator.wait(arn, timeout=10)
+    wait_for(lambda: deployments.holder(run) is None, timeout=20, what=f"{run}'s lock to be released")
+    expected = "2" if execution.status == "SUCCEEDED" else "1"
+    broken = []
+    try:
+        if (version := world.settled_on()) != expected:
+            broken.append(f"alias on version {version} after {execution.status}")
+    except AssertionError as exc:
+        broken.append(str(exc).splitlines()[0])
+    emulator.api.clear()
+    return bool(fault.fired), (execution.status, execution.error), broken
+
+
+def test_every_fault_at_an_approval_gate_ends_in_the_invariant(emulator):
+    matrix = [(point, kind, persistent) for point, kind, persistent in
+              itertools.product(GATE_POINTS, ("throttled", "server error", "crash"), (False, True))
+              if not (kind == "crash" and point.operation == "PutEvents")]  # a crash is the task's: swept once
+    broken, never_fired, outcomes = [], [], {}
+    for index, (point, kind, persistent) in enumerate(matrix):
+        label = f"{point} {kind} {'persistently' if persistent else 'once'}"
+        fired, outcome, problems = approved_when_asked(emulator, f"gate-{index}", point, kind, persistent)
+        outcomes[label] = outcome
+        if not fired:
+            never_fired.append(label)
+        broken += [f"{label} → {outcome}: {problem}" for problem in problems]
+    assert not never_fired, f"faults that never hit their call: {never_fired}"
+    assert not broken, "\n".join(broken)
+    # a failure once is retried and approved; a notification never changes the outcome
+    assert {label: o for label, o in outcomes.items() if "once" in label or "PutEvents" in label} == {
+        label: ("SUCCEEDED", None) for label in outcomes if "once" in label or "PutEvents" in label}

@@ -4,7 +4,8 @@ Every permission the table grants a function is used by one of the scenarios bel
 412 glitches each task tells from a real change, pre-traffic checks, rollbacks, rescue, reconciler, an alarm's
 own event, ECR push, a preview, a prune and a preview's deletion), and
 is needed (an action granted on several scopes, on each of them):
-with it taken away, that scenario's call is refused with AccessDeniedException and the run ends otherwise.
+with it taken away, that scenario's call is refused with AccessDeniedException and the run ends otherwise
+(for a notification, which never changes a deployment's end, what a subscriber heard is part of the end).
 With the table intact, every scenario ends as it should and nothing is refused. Runs share one emulator
 (waits at 1/500); each deploys its own function, which is untagged afterwards so later runs leave it alone.
 """
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from botocore.exceptions import ClientError
-from support import make_world, make_zip_world, wait_for
+from support import Inbox, make_world, make_zip_world, notifications_inbox, notified, wait_for
 
 from deployer.local import sample
 from deployer.local.emulator import Emulator
@@ -45,6 +46,7 @@ class Run:
 
     emulator: Emulator
     name: str
+    inbox: Inbox
     executions: set[str] = field(default_factory=set)
     functions: list[str] = field(default_factory=list)
     guards: list = field(default_factory=list)
@@ -66,6 +68,10 @@ class Run:
 
     def run(self, request: dict, suffix: str = ""):
         return self.emulator.wait(self.start(request, suffix), timeout=60)
+
+    def heard(self, function: str) -> list[str]:
+        """The notifications a subscriber heard about ``function`` (each detail-type once, in order)."""
+        return list(dict.fromkeys(detail_type for detail_type, _ in notified(self.inbox, function)))
 
     def guard(self, task: str, operation: str, change: Callable[[], None]) -> None:
         """Let ``change`` happen (as another client) just before ``task`` of this run calls ``operation``."""
@@ -106,7 +112,7 @@ def deploy_with_glitches(run: Run) -> tuple:
                                                       ("ShiftTraffic", "UpdateAlias"), ("Promote", "UpdateAlias"))])
     execution = run.run(world.request(world.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1, alarms=[world.fn.alarm],
                                       analysis=False))
-    return ended(execution), settled(world), recorded(world.fn.name)
+    return ended(execution), settled(world), recorded(world.fn.name), run.heard(world.fn.name)
 
 
 def checked_deploy(run: Run) -> tuple:
@@ -157,7 +163,7 @@ def rollback_after_a_failure(run: Run) -> tuple:
     run.emulator.api.inject(Fault(ACCESS_DENIED, task="Promote", operation="UpdateAlias", times=None,
                                   execution=run.name))
     execution = run.run(world.request(world.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1, analysis=False))
-    return ended(execution), settled(world), deployments.holder(world.fn.name) is None
+    return ended(execution), settled(world), deployments.holder(world.fn.name) is None, run.heard(world.fn.name)
 
 
 def stopped_then_rescued(run: Run) -> tuple:
@@ -170,7 +176,8 @@ def stopped_then_rescued(run: Run) -> tuple:
     answer = run.emulator.client("lambda").invoke(FunctionName=run.emulator.function_arns["Rescue"], Payload=json.dumps(
         {"detail": {"status": stopped.status, "executionArn": arn, "input": json.dumps(stopped.input)}}))
     result = json.loads(answer["Payload"].read())
-    return answer.get("FunctionError"), result.get("rescued"), settled(world), deployments.holder(world.fn.name)
+    return (answer.get("FunctionError"), result.get("rescued"), settled(world), deployments.holder(world.fn.name),
+            run.heard(world.fn.name))
 
 
 def reconciled(run: Run) -> tuple:
@@ -189,7 +196,8 @@ def reconciled(run: Run) -> tuple:
         report = run.emulator.reconcile()
     except RuntimeError as exc:
         report = {"failed": str(exc)}
-    return json.dumps(report, sort_keys=True), settled(stale), settled(weighted)
+    return (json.dumps(report, sort_keys=True), settled(stale), settled(weighted), run.heard(stale.fn.name),
+            run.heard(weighted.fn.name))
 
 
 def rollback_requests(run: Run) -> tuple:
@@ -328,15 +336,17 @@ SCENARIOS: dict[str, Callable[[Run], tuple]] = {  # cheapest first: a permission
     "zip rollback request": zip_rollback_request,
     "zip, stopped, rescued and reconciled": zip_stopped_then_rescued_and_reconciled,
 }
+STARTED, SHIFTED, PROMOTED = "Deployment Started", "Traffic Shifted", "Deployment Promoted"
+ROLLED_BACK, RESCUED = "Deployment Rolled Back", "Deployment Rescued"
 EXPECTED = {  # what each scenario ends with when every permission is there
-    "deploy": (("SUCCEEDED", None), "on 2", ("deployed", True)),
+    "deploy": (("SUCCEEDED", None), "on 2", ("deployed", True), [STARTED, SHIFTED, PROMOTED]),
     "checks": (("SUCCEEDED", None), "on 2", ["beforeTraffic"]),
     "canary analysis": (("SUCCEEDED", None), "on 2", [True, True]),
     "first deployment": (("SUCCEEDED", None), "2"),  # version 1 was published with the function, unaliased
     "lock taken meanwhile": (("FAILED", "DeploymentInProgress"), True),
-    "rollback after a failure": (("FAILED", "DeploymentRolledBack"), "on 1", True),
-    "stopped, then rescued": (None, True, "on 1", None),
-    "reconciler": ("on 1", "on 1"),  # after the report, which the test checks
+    "rollback after a failure": (("FAILED", "DeploymentRolledBack"), "on 1", True, [STARTED, SHIFTED, ROLLED_BACK]),
+    "stopped, then rescued": (None, True, "on 1", None, [STARTED, SHIFTED, RESCUED]),
+    "reconciler": ("on 1", "on 1", [STARTED, SHIFTED, RESCUED], [RESCUED]),  # after the report, checked below
     "rollback requests": (("SUCCEEDED", None), ("SUCCEEDED", None), ("SUCCEEDED", None), "ABORTED", "on 1"),
     "alarm fired": (("ABORTED", None), ("SUCCEEDED", None), "on 1"),
     "preview, then prune": (("SUCCEEDED", None), ("SUCCEEDED", None), ("SUCCEEDED", None), ["2"],
@@ -360,10 +370,11 @@ class Result:
 class Sweep:
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
+        self.inbox = notifications_inbox(emulator)
         self._runs = itertools.count()
 
     def run(self, scenario: str) -> Result:
-        run = Run(self.emulator, f"{scenario.split(',')[0].replace(' ', '-')}-{next(self._runs)}")
+        run = Run(self.emulator, f"{scenario.split(',')[0].replace(' ', '-')}-{next(self._runs)}", self.inbox)
         start = len(self.emulator.iam.decisions)
         try:
             ended = SCENARIOS[scenario](run)

@@ -9,7 +9,13 @@ import uuid
 from datetime import datetime
 
 import botocore.session
-from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.core.exceptions import AWSError
+from moto.core.responses import EmptyResult
+from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType, TaskTimedOutEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_aws_sdk,
@@ -18,6 +24,16 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
     StateTaskService,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+    StateTaskServiceCallback,
+)
+from moto.stepfunctions.parser.asl.eval.callback.callback import (
+    CallbackEndpoint,
+    CallbackOutcomeFailure,
+    CallbackOutcomeSuccess,
+    HeartbeatTimeoutError,
+)
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -34,6 +50,21 @@ EXECUTION_PARAMETERS = ("self", "name", "sm_type", "role_arn", "exec_arn", "acco
 CLIENT_MODULES = (lambda_eval_utils, state_task_service_sfn, state_task_service_aws_sdk)
 """The interpreter's modules whose ``boto_client_for`` makes the clients of the tasks the deployer's ASL runs
 (Lambda invokes, ``startExecution.sync``) and of any aws-sdk integration."""
+
+class TaskTimedOut(AWSError):
+    TYPE, STATUS = "TaskTimedOut", 400
+
+    def __init__(self) -> None:
+        super().__init__("Task Timed Out: the task token has either expired or the task associated with the token "
+                         "has already been closed")
+
+
+class InvalidTaskToken(AWSError):
+    TYPE, STATUS = "InvalidToken", 400
+
+    def __init__(self) -> None:
+        super().__init__("Invalid Token: 'Invalid token'")
+
 
 _starting = threading.Lock()  # StartExecution's check of the name and its start, as one step
 _stop_reason: contextvars.ContextVar[tuple[str | None, str | None]] = contextvars.ContextVar(
@@ -57,6 +88,11 @@ def patches() -> list[Patch]:
         "r_stop_execution": original(StepFunctionResponse, "stop_execution"),
         "stop": original(Execution, "stop"),
         "init": original(Execution, "__init__"),
+        "integration_pattern": original(StateTaskServiceCallback, "_eval_integration_pattern"),
+        "task_attempt": original(StateTaskService, "_eval_execution"),
+        "setup_heartbeat": original(CallbackEndpoint, "setup_heartbeat_endpoint"),
+        "from_error": original(StateTaskServiceCallback, "_from_error"),
+        "error_equals": original(ErrorEqualsDecl, "_eval_body"),
     }
 
     # AWS: an execution StartExecution has accepted is RUNNING. moto adds it to the state machine's list with
@@ -64,6 +100,34 @@ def patches() -> list[Patch]:
     def init(self, *args, **kwargs):
         moto["init"](self, *args, **kwargs)
         self.exec_status = ExecutionStatus.RUNNING
+
+    # AWS: SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat answer TaskTimedOut when "the task token has
+    # either expired or the task associated with the token has already been closed", InvalidToken when it is
+    # not a token at all (their API references, Errors). moto keeps a closed task's callback endpoint and
+    # accepts every later answer and heartbeat (so a heartbeat never tells that a wait is over), and its own
+    # TaskTimedOut/TaskDoesNotExist are raised without the message they need (a TypeError reaches the caller).
+    # A task is closed once answered or once its wait ended (moto then sets the endpoint's notify event), or
+    # when its execution is no longer running.
+    def callback(self, token: str):
+        for execution in self._get_executions():
+            env = getattr(execution.exec_worker, "env", None)
+            endpoint = env.callback_pool_manager.get(token) if env is not None else None
+            if endpoint is None:
+                continue
+            if endpoint._notify_event.is_set() or execution.exec_status != ExecutionStatus.RUNNING:
+                raise TaskTimedOut()
+            return env.callback_pool_manager
+        raise InvalidTaskToken()
+
+    def send_task_success(self, task_token, outcome):
+        callback(self, task_token).notify(task_token, CallbackOutcomeSuccess(callback_id=task_token, output=outcome))
+
+    def send_task_failure(self, task_token, error=None, cause=None):
+        callback(self, task_token).notify(task_token, CallbackOutcomeFailure(callback_id=task_token, error=error,
+                                                                             cause=cause))
+
+    def send_task_heartbeat(self, task_token):
+        callback(self, task_token).heartbeat(task_token)
 
     # AWS: StartExecution without a name gets a unique one (moto names it None, so a second run collides).
     # "StartExecution is idempotent for STANDARD workflows": the name and input of a running execution
@@ -98,9 +162,78 @@ def patches() -> list[Patch]:
         finally:
             _stop_reason.reset(token)
 
+    # AWS: StopExecution ends the execution at once, whatever its states wait for. moto's task waiting for a
+    # task token (with HeartbeatSeconds) only looks again when its heartbeat wait runs out: a stopped execution
+    # stayed RUNNING that long. Waking every callback wait of the execution lets it see the stop.
     def stop(self, stop_date, error, cause):
         given_error, given_cause = _stop_reason.get()
-        return moto["stop"](self, stop_date, given_error or error, given_cause or cause)
+        stopped = moto["stop"](self, stop_date, given_error or error, given_cause or cause)
+        env = getattr(self.exec_worker, "env", None)
+        for endpoint in list(env.callback_pool_manager._pool.values()) if env is not None else ():
+            endpoint.interrupt_all()
+        return stopped
+
+    # (Woken so, moto's wait reports a timeout, which would be handled as the task's error after the stop and end
+    # the stopped execution FAILED: a task of an execution no longer running ends without an outcome instead.)
+    def integration_pattern(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+        try:
+            return moto["integration_pattern"](self, env, resource_runtime_part, normalised_parameters,
+                                               state_credentials)
+        except Exception:
+            if env.is_running():
+                raise
+            env.stack.append({})
+
+    # moto also keeps one callback endpoint for every attempt of a retried task: closed by the first attempt's
+    # failure, it would refuse the answer to the retry's wait. Each attempt (before its service call, so an answer
+    # that comes before the wait begins is kept) waits afresh here.
+    def task_attempt(self, env):
+        token = (env.states.context_object.context_object_data.get("Task") or {}).get("Token")
+        endpoint = env.callback_pool_manager.get(token) if token else None
+        if endpoint is not None:
+            endpoint._notify_event.clear()
+            endpoint._outcome = None
+        return moto["task_attempt"](self, env)
+
+    # AWS: a task token can be answered as soon as the task has started (the Lambda function that received it may
+    # answer before it returns). moto arms the heartbeat wait only after the function returned, and a task with
+    # HeartbeatSeconds looks at its answer only after a heartbeat: an answer given before that was noticed only
+    # when the heartbeat ran out. An answer already given counts as the first heartbeat here.
+    def setup_heartbeat(self, heartbeat_seconds):
+        heartbeat = moto["setup_heartbeat"](self, heartbeat_seconds)
+        if self._notify_event.is_set():
+            heartbeat.notify()
+        return heartbeat
+
+    # AWS: a task that "failed to send a heartbeat for a period longer than the HeartbeatSeconds value" fails with
+    # States.HeartbeatTimeout, which a Retry or Catch on States.Timeout matches too ("Error names", Step Functions
+    # developer guide; aws-cdk#16084: States.Timeout "includes both Task timeout and Task Heartbeat timeout").
+    # moto names it States.Timeout, so a Catch on States.HeartbeatTimeout never matched.
+    def from_error(self, env, ex):
+        if not isinstance(ex, HeartbeatTimeoutError):
+            return moto["from_error"](self, env, ex)
+        name = StatesErrorNameType.StatesHeartbeatTimeout
+        return FailureEvent(env=env, error_name=StatesErrorName(typ=name), event_type=HistoryEventType.TaskTimedOut,
+                            event_details=EventDetails(taskTimedOutEventDetails=TaskTimedOutEventDetails(
+                                resourceType=self._get_sfn_resource_type(), resource=self._get_sfn_resource(),
+                                error=name.to_name())))
+
+    def error_equals(self, env):
+        error = env.stack[-1]
+        if (isinstance(error, StatesErrorName) and error.typ == StatesErrorNameType.StatesHeartbeatTimeout
+                and any(isinstance(name, StatesErrorName) and name.typ == StatesErrorNameType.StatesTimeout
+                        for name in self.error_names)):
+            env.stack.pop()
+            env.stack.append(True)
+            return None
+        return moto["error_equals"](self, env)
+
+    # AWS: SendTaskFailure's ``cause`` becomes the failed task's cause (what a Catch's ResultPath receives).
+    # moto's response handler drops it.
+    def r_send_task_failure(self):
+        self.stepfunction_backend.send_task_failure(self._get_param("taskToken"), error=self._get_param("error"),
+                                                    cause=self._get_param("cause"))
+        return EmptyResult()
 
     # AWS: service integrations take the API's parameters in PascalCase ("StateMachineArn") and map them
     # onto the API's own member names ("stateMachineArn"), and answer in PascalCase ("ExecutionArn");
@@ -131,6 +264,27 @@ def patches() -> list[Patch]:
               why="an execution is RUNNING from the moment it is listed"),
         Patch(Execution, "stop", stop, ("self", "stop_date", "error", "cause"),
               why="StopExecution's error and cause kept; the execution is ABORTED once StopExecution answers"),
+        Patch(StepFunctionsParserBackend, "send_task_success", send_task_success, ("self", "task_token", "outcome"),
+              uses=("_get_executions",), why="an answer to a closed task token is TaskTimedOut"),
+        Patch(StepFunctionsParserBackend, "send_task_failure", send_task_failure,
+              ("self", "task_token", "error", "cause"), uses=("_get_executions",),
+              why="an answer to a closed task token is TaskTimedOut"),
+        Patch(StateTaskServiceCallback, "_eval_integration_pattern", integration_pattern,
+              ("self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"),
+              why="a task waiting for a token ends quietly when its execution is stopped"),
+        Patch(StateTaskServiceCallback, "_from_error", from_error, ("self", "env", "ex"),
+              uses=("_get_sfn_resource_type", "_get_sfn_resource"),
+              why="a missed heartbeat is States.HeartbeatTimeout"),
+        Patch(ErrorEqualsDecl, "_eval_body", error_equals, ("self", "env"),
+              why="a Retry or Catch on States.Timeout matches States.HeartbeatTimeout"),
+        Patch(CallbackEndpoint, "setup_heartbeat_endpoint", setup_heartbeat, ("self", "heartbeat_seconds"),
+              why="an answer given before the wait began is seen at once"),
+        Patch(StateTaskService, "_eval_execution", task_attempt, ("self", "env"),
+              why="each attempt of a retried task waits for its token afresh"),
+        Patch(StepFunctionResponse, "send_task_failure", r_send_task_failure, ("self",),
+              why="SendTaskFailure's cause reaches the failed task"),
+        Patch(StepFunctionsParserBackend, "send_task_heartbeat", send_task_heartbeat, ("self", "task_token"),
+              uses=("_get_executions",), why="a heartbeat of a closed task token is TaskTimedOut"),
         Patch(StateTaskService, "_normalise_parameters", normalise,
               ("self", "parameters", "boto_service_name", "service_action_name"), uses=task_helpers,
               why="integration parameters mapped from PascalCase onto the API's member names"),

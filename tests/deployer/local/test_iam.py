@@ -24,6 +24,7 @@ from infra.permissions import Allow, Scope
 REGION = "us-east-1"
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:orders-api"
 REPOSITORY = "arn:aws:ecr:us-east-1:123456789012:repository/orders-api"
+EVENTS = "arn:aws:events:us-east-1:123456789012"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders-api@sha256:" + "a" * 64
 
 
@@ -50,6 +51,12 @@ def test_the_emulator_reads_the_permission_table_without_importing_cdk():
     ("cloudwatch", "DescribeAlarms", {"AlarmNames": ["a"]},
      [Need("cloudwatch:DescribeAlarms", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:*")]),
     ("cloudwatch", "GetMetricData", {}, [Need("cloudwatch:GetMetricData", "*")]),
+    ("events", "PutEvents", {"Entries": [{"Source": "s"}, {"Source": "s", "EventBusName": "default"}]},
+     [Need("events:PutEvents", f"{EVENTS}:event-bus/default")]),
+    ("events", "PutEvents", {"Entries": [{"EventBusName": "pushes"}, {"EventBusName": f"{EVENTS}:event-bus/x"}]},
+     [Need("events:PutEvents", f"{EVENTS}:event-bus/pushes"), Need("events:PutEvents", f"{EVENTS}:event-bus/x")]),
+    ("events", "PutTargets", {"Rule": "start", "EventBusName": "pushes"},
+     [Need("events:PutTargets", f"{EVENTS}:rule/pushes/start")]),
     ("dynamodb", "Query", {"TableName": "t"},
      [Need("dynamodb:Query", "arn:aws:dynamodb:us-east-1:123456789012:table/t")]),
     ("ecr", "PutImage", {"repositoryName": "orders-api"}, [Need("ecr:PutImage", REPOSITORY)]),
@@ -123,6 +130,8 @@ def test_a_call_the_role_does_not_allow_is_refused_as_lambda_words_it(world):
      "cloudwatch:DescribeAlarms on resource: arn:aws:cloudwatch:us-east-1:123456789012:alarm:*"),
     ("stepfunctions", lambda c: c.list_state_machines(), 400, "AccessDeniedException",
      "states:ListStateMachines on resource: *"),
+    ("events", lambda c: c.put_events(Entries=[{"Source": "s", "DetailType": "d", "Detail": "{}"}]), 400,
+     "AccessDeniedException", "events:PutEvents on resource: arn:aws:events:us-east-1:123456789012:event-bus/default"),
     ("resourcegroupstaggingapi", lambda c: c.get_resources(), 400, "AccessDeniedException", "tag:GetResources"),
     # ^ the Tagging API names no resource: it has none (Service Authorization Reference)
 ])

@@ -66,6 +66,31 @@ def test_transient_aws_errors_become_one_name_the_state_machine_retries(code, st
         task(failing)({}, Context())
 
 
+def test_transient_errors_are_counted_apart_for_the_dashboards_throttles(emf):
+    def throttled(event):
+        raise aws_error("TooManyRequestsException", 429)
+
+    def denied(event):
+        raise aws_error("AccessDeniedException", 403)
+
+    for failing, raised in ((throttled, TransientAwsError), (denied, ClientError)):
+        with pytest.raises(raised):
+            task(failing)({}, Context())
+
+    transient, other = emf()
+    assert transient["TransientAwsError"] == [1.0] and transient["TaskFailed"] == [1.0]
+    assert "TransientAwsError" not in other and other["TaskFailed"] == [1.0]
+
+
+def test_a_gauge_is_a_duration_in_seconds_not_a_count(emf):
+    event_handler(lambda event: task_module.gauge("OldestLockAgeSeconds", 12.345) or {})({}, Context())
+
+    (metrics,) = emf()
+    (definition,) = [m for m in metrics["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                     if m["Name"] == "OldestLockAgeSeconds"]
+    assert metrics["OldestLockAgeSeconds"] == [12.3] and definition["Unit"] == "Seconds"
+
+
 def test_other_errors_keep_their_names():
     def denied(event):
         raise aws_error("AccessDeniedException", 403)
