@@ -33,7 +33,7 @@ ANALYSIS = parse_analysis({"minInvocations": 250, "confidence": 0.9, "errorRate"
                                                                                     "difference": 2},
                            "latency": {"percentile": "p90", "ratio": 2, "ms": 10}, "throttles": "any",
                            "inconclusive": "promote", "maxExtensions": 1, "insufficientData": "healthy"})
-PLAN = Plan("Custom", (Step(12.5, 30), Step(50.0, 0)))
+PLAN = Plan("Custom", (Step(12.5, 30), Step(50.0, 0)), (1,))  # a gate before step 2
 
 SAMPLES = [
     Deployment(
@@ -49,7 +49,7 @@ SAMPLES = [
         function_name="quotes", function_arn="arn:aws:lambda:eu-west-1:123456789012:function:quotes",
         alias="blue", alias_exists=True, target=CodeRef("artifacts", "quotes/2.zip", "v/2", "U0hB" * 10 + "abc="),
         stable=Release("3", "s3://artifacts/quotes/1.zip?versionId=v1", "b2xk"), latest_image="s3://a/b.zip",
-        plan=Plan("Custom", (Step(12.5, 30),)), check_interval_seconds=7, alarms=("a",), ignored_alarms=("b",),
+        plan=Plan("Custom", (Step(12.5, 30),), (0,)), check_interval_seconds=7, alarms=("a",), ignored_alarms=("b",),
         noop=True, requested_by="ci", kind=ROLLBACK, latest_revision_id="rev-1", current_version="4",
         analysis=ANALYSIS, checks=CHECKS, function_timeout_seconds=45, preview="feature/y", latest_digest="bGF0",
         wait_for_capacity=True, approval=ApprovalSettings(600, "promote"),
@@ -97,17 +97,20 @@ def test_every_field_survives_a_json_round_trip(sample):
 
 def test_the_state_document_has_the_keys_the_state_machine_and_the_cli_read():
     """A key renamed on both sides still round-trips; the ASL's paths and the CLI would not find it."""
-    deployment, progress, checks, checkpoint, release, new_version, plan = SAMPLES
+    deployment, _, progress, _, checks, checkpoint, release, new_version, plan = SAMPLES
     digest = "sha256:" + "ef" * 32
     assert plan.to_json() == {"name": "Custom", "steps": [{"weight": 12.5, "bakeSeconds": 30},
-                                                          {"weight": 50.0, "bakeSeconds": 0}]}
-    assert progress.to_json() == {"next": "bake", "step": 2, "weight": 37.5, "checksLeft": 3, "waitSeconds": 11,
+                                                          {"weight": 50.0, "bakeSeconds": 0}], "approvals": [1]}
+    assert progress.to_json() == {"next": "approve", "step": 2, "weight": 37.5, "checksLeft": 3, "waitSeconds": 11,
                                   "aliasRevisionId": "rev-9", "extensions": 2,
                                   "trafficSince": "2026-11-22T12:03:13.482Z",
-                                  "check": {"phase": "afterShift", "step": 2}}
+                                  "check": {"phase": "afterShift", "step": 2}, "then": "bake",
+                                  "promotedBy": "carol (next)", "promoteRequest": "2026-12-01T21:00:00.000+00:00",
+                                  "skipped": [3, 4]}
     assert checkpoint.to_json() == {"phase": "afterShift", "step": 3}
     assert release.to_json() == {"version": "8", "image": OTHER, "digest": "sha256:" + "12" * 32}
-    assert new_version.to_json() == {"codeSha256": "ab" * 32, "revisionId": "rev-2", "version": "9"}
+    assert new_version.to_json() == {"codeSha256": "ab" * 32, "revisionId": "rev-2", "version": "9",
+                                     "state": "Pending"}
     assert checks.to_json() == {
         "preTraffic": {"invocations": 4, "payload": {"path": "/health"}, "afterEachShift": True,
                        "expect": {"statusCode": 204, "fields": {"body.status": "ok", "n": 1.5}}},
@@ -124,7 +127,10 @@ def test_the_state_document_has_the_keys_the_state_machine_and_the_cli_read():
                                                                             "difference": 2},
                      "latency": {"percentile": "p90", "ratio": 2, "ms": 10}, "throttles": "any",
                      "inconclusive": "promote", "maxExtensions": 1, "insufficientData": "healthy"},
-        "checks": checks.to_json(), "functionTimeoutSeconds": 30,
+        "checks": checks.to_json(), "functionTimeoutSeconds": 30, "preview": "feature/x", "latestDigest": "c2hh",
+        "waitForCapacity": True,
+        # the gate's timeout, and a heartbeat at every check (7 s) plus the 300 s margin
+        "approval": {"timeoutSeconds": 900, "heartbeatSeconds": 307, "onTimeout": "promote"},
         # a rollback moves from the version the alias serves now to the stable one, and its image
         "fromVersion": "4", "toVersion": "3", "toImage": OTHER,
     }
