@@ -237,6 +237,9 @@ _TEXT = {
     "PublishVersion": lambda o: f"version {o.get('release', {}).get('version')}",
     "ShiftTraffic": _shifted,
     "RunChecks": _checks_passed,
+    "RequestApproval": lambda o: f"approved by {o.get('approvedBy') or 'someone'}",  # the answer to its token
+    "WatchApproval": lambda o: "the approval wait ended" if (o.get("watch") or {}).get("ended")
+    else "waiting for approval; the alarms are quiet",
     "Promote": lambda o: f"100% → version {o.get('release', {}).get('version')}",
     "PromoteThenCheck": lambda o: f"100% → version {o.get('release', {}).get('version')}",
     "Rollback": lambda o: (o.get("outcome") or {}).get("cause", "").split("Rolled back: ", 1)[-1],

@@ -104,6 +104,12 @@ def test_resolves_role_grants_reads_only_written_out_by_hand(configured):
                                                                                            "billing")]
     assert granted == {
         ("lambda:GetFunction", team, MANAGED_TAG), ("lambda:GetAlias", team, MANAGED_TAG),
+        ("lambda:GetProvisionedConcurrencyConfig", team, MANAGED_TAG),
+        # zip packages: where each configured bucket is, and the objects in it (reads only)
+        ("s3:GetBucketLocation", "arn:<AWS::Partition>:s3:::builds", UNCONDITIONAL),
+        ("s3:GetBucketLocation", "arn:<AWS::Partition>:s3:::releases-*", UNCONDITIONAL),
+        *{(action, f"arn:<AWS::Partition>:s3:::{bucket}/*", UNCONDITIONAL) for bucket in ("builds", "releases-*")
+          for action in ("s3:GetObject", "s3:GetObjectVersion")},
         *{(action, repository, UNCONDITIONAL) for repository in repositories
           for action in ("ecr:DescribeRepositories", "ecr:DescribeImages")},
         ("cloudwatch:DescribeAlarms", ARN.format(service="cloudwatch", resource="alarm:*"), UNCONDITIONAL),
