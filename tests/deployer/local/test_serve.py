@@ -54,7 +54,7 @@ def serving(*options: str):
         yield announced["endpoint"], announced["state machine"]
     finally:
         process.terminate()
-    assert process.wait(timeout=10) == 0
+    assert process.wait(timeout=30) == 0
 
 
 @pytest.fixture
