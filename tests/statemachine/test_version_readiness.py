@@ -2,7 +2,8 @@
 version, a bake counts only once the alias' provisioned concurrency is READY, and FAILED rolls back.
 
 The emulator holds published versions Pending and allocates provisioned concurrency as
-deployer.local.readiness describes (tested on its own in tests/deployer/local/test_readiness.py).
+deployer.local.readiness describes (tested on its own in tests/deployer/local/test_readiness.py; this
+module's name differs from that one's, as pytest needs).
 """
 
 from __future__ import annotations
