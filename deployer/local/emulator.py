@@ -157,6 +157,7 @@ class Emulator:
         self.metrics = metrics.LambdaMetrics(delay_seconds=metric_delay_seconds * time_scale)
         self.invocations = Invoker(metrics=self.metrics, seed=seed)
         self.behaviours = self.invocations.behaviours
+        self.invocations.not_invocable = self.readiness.not_invocable
         self.quotas: Quotas | None = quotas if isinstance(quotas, Quotas) else Quotas() if quotas else None
         self.schedules = schedules
         self.iam = Enforcer(Resources(

@@ -174,6 +174,8 @@ class Invoker:
         self.behaviours = Behaviours()
         self.metrics = metrics
         self.runners: dict[str, Runner] = {}
+        # (function, version) -> the State that keeps Lambda from invoking it, if any (deployer.local.readiness)
+        self.not_invocable: Callable[[str, str], str | None] = lambda function, version: None
         self.code_dir = code_dir
         self._random = random.Random(seed)
         self._random_lock = threading.Lock()
@@ -202,6 +204,10 @@ class Invoker:
         invocation_type = headers.get("X-Amz-Invocation-Type") or "RequestResponse"
         event = _event(body)
         target = self._target(backend, function_name, qualifier)
+        if state := self.not_invocable(target.name, str(target.executed_version)):
+            # AWS: "Lambda does not invoke a function during pending state", nor an Inactive one until it is
+            # Active again (Lambda guide, "Lambda function states"); the invocation fails with 409.
+            raise _NotInvocable(state)
         if invocation_type == "DryRun":  # AWS: validate the request and permissions, run nothing
             return b""
         runner = self.runners.get(target.name)
@@ -361,6 +367,14 @@ def respond(response) -> tuple[int, dict, bytes]:
     status = STATUS.get(invocation_type, 200)
     response_headers.update({"content-type": "application/json", "status": str(status)})
     return status, response_headers, payload
+
+
+class _NotInvocable(LambdaClientError):
+    code = 409
+
+    def __init__(self, state: str) -> None:
+        super().__init__("ResourceConflictException", "The operation cannot be performed at this time. The "
+                         f"function is currently in the following state: {state}")
 
 
 class _InitError(Exception):

@@ -5,8 +5,9 @@ state"; with SnapStart a published version stays ``Pending`` while Lambda takes 
 SnapStart and function states"); an unused version can become ``Inactive``: "When you try to invoke a
 function that is inactive, the invocation fails and Lambda sets the function to pending state until the
 function resources are recreated". moto reports every version ``Active`` at once. Here a published version
-is ``Pending`` for ``version_pending_seconds`` (scaled like the emulator's waits), and a test can put a version
-in any state (``set_state``).
+is ``Pending`` for ``version_pending_seconds`` (scaled like the emulator's waits), a test can put a version
+in any state (``set_state``), and invoking a version that is not Active fails (``not_invocable``, which the
+emulator's invoker asks).
 
 Provisioned concurrency (moto 5.2.5 has no route for ``/provisioned-concurrency`` at all: every call is a 404
 "Not yet implemented"): ``PutProvisionedConcurrencyConfig`` answers ``IN_PROGRESS`` and the allocation is
@@ -78,6 +79,11 @@ class Readiness:
                 self._states.pop((function, version), None)
             else:
                 self._states[(function, version)] = (state, reason)
+
+    def not_invocable(self, function: str, version: str) -> str | None:
+        """The State that keeps Lambda from invoking this version now (None: Active)."""
+        held = self.state(function, version) if version != "$LATEST" else None
+        return held[0] if held else None
 
     def state(self, function: str, version: str) -> tuple[str, str | None] | None:
         """The state the emulator holds for a version (None: moto's ``Active``)."""

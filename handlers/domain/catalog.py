@@ -23,9 +23,9 @@ TASKS: dict[str, str] = {
     "ResolveRollback": "handlers.resolve_rollback.handler",
     "FindTrackingFunctions": "handlers.find_tracking_functions.handler",
     "Lock": "handlers.lock.handler",
-    "RetagImage": "handlers.retag_image.handler",
+    "RetagImage": "handlers.retag_image.handler",  # the tag, or (zip) the functions/<name>.zip key
     "UpdateCode": "handlers.update_code.handler",
-    "WaitForCodeUpdate": "handlers.wait_for_code_update.handler",
+    "WaitForCodeUpdate": "handlers.wait_for_code_update.handler",  # also WaitForVersion and WaitForCapacity
     "PublishVersion": "handlers.publish_version.handler",
     "ShiftTraffic": "handlers.shift_traffic.handler",
     "CheckHealth": "handlers.check_health.handler",

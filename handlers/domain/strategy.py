@@ -24,12 +24,13 @@ MAX_BAKE_SECONDS = 7 * 24 * 3600
 # Step Functions fails a Standard execution at 25,000 history events. These counts mirror
 # statemachine/deploy.asl.json (tests/statemachine/test_history_budget.py checks them against real runs):
 MAX_HISTORY_EVENTS = 25_000
-EVENTS_FIXED = 60  # start, Resolve … Publish, Promote, Finalize, end
-EVENTS_PER_SHIFT = 7  # ShiftTraffic task (5) + NextStep choice (2)
+EVENTS_FIXED = 62  # start, Resolve … Publish, VersionReady, Promote, Finalize, end
+EVENTS_PER_SHIFT = 9  # ShiftTraffic task (5) + CapacityReady choice (2) + NextStep choice (2)
 EVENTS_PER_CHECK = 9  # Bake wait (2) + CheckHealth task (5) + NextStep choice (2)
 EVENTS_PER_CHECKPOINT = 7  # RunChecks task (5) + NextStep choice (2): synthetic invocations and hooks
 EVENTS_PER_GATE = 20  # NextStep (2), AwaitApproval parallel (4), its two branches' ends and the wait task (14)
-EVENTS_RESERVED = 1_000  # task retries along the way and a hard-retried rollback
+EVENTS_RESERVED = 1_000  # task retries along the way (waiting for a Pending version or provisioned concurrency
+# too: about 3 events a retry) and a hard-retried rollback
 
 
 @dataclass(frozen=True)

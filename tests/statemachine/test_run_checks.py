@@ -239,7 +239,7 @@ def test_a_deployment_without_checks_takes_exactly_the_states_it_took_before_che
     execution = world.emulator.run(world.request(world.v2))
     assert execution.states_entered() == [
         "Route", "Resolve", "AlreadyLive", "Lock", "DeployOrRollBack", "RetagImage", "UpdateCode",
-        "WaitForCodeUpdate", "PublishVersion", "NextStep", "Promote", "Finalize"]
+        "WaitForCodeUpdate", "PublishVersion", "VersionReady", "NextStep", "Promote", "Finalize"]
     canary = world.emulator.run(world.request(world.v3, strategy=CANARY, checkIntervalSeconds=1, **NO_ANALYSIS))
     assert canary.status == "SUCCEEDED" and "RunChecks" not in canary.states_entered()
     assert "checks" not in canary.output

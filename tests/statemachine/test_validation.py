@@ -105,6 +105,9 @@ CASES = {
                              lambda w: w.set_alarm("ALARM"), "already in ALARM"),
     "immutable repository": (lambda w: w.request(w.v2), immutable_repository, "immutable tags"),
     "alias on $LATEST": (lambda w: w.request(w.v2), alias_on_latest, "points at $LATEST"),
+    "stable version inactive": (lambda w: w.request(w.v2),
+                                lambda w: w.emulator.readiness.set_state("orders-api", "1", "Inactive", "idle"),
+                                "version 1 of orders-api, which a rollback would return to, is Inactive (idle)"),
     "alias already weighted": (lambda w: w.request(w.v2), weighted_alias, "already weighted (20% to version 2)"),
     "malformed preTraffic": (lambda w: w.request(w.v2, preTraffic={"invocations": 0, "expect": {"status": 200}}),
                              None, "'preTraffic.invocations' 0 must be an integer from 1 to 10; unknown key(s) "

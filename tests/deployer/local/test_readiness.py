@@ -30,7 +30,13 @@ def test_a_published_version_is_pending_then_active(emulator):
     assert published["State"] == "Pending" and published["StateReasonCode"] == "Creating"
     assert state(emulator, "2") == "Pending"
     assert lam.get_function_configuration(FunctionName=fn.name)["State"] == "Active"  # $LATEST is not held
+    with pytest.raises(ClientError) as refused:  # Lambda does not invoke a Pending version
+        lam.invoke(FunctionName=fn.name, Qualifier="2")
+    assert refused.value.response["Error"]["Code"] == "ResourceConflictException"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    assert "currently in the following state: Pending" in refused.value.response["Error"]["Message"]
     wait_for(lambda: state(emulator, "2") == "Active", what="version 2 Active")
+    assert "FunctionError" not in lam.invoke(FunctionName=fn.name, Qualifier="2")
 
 
 def test_a_version_can_be_put_in_a_state_and_back(emulator):

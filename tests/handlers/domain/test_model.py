@@ -200,7 +200,7 @@ def test_check_problems_are_reported_with_the_requests_other_problems():
 
 
 def test_the_history_budget_counts_the_checkpoints_the_request_adds():
-    # 2,505 checks: 24,305 history events by the estimate, under the limit; checks before traffic, after each
+    # 2,505 checks: 24,507 history events by the estimate, under the limit; checks before traffic, after each
     # of the 100 shifts and after promotion add 102 checkpoints of 7 events each, which tip it over.
     steps = [{"weight": 10, "bakeSeconds": 25}] * 99 + [{"weight": 20, "bakeSeconds": 30}]
     request = {"function": "f", "image": IMAGE, "strategy": {"steps": steps}, "checkIntervalSeconds": 1,

@@ -2,7 +2,8 @@
 version, a bake counts only once the alias' provisioned concurrency is READY, and FAILED rolls back.
 
 The emulator holds published versions Pending and allocates provisioned concurrency as
-deployer.local.readiness describes (tested on its own in tests/deployer/local/test_readiness.py).
+deployer.local.readiness describes (tested on its own in tests/deployer/local/test_readiness.py; this
+module's name differs from that one's, as pytest needs).
 """
 
 from __future__ import annotations
@@ -112,3 +113,19 @@ def test_a_failed_allocation_rolls_back(emulator):
     assert "insufficient capacity" in execution.cause
     assert "CheckHealth" not in execution.states_entered()
     assert world.settled_on() == "1"
+
+
+def test_a_rollback_request_to_an_inactive_version_is_refused_and_changes_nothing(emulator):
+    world = make_world(emulator)
+    wait_for(lambda: version_state(world, "1") == "Active", what="version 1 Active")
+    emulator.readiness.version_pending_seconds = 0
+    assert emulator.run(world.request(world.v2, analysis=False)).status == "SUCCEEDED"
+    emulator.readiness.set_state(world.fn.name, "1", "Inactive", "idle for 14 days")
+
+    execution = emulator.run({"action": "rollback", "function": world.fn.name, "toVersion": "1"})
+
+    assert (execution.status, execution.error) == ("FAILED", "InvalidDeploymentRequest")
+    assert ("version 1 of orders-api, which a rollback would return to, is Inactive (idle for 14 days)"
+            in execution.cause)
+    assert emulator.api.calls_of(execution.arn, mutating=True) == []
+    assert world.settled_on() == "2"
