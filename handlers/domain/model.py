@@ -135,6 +135,8 @@ def parse_request(raw: object) -> DeployRequest:
                             f"{'does' if len(given) == 1 else 'do'} not apply to it")
         if raw.get("analysis", False) is not False:
             problems.append("a preview takes no production traffic: there is no canary to analyse ('analysis')")
+        if "code" in raw:  # its key copy would move the key production's IaC refers to
+            problems.append("previews are for image functions: a zip function ('code') has no preview yet")
     function = problems.check(parse_function, raw["function"]) if "function" in raw else None
     image = problems.check(parse_image_uri, raw["image"]) if "image" in raw else None
     code = problems.check(parse_code_uri, raw["code"]) if "code" in raw else None

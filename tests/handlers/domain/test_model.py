@@ -249,3 +249,9 @@ def test_prune_and_preview_deletion_requests():
         parse_prune_request({"action": "deletePreview", "function": "orders"})
     with pytest.raises(InvalidDeploymentRequest, match="unknown key"):
         parse_prune_request({"action": "prune", "function": "orders", "preview": "b"})
+
+
+def test_a_preview_of_a_zip_package_is_refused_before_anything_moves_the_function_named_key():
+    with pytest.raises(InvalidDeploymentRequest) as refused:
+        parse_request({"function": "orders", "code": "s3://artifacts/orders/2.zip", "preview": "feature/x"})
+    assert "previews are for image functions: a zip function ('code') has no preview yet" in str(refused.value)
