@@ -2,7 +2,7 @@
 
 Every permission the table grants a function is used by one of the scenarios below (happy paths, the
 412 glitches each task tells from a real change, pre-traffic checks, rollbacks, rescue, reconciler, an alarm's
-own event, ECR push), and
+own event, an approval gate, ECR push), and
 is needed (an action granted on several scopes, on each of them):
 with it taken away, that scenario's call is refused with AccessDeniedException and the run ends otherwise
 (for a notification, which never changes a deployment's end, what a subscriber heard is part of the end).
@@ -12,6 +12,7 @@ With the table intact, every scenario ends as it should and nothing is refused. 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
@@ -209,6 +210,30 @@ def alarm_fired(run: Run) -> tuple:
     return ended(deployment), rolled_back, settled(world)
 
 
+GATED = {"steps": [{"weight": 10, "bakeSeconds": 0}, {"approval": True}, {"weight": 50, "bakeSeconds": 0}]}
+
+
+def approved(run: Run) -> tuple:
+    """A gate between two steps: its token on the lock, Approval Needed, the watch's check and heartbeat, then a
+    person's approval (the token answered as the CLI does)."""
+    world = run.world()
+    arn = run.start(world.request(world.v2, strategy=GATED, checkIntervalSeconds=500, alarms=[world.fn.alarm],
+                                  approvalTimeoutSeconds=1000))
+    sfn = run.emulator.client("stepfunctions")
+
+    def watched_or_ended() -> bool:
+        execution = run.emulator.describe(arn)
+        return execution.status != "RUNNING" or any(v.name == "WatchApproval" for v in execution.visits())
+
+    wait_for(watched_or_ended, timeout=30, what="a check while waiting")
+    lock = deployments.holder(world.fn.name)
+    token = ((lock.approval if lock else None) or {}).get("taskToken")
+    if token and run.emulator.describe(arn).status == "RUNNING":
+        with contextlib.suppress(ClientError):
+            sfn.send_task_success(taskToken=token, output="{}")
+    return ended(run.emulator.wait(arn, timeout=60)), settled(world), run.heard(world.fn.name)
+
+
 def push(run: Run) -> tuple:
     """A push of ``main`` deploys the function that tracks it (FindTrackingFunctions, then a child)."""
     fn = run.world(repository=PUSHED, tags={tags.TRACK: f"{PUSHED}:main"})
@@ -242,6 +267,7 @@ SCENARIOS: dict[str, Callable[[Run], tuple]] = {  # cheapest first: a permission
     "reconciler": reconciled,
     "rollback requests": rollback_requests,
     "alarm fired": alarm_fired,
+    "approval": approved,
     "push": push,
 }
 STARTED, SHIFTED, PROMOTED = "Deployment Started", "Traffic Shifted", "Deployment Promoted"
@@ -256,6 +282,7 @@ EXPECTED = {  # what each scenario ends with when every permission is there
     "reconciler": ("on 1", "on 1", [STARTED, SHIFTED, RESCUED], [RESCUED]),  # after the report, checked below
     "rollback requests": (("SUCCEEDED", None), ("SUCCEEDED", None), ("SUCCEEDED", None), "ABORTED", "on 1"),
     "alarm fired": (("ABORTED", None), ("SUCCEEDED", None), "on 1"),
+    "approval": (("SUCCEEDED", None), "on 2", [STARTED, SHIFTED, "Approval Needed", PROMOTED]),
     "push": (("SUCCEEDED", None), True),
 }
 
