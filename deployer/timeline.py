@@ -19,7 +19,9 @@ from handlers.domain import check_report
 from handlers.domain.images import short
 
 # States that only route or wait: their visit says nothing a person needs (the next line does).
-QUIET_STATES = {"Route", "AlreadyLive", "DeployOrRollBack", "NextStep", "Bake", "ExplainRefusal"}
+QUIET_STATES = {"Route", "AlreadyLive", "DeployOrRollBack", "NextStep", "Bake", "ExplainRefusal",
+                # the approval gate's inner workings: its answer is RequestApproval's line
+                "HoldTraffic", "WatchApproval", "WaitEnded", "WatchEnded", "OnApprovalTimeout", "Approved"}
 
 
 @dataclass
@@ -233,6 +235,9 @@ _TEXT = {
     "PublishVersion": lambda o: f"version {o.get('release', {}).get('version')}",
     "ShiftTraffic": _shifted,
     "RunChecks": _checks_passed,
+    "RequestApproval": lambda o: f"approved by {o.get('approvedBy', 'someone')}",
+    "ApprovedByTimeout": lambda o: "nobody answered in time: goes on (onApprovalTimeout promote)",
+    "AwaitApproval": lambda o: "gate passed",
     "Promote": lambda o: f"100% → version {o.get('release', {}).get('version')}",
     "PromoteThenCheck": lambda o: f"100% → version {o.get('release', {}).get('version')}",
     "Rollback": lambda o: (o.get("outcome") or {}).get("cause", "").split("Rolled back: ", 1)[-1],
