@@ -20,7 +20,9 @@ from handlers.domain.images import short
 
 # States that only route or wait: their visit says nothing a person needs (the next line does).
 QUIET_STATES = {"Route", "AlreadyLive", "DeployOrRollBack", "NextStep", "Bake", "ExplainRefusal", "VersionReady",
-                "CapacityReady"}
+                "CapacityReady",
+                # the approval gate's inner workings: its answer is RequestApproval's line
+                "HoldTraffic", "WatchApproval", "WaitEnded", "WatchEnded", "OnApprovalTimeout", "Approved"}
 
 
 @dataclass
@@ -238,8 +240,8 @@ _TEXT = {
     "ShiftTraffic": _shifted,
     "RunChecks": _checks_passed,
     "RequestApproval": lambda o: f"approved by {o.get('approvedBy') or 'someone'}",  # the answer to its token
-    "WatchApproval": lambda o: "the approval wait ended" if (o.get("watch") or {}).get("ended")
-    else "waiting for approval; the alarms are quiet",
+    "ApprovedByTimeout": lambda o: "nobody answered in time: goes on (onApprovalTimeout promote)",
+    "AwaitApproval": lambda o: "gate passed",
     "Promote": lambda o: f"100% → version {o.get('release', {}).get('version')}",
     "PromoteThenCheck": lambda o: f"100% → version {o.get('release', {}).get('version')}",
     "Rollback": lambda o: (o.get("outcome") or {}).get("cause", "").split("Rolled back: ", 1)[-1],

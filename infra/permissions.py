@@ -285,8 +285,6 @@ APPROVER_PERMISSIONS: tuple[Allow, ...] = (
     # cannot approve its own deployment.
     Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:GetItem", "dynamodb:UpdateItem"),
     Allow(Scope.TASK_TOKENS, "states:SendTaskSuccess", "states:SendTaskFailure"),
-    # follow what the answer did (the same reads as CI's)
-    Allow(Scope.EXECUTIONS, "states:DescribeExecution", "states:GetExecutionHistory"),
 )
 
 SYNC_EXECUTION_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"

@@ -1,12 +1,13 @@
 """``approve``: let a deployment waiting at an approval gate go on (SendTaskSuccess on the gate's task token).
 
-The token is on the function's lock (handlers.aws.deployments); who answered is recorded there first, then the
-answer is sent. Needs the approver policy (infra/approver_access.py), not CI's. ``reject`` (deployer.commands.
+The token is on the function's lock (handlers.aws.deployments); the answer carries who gave it, and the lock
+records it too. Needs the approver policy (infra/approver_access.py), not CI's. ``reject`` (deployer.commands.
 reject) is the other answer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -36,14 +37,12 @@ def waiting(conn: Connection, function: str) -> deployments.Lock:
 
 
 def answer(args, console: Console, *, verdict: str, reason: str | None = None) -> int:
-    """Record who answered on the lock, then answer the token; ``verdict`` is ``approved`` or ``rejected``."""
+    """Answer the token, then note who answered on the lock; ``verdict`` is ``approved`` or ``rejected``."""
     function = function_argument(args.function)
     conn = connect(args)
     lock = waiting(conn, function)
     by = naming.requested_by(os.environ)
     given = {"verdict": verdict, "by": by, "at": deployments.now(), **({"reason": reason} if reason else {})}
-    if not deployments.answer_approval(lock, given, ddb=conn.client("dynamodb"), table=conn.table):
-        raise CommandError(f"deployment {lock.execution_name} of {function} moved on meanwhile; nothing answered")
     sfn, token = conn.client("stepfunctions"), lock.approval["taskToken"]
     try:
         if verdict == "approved":
@@ -56,6 +55,10 @@ def answer(args, console: Console, *, verdict: str, reason: str | None = None) -
             raise CommandError(f"the approval wait of {lock.execution_name} had already ended "
                                f"({error_code(exc)}): timed out, or the deployment stopped") from None
         raise
+    # Who answered is in the answer itself (the task's output, or the rollback's cause); the lock says it too
+    # while the deployment still holds it, so a second approve is told who answered (not if it moved on).
+    with contextlib.suppress(ClientError):  # the answer is given: a note that could not be written changes nothing
+        deployments.answer_approval(lock, given, ddb=conn.client("dynamodb"), table=conn.table)
     console.say(f"{verdict} {function}: deployment {lock.execution_name} "
                 + ("goes on" if verdict == "approved" else "rolls back") + f" ({conn.where(lock.execution)})")
     console.emit({"function": function, "execution": lock.execution, "verdict": verdict, "by": by,

@@ -17,6 +17,8 @@ from deployer.cli import EXIT_FAILED, EXIT_OK
 from deployer.local.faults import Crash, TaskScope, task_scope
 from deployer.local.iam import APPROVER_ROLE, CI_ROLE
 from handlers.aws import deployments
+from infra import permissions
+from infra.permissions import Allow
 
 GATED = {"steps": [{"weight": 10, "bakeSeconds": 1}, {"approval": True}, {"weight": 50, "bakeSeconds": 1}]}
 
@@ -184,3 +186,31 @@ def test_approval_before_promote_waits_after_the_last_step(fast_world, cli):
     assert as_approver(cli, "approve", fast_world.fn.name).code == EXIT_OK
     assert fast_world.emulator.wait(arn, timeout=30).status == "SUCCEEDED"
     assert fast_world.settled_on() == "2"
+
+
+APPROVER_ACTIONS = sorted({action for allow in permissions.APPROVER_PERMISSIONS for action in allow.actions})
+
+
+@pytest.mark.parametrize("action", APPROVER_ACTIONS)
+def test_each_action_of_the_approver_policy_is_needed(fast_world, cli, monkeypatch, action):
+    """With the action taken from the policy, the command that needs it is refused and the deployment goes on as
+    if nobody had asked: the gate keeps waiting, or the bake keeps its step."""
+    monkeypatch.setattr(permissions, "APPROVER_PERMISSIONS", tuple(
+        Allow(allow.scope, *[a for a in allow.actions if a != action]) for allow in permissions.APPROVER_PERMISSIONS))
+    fn = fast_world.fn.name
+    if action == "dynamodb:UpdateItem":  # what promote writes
+        arn = fast_world.emulator.start_execution(fast_world.request(
+            fast_world.v2, strategy={"steps": [{"weight": 10, "bakeSeconds": 600}, {"weight": 50, "bakeSeconds": 1}]},
+            checkIntervalSeconds=1, analysis=False))
+        wait_for(lambda: fast_world.weights() == {"2": 0.1}, timeout=20, what="the first step")
+        command = ("promote", fn, "--full")
+    else:
+        arn = fast_world.emulator.start_execution(fast_world.request(
+            fast_world.v2, strategy=GATED, checkIntervalSeconds=1, analysis=False, approvalTimeoutSeconds=600))
+        waiting_at_gate(fast_world, arn)
+        command = ("reject", fn, "--reason", "no") if action == "states:SendTaskFailure" else ("approve", fn)
+
+    assert as_approver(cli, *command).code != EXIT_OK
+    assert action in {d.need.action for d in fast_world.emulator.iam.denials()}
+    assert fast_world.emulator.describe(arn).status == "RUNNING" and fast_world.weights() == {"2": 0.1}
+    finish(fast_world, arn)

@@ -2,7 +2,7 @@
 
 Every permission the table grants a function is used by one of the scenarios below (happy paths, the
 412 glitches each task tells from a real change, pre-traffic checks, rollbacks, rescue, reconciler, an alarm's
-own event, ECR push, a preview, a prune and a preview's deletion), and
+own event, an approval gate, ECR push, a preview, a prune and a preview's deletion), and
 is needed (an action granted on several scopes, on each of them):
 with it taken away, that scenario's call is refused with AccessDeniedException and the run ends otherwise
 (for a notification, which never changes a deployment's end, what a subscriber heard is part of the end).
@@ -12,6 +12,7 @@ With the table intact, every scenario ends as it should and nothing is refused. 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
@@ -243,6 +244,30 @@ def preview_then_prune(run: Run) -> tuple:
             sorted(world.versions()), settled(world))
 
 
+GATED = {"steps": [{"weight": 10, "bakeSeconds": 0}, {"approval": True}, {"weight": 50, "bakeSeconds": 0}]}
+
+
+def approved(run: Run) -> tuple:
+    """A gate between two steps: its token on the lock, Approval Needed, the watch's check and heartbeat, then a
+    person's approval (the token answered as the CLI does)."""
+    world = run.world()
+    arn = run.start(world.request(world.v2, strategy=GATED, checkIntervalSeconds=500, alarms=[world.fn.alarm],
+                                  approvalTimeoutSeconds=1000))
+    sfn = run.emulator.client("stepfunctions")
+
+    def watched_or_ended() -> bool:
+        execution = run.emulator.describe(arn)
+        return execution.status != "RUNNING" or any(v.name == "WatchApproval" for v in execution.visits())
+
+    wait_for(watched_or_ended, timeout=30, what="a check while waiting")
+    lock = deployments.holder(world.fn.name)
+    token = ((lock.approval if lock else None) or {}).get("taskToken")
+    if token and run.emulator.describe(arn).status == "RUNNING":
+        with contextlib.suppress(ClientError):
+            sfn.send_task_success(taskToken=token, output="{}")
+    return ended(run.emulator.wait(arn, timeout=60)), settled(world), run.heard(world.fn.name)
+
+
 def push(run: Run) -> tuple:
     """A push of ``main`` deploys the function that tracks it (FindTrackingFunctions, then a child)."""
     fn = run.world(repository=PUSHED, tags={tags.TRACK: f"{PUSHED}:main"})
@@ -330,6 +355,7 @@ SCENARIOS: dict[str, Callable[[Run], tuple]] = {  # cheapest first: a permission
     "rollback requests": rollback_requests,
     "alarm fired": alarm_fired,
     "preview, then prune": preview_then_prune,
+    "approval": approved,
     "push": push,
     "zip deploy": zip_deploy,
     "zip rollback after a failure": zip_rollback_after_a_failure,
@@ -351,6 +377,7 @@ EXPECTED = {  # what each scenario ends with when every permission is there
     "alarm fired": (("ABORTED", None), ("SUCCEEDED", None), "on 1"),
     "preview, then prune": (("SUCCEEDED", None), ("SUCCEEDED", None), ("SUCCEEDED", None), ["2"],
                             ("SUCCEEDED", None), ["1"], "on 1"),
+    "approval": (("SUCCEEDED", None), "on 2", [STARTED, SHIFTED, "Approval Needed", PROMOTED]),
     "push": (("SUCCEEDED", None), True),
     "zip deploy": (("SUCCEEDED", None), "on 2"),
     "zip rollback after a failure": (("FAILED", "DeploymentRolledBack"), "on 1"),

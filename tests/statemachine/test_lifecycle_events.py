@@ -123,3 +123,19 @@ def test_notifications_that_cannot_be_sent_change_nothing_about_the_deployment(f
     tried = [c.task for c in world.emulator.api.calls_of(execution.arn) if c.operation == "PutEvents"]
     assert tried.count("Lock") >= 1 and tried.count("ShiftTraffic") >= 2 and tried.count("Promote") >= 1
     assert notified(inbox, world.fn.name) == []
+
+
+def test_a_gate_says_approval_needed_with_the_weight_it_holds(fast_world, inbox):
+    world = fast_world
+    arn = world.emulator.start_execution(world.request(
+        world.v2, strategy={"steps": [{"weight": 10, "bakeSeconds": 1}, {"approval": True}]},
+        checkIntervalSeconds=1, analysis=False, approvalTimeoutSeconds=600))
+    needed = wait_for(lambda: (found := notified(inbox, world.fn.name)) and found[-1][0] == n.APPROVAL_NEEDED
+                      and found[-1][1], timeout=20, what="Approval Needed")
+    assert (needed["weight"], needed["toVersion"], needed["step"]) == (10.0, "2", None)  # before promotion
+    assert f"lambda-deployer approve {world.fn.name}" in needed["summary"]
+
+    lock = deployments.holder(world.fn.name, ddb=world.emulator.client("dynamodb"), table=world.emulator.table_name)
+    world.emulator.client("stepfunctions").send_task_success(taskToken=lock.approval["taskToken"], output="{}")
+    assert world.emulator.wait(arn, timeout=30).status == "SUCCEEDED"
+    assert types(notified(inbox, world.fn.name)) == [n.STARTED, n.TRAFFIC_SHIFTED, n.APPROVAL_NEEDED, n.PROMOTED]
