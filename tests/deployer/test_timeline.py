@@ -203,7 +203,7 @@ def _asl_states(states: dict) -> dict[str, str]:
     return found
 
 
-def test_the_timeline_names_only_states_the_definition_has_and_describes_every_task():
+def test_the_timeline_names_only_states_the_definition_has_and_describes_or_quiets_every_task():
     """A state renamed in the ASL must not silently drop out of the timeline; a new task must say what it did."""
     with open("statemachine/deploy.asl.json") as asl:
         states = _asl_states(json.load(asl)["States"])
