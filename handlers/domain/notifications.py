@@ -129,10 +129,17 @@ def started(deployment: Deployment, execution: str) -> Notification:
     stable = deployment.stable
     over = f" over {_version(stable.version)}" if stable else " (first deployment)"
     return _common(STARTED, deployment, execution,
-                   f"{_name(deployment)}: deploying {deployment.target.repository}@{deployment.target.short_digest} "
+                   f"{_name(deployment)}: deploying {_artifact(deployment)} "
                    f"({deployment.plan.name}){over}{_by(deployment)}",
                    from_version=stable.version if stable else None, from_image=stable.image if stable else None,
                    to_image=deployment.target.uri)
+
+
+def _artifact(deployment: Deployment) -> str:
+    """What moves in, short: ``repository@sha256:…`` for an image, the package's ``s3://`` URI for a zip."""
+    if deployment.zip:
+        return deployment.target.uri
+    return f"{deployment.target.repository}@{deployment.target.short_digest}"
 
 
 def traffic_shifted(deployment: Deployment, version: str, weight: float, step: int, execution: str) -> Notification:

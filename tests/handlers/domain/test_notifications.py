@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from handlers.domain import notifications as n
+from handlers.domain.code import CodeRef
 from handlers.domain.images import parse_image_uri
 from handlers.domain.model import ROLLBACK, Deployment, Release
 from handlers.domain.strategy import Plan, Step
@@ -94,3 +95,10 @@ def test_the_event_is_about_the_function_and_the_execution():
     assert EVERY_TYPE[n.PROMOTED].resources == [DEPLOYMENT.function_arn, EXECUTION]
     repair = n.rescued(DEPLOYMENT, None, reason="r", error=None, restored=[], kind=n.REPAIR)
     assert repair.resources == [DEPLOYMENT.function_arn] and repair.detail()["kind"] == "repair"
+
+
+def test_a_zip_deployment_is_announced_by_its_package():
+    package = CodeRef("artifacts", "orders/2.zip", "v2", "c2hh")
+    started = n.started(replace(DEPLOYMENT, target=package), EXECUTION)
+    assert started.summary == ("orders-api:live: deploying s3://artifacts/orders/2.zip?versionId=v2 "
+                               "(Linear50PercentEvery1Minute) over version 1, requested by alice")
