@@ -26,6 +26,7 @@ COUNTED_BY: Mapping[str, tuple[str, ...]] = {
     "RollbackRequestCompleted": ("Finalize",),
     "DeploymentRolledBack": ("Rollback",),  # after a failure: the causes are in the Rollback function's logs
     "HealthCheckFailed": ("CheckHealth", "WatchApproval"),  # a watched alarm in ALARM: one cause of a rollback
+    "VersionsPruned": ("Prune",),  # versions a prune deleted
     "ApprovalRequested": ("RequestApproval",),  # a deployment began to wait at an approval gate
     "AlarmRollbacksStarted": ("AlarmFired",),  # rollbacks an alarm's own event started (0 when it judged none)
     "DeploymentRescued": ("Rescue", "Reconcile"),

@@ -25,7 +25,7 @@ def types(sequence) -> list[str]:
 
 def test_a_success_is_started_each_shift_then_promoted(fast_world, inbox):
     world = fast_world
-    execution = world.emulator.run(world.request(world.v2, strategy=TWO_STEPS, checkIntervalSeconds=1,
+    execution = world.emulator.run(world.request(world.v2, strategy=TWO_STEPS, checkIntervalSeconds=1, analysis=False,
                                                  requestedBy="alice"))
     assert execution.status == "SUCCEEDED"
 
@@ -58,7 +58,7 @@ def test_a_rollback_says_why(fast_world, inbox):
     world = fast_world
     world.emulator.api.inject(Crash("AlarmFired", times=None))
     fire_alarm_once_weighted(world)
-    execution = world.emulator.run(world.request(world.v2, strategy=LONG_CANARY, checkIntervalSeconds=1,
+    execution = world.emulator.run(world.request(world.v2, strategy=LONG_CANARY, checkIntervalSeconds=1, analysis=False,
                                                  alarms=[world.fn.alarm]))
     assert execution.error == "DeploymentRolledBack"
 
@@ -73,7 +73,8 @@ def test_a_rollback_says_why(fast_world, inbox):
 
 def test_a_stopped_deployment_is_rescued_and_says_so(fast_world, inbox):
     world = fast_world
-    arn = world.emulator.start_execution(world.request(world.v2, strategy=LONG_CANARY, checkIntervalSeconds=60))
+    arn = world.emulator.start_execution(world.request(world.v2, strategy=LONG_CANARY, checkIntervalSeconds=60,
+                                                       analysis=False))
     wait_for(world.weights, what="the canary")
     world.emulator.client("stepfunctions").stop_execution(executionArn=arn)
 
@@ -94,7 +95,7 @@ def test_a_rollback_nobody_could_finish_fails_loudly_until_the_reconciler_rescue
     world.emulator.api.inject(*[Fault(SERVER_ERROR, task=task, operation="UpdateAlias", times=None)
                                 for task in ("Rollback", "Rescue")], Crash("AlarmFired", times=None))
     fire_alarm_once_weighted(world)
-    execution = world.emulator.run(world.request(world.v2, strategy=LONG_CANARY, checkIntervalSeconds=1,
+    execution = world.emulator.run(world.request(world.v2, strategy=LONG_CANARY, checkIntervalSeconds=1, analysis=False,
                                                  alarms=[world.fn.alarm]))
     assert execution.error == "RollbackFailed"
 
@@ -116,7 +117,7 @@ def test_a_rollback_nobody_could_finish_fails_loudly_until_the_reconciler_rescue
 def test_notifications_that_cannot_be_sent_change_nothing_about_the_deployment(fast_world, inbox):
     world = fast_world
     world.emulator.api.inject(Fault(SERVER_ERROR, service="events", operation="PutEvents", times=None))
-    execution = world.emulator.run(world.request(world.v2, strategy=TWO_STEPS, checkIntervalSeconds=1))
+    execution = world.emulator.run(world.request(world.v2, strategy=TWO_STEPS, checkIntervalSeconds=1, analysis=False))
 
     assert execution.status == "SUCCEEDED" and world.settled_on() == "2"
     assert deployments.history(world.fn.name, limit=1)[0]["outcome"] == "deployed"

@@ -88,21 +88,28 @@ def run_each_outcome(emulator: Emulator, phase: str) -> None:
     """A success, a rollback request, a rollback on an alarm with a throttled shift, a rollback nobody could finish
     (the rescue does), a lock whose rescue was lost (the reconciler frees it)."""
     ok = make_world(emulator, f"ok-{phase}")
-    assert emulator.run(ok.request(ok.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1,
+    assert emulator.run(ok.request(ok.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1, analysis=False,
                                    preTraffic={"invocations": 1})).status == "SUCCEEDED"
     assert emulator.run({"action": "rollback", "function": ok.fn.name}).status == "SUCCEEDED"
+    lam = emulator.client("lambda")
+    for digest in (ok.v3, ok.v1):  # two versions nothing uses: the older one is pruned
+        lam.update_function_code(FunctionName=ok.fn.name, ImageUri=ok.fn.image(digest))
+        wait_for(lambda: lam.get_function(FunctionName=ok.fn.name)["Configuration"]["LastUpdateStatus"] == "Successful")
+        lam.publish_version(FunctionName=ok.fn.name)
+    pruned = emulator.run({"action": "prune", "function": ok.fn.name, "keep": 1})  # ResolvePrune, then Prune
+    assert pruned.status == "SUCCEEDED", pruned.cause  # both versions stay: the last deployments name them
 
     unhealthy = make_world(emulator, f"unhealthy-{phase}")
     emulator.api.inject(Fault(THROTTLE, task="ShiftTraffic", operation="UpdateAlias", times=6))
     fire_alarm_once_weighted(unhealthy)
-    assert emulator.run(unhealthy.request(unhealthy.v2, strategy=LONG_CANARY, checkIntervalSeconds=1,
+    assert emulator.run(unhealthy.request(unhealthy.v2, strategy=LONG_CANARY, checkIntervalSeconds=1, analysis=False,
                                           alarms=[unhealthy.fn.alarm])).error == "DeploymentRolledBack"
 
     stuck = make_world(emulator, f"stuck-{phase}")
     rollback_broken = Fault(SERVER_ERROR, task="Rollback", operation="UpdateAlias", times=None)
     emulator.api.inject(rollback_broken)
     fire_alarm_once_weighted(stuck)
-    failed = emulator.run(stuck.request(stuck.v2, strategy=LONG_CANARY, checkIntervalSeconds=1,
+    failed = emulator.run(stuck.request(stuck.v2, strategy=LONG_CANARY, checkIntervalSeconds=1, analysis=False,
                                         alarms=[stuck.fn.alarm]))
     assert failed.error == "RollbackFailed"
     emulator.api.faults.remove(rollback_broken)
@@ -124,7 +131,7 @@ def run_each_outcome(emulator: Emulator, phase: str) -> None:
     assert emulator.wait(arn).error == "DeploymentRolledBack"
 
     lost = make_world(emulator, f"lost-{phase}")  # its rescue never comes: the reconciler frees the lock
-    arn = emulator.start_execution(lost.request(lost.v2, strategy=LONG_CANARY, checkIntervalSeconds=60))
+    arn = emulator.start_execution(lost.request(lost.v2, strategy=LONG_CANARY, checkIntervalSeconds=60, analysis=False))
     wait_for(lost.weights, what="the canary")
     emulator.client("stepfunctions").stop_execution(executionArn=arn)
     emulator.wait(arn)
