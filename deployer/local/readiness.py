@@ -34,6 +34,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
 
 from deployer.local import faults  # noqa: F401 (its before-call hook, IAM and faults, is registered first)
+from deployer.local.iam import ACCOUNT
 
 OPERATIONS = {"PutProvisionedConcurrencyConfig", "GetProvisionedConcurrencyConfig",
               "DeleteProvisionedConcurrencyConfig", "ListProvisionedConcurrencyConfigs"}
@@ -114,13 +115,18 @@ class Readiness:
         now = time.monotonic()
         with self._lock:
             if operation == "PutProvisionedConcurrencyConfig":
+                if qualifier in (None, "$LATEST"):  # Lambda: a version or an alias, never $LATEST
+                    raise _Invalid("Provisioned Concurrency Configs cannot be applied to unpublished function "
+                                   "versions.")
                 self._allocations[key] = Allocation(params["ProvisionedConcurrentExecutions"],
                                                     now + self.provisioned_seconds,
                                                     modified=time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime()))
                 return self._describe(self._allocations[key], now)
-            if operation == "ListProvisionedConcurrencyConfigs":
+            if operation == "ListProvisionedConcurrencyConfigs":  # FunctionArn: the qualified ARN, as Lambda's
+                unqualified = params["FunctionName"] if params["FunctionName"].startswith("arn:") else \
+                    f"arn:aws:lambda:{params.get('region', 'us-east-1')}:{ACCOUNT}:function:{function}"
                 return {"ProvisionedConcurrencyConfigs": [
-                    {"FunctionArn": f"{params['FunctionName']}:{q}", **self._describe(a, now)}
+                    {"FunctionArn": f"{unqualified}:{q}", **self._describe(a, now)}
                     for (f, q), a in self._allocations.items() if f == function]}
             if key not in self._allocations:
                 raise _NotFound(f"No Provisioned Concurrency Config found for this function: {function}:{qualifier}")
@@ -143,6 +149,10 @@ class Readiness:
 
 class _NotFound(Exception):
     code, status = "ProvisionedConcurrencyConfigNotFoundException", 404
+
+
+class _Invalid(_NotFound):
+    code, status = "InvalidParameterValueException", 400
 
 
 _active: list[Readiness] = []
@@ -169,7 +179,8 @@ def _before_call(model, context=None, **_):
     if not _active or model.service_model.service_name != "lambda" or model.name not in OPERATIONS:
         return None
     try:
-        parsed, status = _active[-1].answer(model.name, (context or {}).get(_PARAMS, {})), 200
+        params = {**(context or {}).get(_PARAMS, {}), "region": (context or {}).get("client_region")}
+        parsed, status = _active[-1].answer(model.name, params), 200
     except _NotFound as exc:
         parsed, status = {"Error": {"Code": exc.code, "Message": str(exc)}}, exc.status
     parsed["ResponseMetadata"] = {"HTTPStatusCode": status, "RequestId": "emulator-readiness"}
