@@ -29,7 +29,7 @@ def test_status_and_history_show_what_the_deploys_did(fast_world, cli):
         ("DeploymentRolledBack", "2", None, fast_world.v3), ("deployed", "1", "2", fast_world.v2)]
     assert all(d["durationSeconds"] > 0 and d["kind"] == "deploy" for d in history)
     assert all(list(d) == ["execution", "name", "kind", "outcome", "startedAt", "finishedAt", "durationSeconds",
-                           "fromVersion", "toVersion", "image", "digest", "strategy", "requestedBy", "cause",
+                           "fromVersion", "toVersion", "image", "digest", "code", "strategy", "requestedBy", "cause",
                            "lastCheck"] for d in history)  # the same keys every time: a stable contract
     assert table[0].split()[:3] == ["STARTED", "(UTC)", "KIND"]
     assert "2 → -" in table[1] and "DeploymentRolledBack" in table[1] and "Canary10Percent30Seconds" in table[1]
