@@ -19,13 +19,13 @@ from handlers.domain.analysis import FAIL, INCONCLUSIVE, analyse
 from handlers.domain.approval import PromoteRequest
 from handlers.domain.errors import DeploymentUnhealthy
 from handlers.domain.health import judge
-from handlers.domain.model import Deployment, NewVersion
+from handlers.domain.model import Deployment, Release
 
 
 @task
 def handler(event: dict) -> dict:
     deployment = Deployment.from_json(event["deployment"])
-    traffic = progress.Progress.from_json(event["traffic"])
+    traffic = progress.Traffic.from_json(event["traffic"])
     aws = Aws.from_environment()
     where = (f"with {traffic.weight:g}% of traffic on the new version "
              f"(step {traffic.step + 1} of {len(deployment.plan.steps)})")
@@ -36,7 +36,7 @@ def handler(event: dict) -> dict:
         count("HealthCheckFailed")
         raise DeploymentUnhealthy(f"{verdict.reason} {where}")
     undecided = [verdict.reason] if verdict.inconclusive else []
-    analysis = _analyse(aws, deployment, NewVersion.from_json(event["release"]).version, traffic)
+    analysis = _analyse(aws, deployment, Release.from_json(event["release"]).version, traffic)
     if analysis and analysis["verdict"] == FAIL:
         count("CanaryAnalysisFailed")
         raise DeploymentUnhealthy(f"canary analysis failed ({analysis['rule']}): {analysis['reason']} {where}")
@@ -49,7 +49,7 @@ def handler(event: dict) -> dict:
     return {"traffic": advanced.to_json(), "alarms": states, "analysis": analysis}
 
 
-def _analyse(aws: Aws, deployment: Deployment, new: str, traffic: progress.Progress) -> dict | None:
+def _analyse(aws: Aws, deployment: Deployment, new: str, traffic: progress.Traffic) -> dict | None:
     """The verdict as the check's output shows it (``Analysis.to_json()`` and the window it read), or None
     when the deployment judges by alarms alone or has no stable version to compare with."""
     if not deployment.analysis.enabled or deployment.stable is None:
@@ -70,7 +70,7 @@ def _analyse(aws: Aws, deployment: Deployment, new: str, traffic: progress.Progr
     return {**result, "window": reading.window.to_json()}
 
 
-def _promote_requested(deployment: Deployment, advanced: progress.Progress, execution: str) -> progress.Progress:
+def _promote_requested(deployment: Deployment, advanced: progress.Traffic, execution: str) -> progress.Traffic:
     """A person's ``lambda-deployer promote`` waiting on the lock (one GetItem a check), applied after a check
     that passed (handlers.domain.approval)."""
     lock = deployments.holder(deployment.function_name)

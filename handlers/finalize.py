@@ -7,7 +7,7 @@ import json
 from handlers.aws import deployments
 from handlers.aws.task import count, logger, task
 from handlers.domain import check_report
-from handlers.domain.model import PREVIEW, ROLLBACK, Deployment, NewVersion
+from handlers.domain.model import PREVIEW, ROLLBACK, Deployment, Release
 from handlers.domain.timing import seconds_since
 
 
@@ -15,7 +15,7 @@ from handlers.domain.timing import seconds_since
 def handler(event: dict) -> dict:
     deployment = Deployment.from_json(event["deployment"])
     image, digest = deployment.to_image
-    version = deployment.to_version or NewVersion.from_json(event["release"]).version
+    version = deployment.to_version or Release.from_json(event["release"]).version
     # A preview is not "deployed": a rollback request must not read it as production's move.
     outcome = ("unchanged" if deployment.noop else
                {ROLLBACK: "rolledBack", PREVIEW: "previewed"}.get(deployment.kind, "deployed"))

@@ -13,14 +13,14 @@ from handlers.aws.clients import client, error_code
 from handlers.aws.task import logger, task
 from handlers.domain import notifications, previews, progress
 from handlers.domain.errors import ConcurrentModification
-from handlers.domain.model import Deployment, NewVersion
+from handlers.domain.model import Deployment, Release
 
 
 @task
 def handler(event: dict) -> dict:
     deployment = Deployment.from_json(event["deployment"])
-    release = NewVersion.from_json(event["release"])
-    traffic = progress.Progress.from_json(event["traffic"])
+    release = Release.from_json(event["release"])
+    traffic = progress.Traffic.from_json(event["traffic"])
     if deployment.alias_exists:
         revision = alias.write(deployment.function_arn, deployment.alias, version=release.version, weights={},
                                revision_id=traffic.alias_revision_id)

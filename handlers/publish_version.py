@@ -9,13 +9,13 @@ from handlers.aws.task import logger, task
 from handlers.domain import progress
 from handlers.domain.code import description
 from handlers.domain.errors import ConcurrentModification, TransientAwsError
-from handlers.domain.model import ACTIVE, Deployment, NewVersion
+from handlers.domain.model import ACTIVE, Deployment, Release
 
 
 @task
 def handler(event: dict) -> dict:
     deployment = Deployment.from_json(event["deployment"])
-    release = NewVersion.from_json(event["release"])
+    release = Release.from_json(event["release"])
     # The Description records what the version runs: a rollback to it restores $LATEST from exactly this.
     recorded = description(deployment.target) if deployment.zip else f"lambda-deployer {deployment.target.digest}"
     params = {"FunctionName": deployment.function_arn, "CodeSha256": release.code_sha256, "Description": recorded}
@@ -40,11 +40,11 @@ def handler(event: dict) -> dict:
     if deployment.stable and version == deployment.stable.version:
         # Lambda publishes nothing new when code and configuration match the latest version: there is
         # no second version to shift traffic to, only the alias to settle.
-        traffic = progress.Progress.from_json(event["traffic"])
-        update["traffic"] = progress.Progress(progress.PROMOTE, alias_revision_id=traffic.alias_revision_id).to_json()
+        traffic = progress.Traffic.from_json(event["traffic"])
+        update["traffic"] = progress.Traffic(progress.PROMOTE, alias_revision_id=traffic.alias_revision_id).to_json()
     return update
 
 
-def _still_as_uploaded(deployment: Deployment, release: NewVersion) -> bool:
+def _still_as_uploaded(deployment: Deployment, release: Release) -> bool:
     current = client("lambda").get_function_configuration(FunctionName=deployment.function_arn)
     return current.get("RevisionId") == release.revision_id and current.get("CodeSha256") == release.code_sha256

@@ -29,7 +29,7 @@ from handlers.domain import notifications, tags
 from handlers.domain.catalog import FUNCTION_NAME_PREFIX
 from handlers.domain.code import CodeRef, recorded_source
 from handlers.domain.images import digest_of, parse_image_uri, pinned_image
-from handlers.domain.model import Deployment, Release
+from handlers.domain.model import Deployment, Stable
 from handlers.domain.strategy import Plan
 from handlers.domain.timing import seconds_since
 
@@ -122,11 +122,11 @@ def _repair_of(function: str, function_arn: str, weighted: dict) -> Deployment:
         target = other_source or stable_source
         if target is None:  # neither published by lambda-deployer: the alias alone can be repaired
             target = CodeRef("unknown-bucket", "unknown.zip")
-        stable = Release(primary, stable_source.uri if stable_source else None,
+        stable = Stable(primary, stable_source.uri if stable_source else None,
                          stable_version["Configuration"].get("CodeSha256"))
     else:
         stable_image, other_image = pinned_image(stable_version["Code"]), pinned_image(other_version["Code"])
-        target, stable = parse_image_uri(other_image), Release(primary, stable_image, digest_of(stable_image))
+        target, stable = parse_image_uri(other_image), Stable(primary, stable_image, digest_of(stable_image))
     return Deployment(
         function_name=function, function_arn=function_arn, alias=weighted["Name"], alias_exists=True,
         target=target, stable=stable, latest_image=None, plan=Plan("Repair", ()), check_interval_seconds=60,

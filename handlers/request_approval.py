@@ -14,13 +14,13 @@ from handlers.aws import deployments, notify
 from handlers.aws.task import count, logger, task
 from handlers.domain import notifications, progress
 from handlers.domain.errors import ConcurrentModification
-from handlers.domain.model import Deployment, NewVersion
+from handlers.domain.model import Deployment, Release
 
 
 @task
 def handler(event: dict) -> dict:
     deployment = Deployment.from_json(event["deployment"])
-    traffic = progress.Progress.from_json(event["traffic"])
+    traffic = progress.Traffic.from_json(event["traffic"])
     gate = traffic.step if traffic.then == progress.SHIFT else len(deployment.plan.steps)  # as Plan.approvals
     timeout_at = (datetime.now(UTC) + timedelta(seconds=deployment.approval.timeout_seconds)).isoformat(
         timespec="seconds")
@@ -30,7 +30,7 @@ def handler(event: dict) -> dict:
         raise ConcurrentModification(f"the lock on {deployment.function_name} is no longer this deployment's")
     count("ApprovalRequested")
     logger.info("waiting for approval", gate=gate, weight=traffic.weight, timeout_at=timeout_at)
-    version = NewVersion.from_json(event["release"]).version
+    version = Release.from_json(event["release"]).version
     notify.publish(notifications.approval_needed(deployment, version, event["executionId"], weight=traffic.weight,
                                                  gate=gate, timeout_at=timeout_at,
                                                  on_timeout=deployment.approval.on_timeout))

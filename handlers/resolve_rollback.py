@@ -20,7 +20,7 @@ from handlers.domain import progress
 from handlers.domain.code import CodeRef, is_code_uri, parse_code_uri, recorded_source
 from handlers.domain.errors import InvalidDeploymentRequest
 from handlers.domain.images import digest_of, parse_image_uri, pinned_image
-from handlers.domain.model import DEFAULT_CHECK_INTERVAL, ROLLBACK, Deployment, Release, parse_rollback_request
+from handlers.domain.model import DEFAULT_CHECK_INTERVAL, ROLLBACK, Deployment, Stable, parse_rollback_request
 from handlers.domain.strategy import Plan
 
 
@@ -49,7 +49,7 @@ def handler(event: dict) -> dict:
         target_image = pinned_image(target_function["Code"])
         _check_image_still_there(target_image, target)
         moving_out = parse_image_uri(pinned_image(leaving_function["Code"]))
-        stable = Release(target, target_image, digest_of(target_image))
+        stable = Stable(target, target_image, digest_of(target_image))
         latest_image, latest_digest = pinned_image(latest.get("Code", {})), None
 
     deployment = Deployment(
@@ -79,7 +79,7 @@ def _previous_stable(function: str, serving: str) -> str:
 
 
 def _zip_releases(aws: Aws, function: str, target: str, target_function: dict, leaving: str,
-                  leaving_function: dict) -> tuple[CodeRef, Release]:
+                  leaving_function: dict) -> tuple[CodeRef, Stable]:
     """A zip function returns to the package its target version recorded when lambda-deployer published it
     (its Description), which must still be readable at that object version."""
     def source(found: dict) -> CodeRef | None:
@@ -98,7 +98,7 @@ def _zip_releases(aws: Aws, function: str, target: str, target_function: dict, l
     if artifacts.head(aws, target_source.bucket, target_source.key, target_source.version_id) is None:
         raise InvalidDeploymentRequest(f"the package of version {target} ({target_source.uri}) is no longer in S3")
     moving_out = leaving_source or target_source
-    return moving_out, Release(target, target_source.uri, target_function["Configuration"].get("CodeSha256"))
+    return moving_out, Stable(target, target_source.uri, target_function["Configuration"].get("CodeSha256"))
 
 
 def _source_in_history(function: str, version: str, found: dict) -> CodeRef | None:

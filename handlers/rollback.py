@@ -14,7 +14,7 @@ from handlers.aws.restore import restore
 from handlers.aws.task import count, logger, task
 from handlers.domain import check_report, notifications
 from handlers.domain.errors import RollbackIncomplete
-from handlers.domain.model import ROLLBACK, Deployment, NewVersion
+from handlers.domain.model import ROLLBACK, Deployment, Release
 from handlers.domain.timing import seconds_since
 
 
@@ -58,7 +58,7 @@ def _notify(deployment: Deployment, event: dict, *, reason: str, error: str | No
     if deployment.kind == ROLLBACK:
         left = deployment.current_version
     else:
-        left = NewVersion.from_json(event["release"]).version if event.get("release") else None
+        left = Release.from_json(event["release"]).version if event.get("release") else None
     notify.publish(notifications.rolled_back(deployment, event["executionId"], reason=reason, error=error,
                                              restored=restored, left_version=left, kept_alias=kept_alias))
 

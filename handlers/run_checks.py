@@ -11,14 +11,14 @@ from handlers.aws.invoking import invoke
 from handlers.aws.task import count, logger, task
 from handlers.domain import checks, progress
 from handlers.domain.errors import HookFailed, SyntheticCheckFailed
-from handlers.domain.model import Deployment, NewVersion
+from handlers.domain.model import Deployment, Release
 
 
 @task
 def handler(event: dict) -> dict:
     deployment = Deployment.from_json(event["deployment"])
-    version = NewVersion.from_json(event["release"]).version
-    traffic = progress.Progress.from_json(event["traffic"])
+    version = Release.from_json(event["release"]).version
+    traffic = progress.Traffic.from_json(event["traffic"])
     checkpoint = traffic.check
     if checkpoint is None:
         raise ValueError("RunChecks was reached without a checkpoint in traffic.check")

@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 from handlers.aws import alias, notify
 from handlers.aws.task import count, logger, task
 from handlers.domain import canary_metrics, notifications, progress
-from handlers.domain.model import Deployment, NewVersion
+from handlers.domain.model import Deployment, Release
 
 
 @task
 def handler(event: dict) -> dict:
     deployment = Deployment.from_json(event["deployment"])
-    release = NewVersion.from_json(event["release"])
-    traffic = progress.Progress.from_json(event["traffic"])
+    release = Release.from_json(event["release"])
+    traffic = progress.Traffic.from_json(event["traffic"])
     step = deployment.plan.steps[traffic.step]
     began = canary_metrics.iso(datetime.now(UTC))  # before the write: no call of the new version precedes it
     revision = alias.write(

@@ -13,7 +13,7 @@ from handlers.aws.clients import client, error_code
 from handlers.aws.task import logger, task
 from handlers.domain.errors import ConcurrentModification, TransientAwsError
 from handlers.domain.images import pinned_image
-from handlers.domain.model import Deployment, NewVersion
+from handlers.domain.model import Deployment, Release
 
 
 @task
@@ -40,7 +40,7 @@ def handler(event: dict) -> dict:
             ) from None
         updated = current["Configuration"]
     logger.info("code update started", code=deployment.target.uri, status=updated.get("LastUpdateStatus"))
-    return {"release": NewVersion(code_sha256=updated["CodeSha256"], revision_id=updated.get("RevisionId")).to_json()}
+    return {"release": Release(code_sha256=updated["CodeSha256"], revision_id=updated.get("RevisionId")).to_json()}
 
 
 def _runs_target(deployment: Deployment, current: dict) -> bool:

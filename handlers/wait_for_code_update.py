@@ -34,13 +34,13 @@ from handlers.domain.errors import (
     VersionNotInvocable,
     VersionNotReady,
 )
-from handlers.domain.model import ACTIVE, Deployment, NewVersion
+from handlers.domain.model import ACTIVE, Deployment, Release
 
 
 @task
 def handler(event: dict) -> dict:
     deployment = Deployment.from_json(event["deployment"])
-    release = NewVersion.from_json(event["release"])
+    release = Release.from_json(event["release"])
     if release.version is None:
         return _code_update(deployment, release)
     if release.state != ACTIVE:
@@ -48,7 +48,7 @@ def handler(event: dict) -> dict:
     return _capacity(deployment)
 
 
-def _code_update(deployment: Deployment, release: NewVersion) -> dict:
+def _code_update(deployment: Deployment, release: Release) -> dict:
     config = client("lambda").get_function_configuration(FunctionName=deployment.function_arn)
     status = config.get("LastUpdateStatus", "Successful")
     if status == "InProgress" or config.get("State") == "Pending":
@@ -62,10 +62,10 @@ def _code_update(deployment: Deployment, release: NewVersion) -> dict:
         raise ConcurrentModification(
             f"$LATEST of {deployment.function_name} changed to other code while the deployment waited"
         )
-    return {"release": NewVersion(release.code_sha256, config.get("RevisionId")).to_json()}
+    return {"release": Release(release.code_sha256, config.get("RevisionId")).to_json()}
 
 
-def _version(deployment: Deployment, release: NewVersion) -> dict:
+def _version(deployment: Deployment, release: Release) -> dict:
     config = client("lambda").get_function_configuration(FunctionName=deployment.function_arn,
                                                         Qualifier=release.version)
     state = config.get("State", ACTIVE)

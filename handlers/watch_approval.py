@@ -28,7 +28,7 @@ WAIT_ENDED = ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken")
 @task
 def handler(event: dict) -> dict:
     deployment = Deployment.from_json(event["deployment"])
-    traffic = progress.Progress.from_json(event["traffic"])
+    traffic = progress.Traffic.from_json(event["traffic"])
     states = alarm_states(deployment.alarms)
     verdict = judge(deployment.alarms, states, deployment.ignored_alarms)
     if not verdict.healthy:

@@ -22,7 +22,7 @@ from handlers.domain.code import MAX_DESCRIPTION, CodeRef, description, function
 from handlers.domain.errors import DeploymentInProgress, InvalidDeploymentRequest
 from handlers.domain.health import already_firing
 from handlers.domain.images import ImageRef, digest_of, parse_image_uri, pinned_image
-from handlers.domain.model import PREVIEW, Deployment, DeployRequest, Release
+from handlers.domain.model import PREVIEW, Deployment, DeployRequest, Stable
 from handlers.domain.strategy import Plan
 
 
@@ -100,7 +100,7 @@ def resolve(request: DeployRequest, execution: str, aws: Aws) -> tuple[Deploymen
     return deployment, alias.get("RevisionId") if alias else None
 
 
-def _preview(aws: Aws, request: DeployRequest, config: dict, target: ImageRef, stable: Release | None,
+def _preview(aws: Aws, request: DeployRequest, config: dict, target: ImageRef, stable: Stable | None,
              latest_image: str | None) -> tuple[Deployment, str | None]:
     """A preview: the branch's alias moves to the new version; production's alias, tag and $LATEST stay."""
     name = previews.alias_for(request.preview)
@@ -121,12 +121,12 @@ def _preview(aws: Aws, request: DeployRequest, config: dict, target: ImageRef, s
         preview=request.preview,
     )
     return deployment, found.get("RevisionId") if found else None
-def _release(aws: Aws, function: str, number: str, version: dict, target: ImageRef | CodeRef) -> Release:
+def _release(aws: Aws, function: str, number: str, version: dict, target: ImageRef | CodeRef) -> Stable:
     """The stable version and exactly what it runs, so a rollback can put ``$LATEST`` back on it."""
     configuration = version["Configuration"]
     if isinstance(target, ImageRef):
         image = pinned_image(version.get("Code", {}))
-        return Release(version=number, image=image, digest=digest_of(image))
+        return Stable(version=number, image=image, digest=digest_of(image))
     source = artifacts.source_of(aws, target.bucket, function, configuration)
     if source is None:
         raise InvalidDeploymentRequest(
@@ -135,7 +135,7 @@ def _release(aws: Aws, function: str, number: str, version: dict, target: ImageR
             f"{function_key(function)} does not hold it; upload that package there (the key the function's IaC "
             "refers to) and retry"
         )
-    return Release(version=number, image=source.uri, digest=configuration.get("CodeSha256"))
+    return Stable(version=number, image=source.uri, digest=configuration.get("CodeSha256"))
 
 
 _VERSION_ID = len("?versionId=") + 32  # S3 object version ids are 32 characters

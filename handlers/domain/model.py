@@ -286,8 +286,9 @@ def _parse_interval(value: object) -> int:
 
 
 @dataclass(frozen=True)
-class Release:
-    """A published version and what it runs: an image (``image`` pinned by ``digest``), or a zip package
+class Stable:
+    """The state document's ``stable``: the version the alias serves when all is done or undone. A published
+    version and what it runs: an image (``image`` pinned by ``digest``), or a zip package
     (``image`` is the ``s3://`` source it was deployed from, ``digest`` its CodeSha256)."""
 
     version: str
@@ -298,7 +299,7 @@ class Release:
         return {"version": self.version, "image": self.image, "digest": self.digest}
 
     @classmethod
-    def from_json(cls, data: dict | None) -> Release | None:
+    def from_json(cls, data: dict | None) -> Stable | None:
         return cls(data["version"], data["image"], data.get("digest")) if data else None
 
 
@@ -316,7 +317,7 @@ class Deployment:
     alias: str
     alias_exists: bool
     target: ImageRef | CodeRef  # an image pinned by digest, or a zip package pinned by object version
-    stable: Release | None  # what the alias served when the deployment started
+    stable: Stable | None  # what the alias served when the deployment started
     latest_image: str | None  # $LATEST's image before the deployment, restored on rollback
     plan: Plan
     check_interval_seconds: int
@@ -420,7 +421,7 @@ class Deployment:
             alias_exists=data["aliasExists"],
             target=(parse_code_uri(data["target"], data.get("targetCodeSha256")) if is_code_uri(data["target"])
                     else parse_image_uri(data["target"])),
-            stable=Release.from_json(data.get("stable")),
+            stable=Stable.from_json(data.get("stable")),
             latest_image=data.get("latestImage"),
             plan=Plan.from_json(data["plan"]),
             check_interval_seconds=data["checkIntervalSeconds"],
@@ -443,8 +444,8 @@ class Deployment:
 
 
 @dataclass(frozen=True)
-class NewVersion:
-    """The code uploaded to $LATEST and, once published, its version number."""
+class Release:
+    """The state document's ``release``: the code uploaded to $LATEST and, once published, its version number."""
 
     code_sha256: str
     revision_id: str | None = None
@@ -458,8 +459,8 @@ class NewVersion:
         return found
 
     @classmethod
-    def from_json(cls, data: dict) -> NewVersion:
+    def from_json(cls, data: dict) -> Release:
         return cls(data["codeSha256"], data.get("revisionId"), data.get("version"), data.get("state"))
 
-    def published(self, version: str, state: str = ACTIVE) -> NewVersion:
+    def published(self, version: str, state: str = ACTIVE) -> Release:
         return replace(self, version=version, state=state)

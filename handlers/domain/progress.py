@@ -29,7 +29,9 @@ SHIFT, BAKE, PROMOTE, DONE, APPROVE = "shift", "bake", "promote", "done", "appro
 
 
 @dataclass(frozen=True)
-class Progress:
+class Traffic:
+    """The state document's ``traffic``: where the plan stands and what the state machine does next."""
+
     next: str
     step: int = 0  # index of the plan step being (or about to be) served
     weight: float = 0.0  # percent of traffic on the new version now
@@ -64,7 +66,7 @@ class Progress:
         return found
 
     @classmethod
-    def from_json(cls, data: dict) -> Progress:
+    def from_json(cls, data: dict) -> Traffic:
         return cls(data["next"], data["step"], data["weight"], data["checksLeft"], data["waitSeconds"],
                    data.get("aliasRevisionId"), data.get("extensions", 0), Checkpoint.from_json(data.get("check")),
                    traffic_since=data.get("trafficSince"), then=data.get("then"),
@@ -72,13 +74,13 @@ class Progress:
                    skipped=tuple(data.get("skipped", ())))
 
 
-def start(plan: Plan, alias_revision_id: str | None, checks: Checks = NO_CHECKS) -> Progress:
-    first = _gated(plan, Progress(next=SHIFT if plan.steps else PROMOTE, alias_revision_id=alias_revision_id), 0)
+def start(plan: Plan, alias_revision_id: str | None, checks: Checks = NO_CHECKS) -> Traffic:
+    first = _gated(plan, Traffic(next=SHIFT if plan.steps else PROMOTE, alias_revision_id=alias_revision_id), 0)
     return _checking(first, checks, BEFORE_TRAFFIC, 0)
 
 
-def shifted(plan: Plan, progress: Progress, interval: int, alias_revision_id: str | None,
-            checks: Checks = NO_CHECKS, *, at: str | None = None) -> Progress:
+def shifted(plan: Plan, progress: Traffic, interval: int, alias_revision_id: str | None,
+            checks: Checks = NO_CHECKS, *, at: str | None = None) -> Traffic:
     """After the alias took the current step's weight: bake it, or move on when it has no bake (after the
     step's checks, if the request has any after a shift).
 
@@ -96,22 +98,22 @@ def shifted(plan: Plan, progress: Progress, interval: int, alias_revision_id: st
     return _checking(following, checks, AFTER_SHIFT, progress.step + 1)
 
 
-def promoted(plan: Plan, progress: Progress, alias_revision_id: str | None, checks: Checks = NO_CHECKS) -> Progress:
+def promoted(plan: Plan, progress: Traffic, alias_revision_id: str | None, checks: Checks = NO_CHECKS) -> Traffic:
     """All traffic on the new version; what is left is the hook after promotion, if the request has one."""
     done = replace(progress, next=DONE, weight=100.0, alias_revision_id=alias_revision_id)
     return _checking(done, checks, AFTER_PROMOTE, len(plan.steps))
 
 
-def checks_passed(progress: Progress) -> Progress:
+def checks_passed(progress: Traffic) -> Traffic:
     return replace(progress, check=None)
 
 
-def _checking(progress: Progress, checks: Checks, phase: str, step: int) -> Progress:
+def _checking(progress: Traffic, checks: Checks, phase: str, step: int) -> Traffic:
     return replace(progress, check=Checkpoint(phase, step)) if checks.runs_at(phase) else progress
 
 
-def checked(plan: Plan, progress: Progress, interval: int, *, inconclusive: str | None = None,
-            analysis: AnalysisSettings = DISABLED) -> Progress:
+def checked(plan: Plan, progress: Traffic, interval: int, *, inconclusive: str | None = None,
+            analysis: AnalysisSettings = DISABLED) -> Traffic:
     """After a check that did not fail: another wait in this bake, or the next step, or promotion.
 
     ``inconclusive`` is the reason when the check could not conclude (too few invocations, an alarm without
@@ -137,7 +139,7 @@ def checked(plan: Plan, progress: Progress, interval: int, *, inconclusive: str 
     )
 
 
-def _advance(plan: Plan, progress: Progress) -> Progress:
+def _advance(plan: Plan, progress: Traffic) -> Traffic:
     following = progress.step + 1
     if following < len(plan.steps):
         return _gated(plan, replace(progress, next=SHIFT, step=following, checks_left=0, wait_seconds=0,
@@ -145,14 +147,14 @@ def _advance(plan: Plan, progress: Progress) -> Progress:
     return _gated(plan, replace(progress, next=PROMOTE, checks_left=0, wait_seconds=0, extensions=0), len(plan.steps))
 
 
-def _gated(plan: Plan, progress: Progress, position: int) -> Progress:
+def _gated(plan: Plan, progress: Traffic, position: int) -> Traffic:
     """Through the approval gate at ``position`` first, if the plan has one there."""
     if position in plan.approvals:
         return replace(progress, next=APPROVE, then=progress.next)
     return progress
 
 
-def promote_requested(plan: Plan, progress: Progress, *, mode: str, by: str, at: str) -> Progress:
+def promote_requested(plan: Plan, progress: Traffic, *, mode: str, by: str, at: str) -> Traffic:
     """After a check that passed (``progress`` is where it goes next), with a promote request not applied yet.
 
     ``next`` cuts this step's bake short and goes to the next step (through its gate, if any); when the

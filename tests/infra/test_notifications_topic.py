@@ -11,7 +11,7 @@ from synthesized import configured_deployer, default_deployer  # noqa: F401 (fix
 
 from handlers.domain import notifications as n
 from handlers.domain.images import parse_image_uri
-from handlers.domain.model import Deployment, Release
+from handlers.domain.model import Deployment, Stable
 from handlers.domain.strategy import Plan, Step
 from infra.nag import render
 
@@ -19,7 +19,7 @@ REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders"
 DEPLOYMENT = Deployment(
     function_name="orders-api", function_arn="arn:aws:lambda:eu-west-1:123456789012:function:orders-api",
     alias="live", alias_exists=True, target=parse_image_uri(f"{REPOSITORY}@sha256:{'b' * 64}"),
-    stable=Release("1", f"{REPOSITORY}@sha256:{'a' * 64}", f"sha256:{'a' * 64}"), latest_image=None,
+    stable=Stable("1", f"{REPOSITORY}@sha256:{'a' * 64}", f"sha256:{'a' * 64}"), latest_image=None,
     plan=Plan("Canary10Percent5Minutes", (Step(10, 300),)), check_interval_seconds=60,
 )
 

@@ -21,7 +21,7 @@ from deployer.runs import aborted_with
 from handlers.aws import deployments
 from handlers.domain import alarm_events
 from handlers.domain.images import parse_image_uri
-from handlers.domain.model import ROLLBACK_REQUESTED, Deployment, Release, stopped_by
+from handlers.domain.model import ROLLBACK_REQUESTED, Deployment, Stable, stopped_by
 from handlers.domain.strategy import Plan
 
 TIME_SCALE = 0.05
@@ -159,7 +159,7 @@ def test_a_lock_left_by_an_execution_that_no_longer_runs_is_left_to_the_rescue(e
     watching = Deployment(
         function_name=world.fn.name, function_arn="arn:aws:lambda:us-east-1:123456789012:function:orders-api",
         alias="live", alias_exists=True, target=parse_image_uri(world.fn.image(world.v2)),
-        stable=Release("1", world.fn.image(world.v1), world.v1), latest_image=None, plan=Plan("Steps", ()),
+        stable=Stable("1", world.fn.image(world.v1), world.v1), latest_image=None, plan=Plan("Steps", ()),
         check_interval_seconds=CHECK_EVERY, alarms=(world.fn.alarm,))
     deployments.acquire(world.fn.name, gone, deployments.now(), watching.to_json())
 

@@ -13,7 +13,7 @@ from handlers.aws import notify
 from handlers.aws.task import event_handler
 from handlers.domain import notifications
 from handlers.domain.images import parse_image_uri
-from handlers.domain.model import Deployment, Release
+from handlers.domain.model import Deployment, Stable
 from handlers.domain.strategy import Plan, Step
 
 REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders"
@@ -21,7 +21,7 @@ EXECUTION = "arn:aws:states:eu-west-1:123456789012:execution:lambda-deployer:run
 DEPLOYMENT = Deployment(
     function_name="orders-api", function_arn="arn:aws:lambda:eu-west-1:123456789012:function:orders-api",
     alias="live", alias_exists=True, target=parse_image_uri(f"{REPOSITORY}@sha256:{'b' * 64}"),
-    stable=Release("1", f"{REPOSITORY}@sha256:{'a' * 64}", f"sha256:{'a' * 64}"), latest_image=None,
+    stable=Stable("1", f"{REPOSITORY}@sha256:{'a' * 64}", f"sha256:{'a' * 64}"), latest_image=None,
     plan=Plan("Canary10Percent5Minutes", (Step(10, 300),)), check_interval_seconds=60,
 )
 SHIFTED = notifications.traffic_shifted(DEPLOYMENT, "2", 10, 0, EXECUTION)

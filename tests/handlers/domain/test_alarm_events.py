@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from handlers.domain import alarm_events
 from handlers.domain.alarm_events import IGNORED, WATCHED, AlarmFired, parse_event
 from handlers.domain.images import parse_image_uri
-from handlers.domain.model import ROLLBACK, Deployment, Release, parse_rollback_request
+from handlers.domain.model import ROLLBACK, Deployment, Stable, parse_rollback_request
 from handlers.domain.strategy import Plan
 
 ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:ServerCpuTooHigh"
@@ -31,7 +31,7 @@ def event(**detail) -> dict:
 
 def deployment(**changes) -> Deployment:
     fields = dict(function_name="orders", function_arn="arn:aws:lambda:us-east-1:123456789012:function:orders",
-                  alias="live", alias_exists=True, target=parse_image_uri(IMAGE), stable=Release("4", IMAGE, None),
+                  alias="live", alias_exists=True, target=parse_image_uri(IMAGE), stable=Stable("4", IMAGE, None),
                   latest_image=IMAGE, plan=Plan("Canary10Percent5Minutes", ()), check_interval_seconds=300,
                   alarms=("ServerCpuTooHigh",))
     return Deployment(**(fields | changes))

@@ -19,7 +19,7 @@ def walk(plan, interval: int = 60) -> list[str]:
     while cursor.next != progress.PROMOTE:
         if cursor.next == progress.APPROVE:
             trail.append(f"approve before {cursor.then} (step {cursor.step + 1}, {cursor.weight:g}%)")
-            cursor = progress.Progress.from_json({**cursor.to_json(), "next": cursor.then})  # the Approved state
+            cursor = progress.Traffic.from_json({**cursor.to_json(), "next": cursor.then})  # the Approved state
         elif cursor.next == progress.SHIFT:
             cursor = progress.shifted(plan, cursor, interval, "rev")
             trail.append(f"shift {cursor.weight:g}%")
@@ -78,7 +78,7 @@ THREE = parse_strategy({"steps": [{"weight": 10, "bakeSeconds": 600}, {"weight":
                                   {"weight": 60, "bakeSeconds": 600}]})
 
 
-def baking_first_step() -> progress.Progress:
+def baking_first_step() -> progress.Traffic:
     return progress.shifted(THREE, progress.start(THREE, "rev"), 60, "rev")
 
 

@@ -23,7 +23,7 @@ from handlers.domain.checks import (
 )
 from handlers.domain.errors import InvalidDeploymentRequest
 from handlers.domain.images import parse_image_uri
-from handlers.domain.model import Deployment, Release
+from handlers.domain.model import Deployment, Stable
 from handlers.domain.strategy import Plan, Step
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders@sha256:" + "ab" * 32
@@ -241,7 +241,7 @@ def test_a_hooks_reason_is_shortened_and_escaped():
 def test_a_hook_is_told_the_function_the_versions_the_step_the_weight_and_the_execution():
     deployment = Deployment(
         function_name="orders", function_arn="arn:aws:lambda:us-east-1:123456789012:function:orders",
-        alias="live", alias_exists=True, target=parse_image_uri(IMAGE), stable=Release("4", IMAGE, None),
+        alias="live", alias_exists=True, target=parse_image_uri(IMAGE), stable=Stable("4", IMAGE, None),
         latest_image=IMAGE, plan=Plan("Steps", (Step(10, 60), Step(50, 60))), check_interval_seconds=60,
     )
     event = checks.hook_event(deployment, "5", Checkpoint(AFTER_SHIFT, 1), 10.0, "arn:…:execution:x")

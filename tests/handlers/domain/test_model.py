@@ -12,7 +12,7 @@ from handlers.domain.model import (
     ROLLBACK_REQUESTED,
     Deployment,
     FunctionRef,
-    Release,
+    Stable,
     parse_prune_request,
     parse_request,
     stop_cause,
@@ -99,7 +99,7 @@ def test_deployment_round_trips_through_json():
     deployment = Deployment(
         function_name="orders", function_arn="arn:aws:lambda:eu-west-1:123456789012:function:orders",
         alias="live", alias_exists=True, target=parse_image_uri(IMAGE),
-        stable=Release("3", IMAGE.replace("cd", "ef"), "sha256:" + "ef" * 32), latest_image=None,
+        stable=Stable("3", IMAGE.replace("cd", "ef"), "sha256:" + "ef" * 32), latest_image=None,
         plan=parse_strategy("Linear50PercentEvery1Second"), check_interval_seconds=1, alarms=("a",),
         ignored_alarms=("b",), requested_by="ci",
     )

@@ -9,7 +9,7 @@ import pytest
 from handlers.domain import notifications as n
 from handlers.domain.code import CodeRef
 from handlers.domain.images import parse_image_uri
-from handlers.domain.model import ROLLBACK, Deployment, Release
+from handlers.domain.model import ROLLBACK, Deployment, Stable
 from handlers.domain.strategy import Plan, Step
 
 REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders"
@@ -17,7 +17,7 @@ OLD, NEW = f"{REPOSITORY}@sha256:{'a' * 64}", f"{REPOSITORY}@sha256:{'b' * 64}"
 EXECUTION = "arn:aws:states:eu-west-1:123456789012:execution:lambda-deployer:run-1"
 DEPLOYMENT = Deployment(
     function_name="orders-api", function_arn="arn:aws:lambda:eu-west-1:123456789012:function:orders-api",
-    alias="live", alias_exists=True, target=parse_image_uri(NEW), stable=Release("1", OLD, f"sha256:{'a' * 64}"),
+    alias="live", alias_exists=True, target=parse_image_uri(NEW), stable=Stable("1", OLD, f"sha256:{'a' * 64}"),
     latest_image=OLD, plan=Plan("Linear50PercentEvery1Minute", (Step(50, 60), Step(100, 0))),
     check_interval_seconds=60, requested_by="alice",
 )

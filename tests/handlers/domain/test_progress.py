@@ -6,7 +6,7 @@ from handlers.domain import progress
 from handlers.domain.analysis import DISABLED, AnalysisSettings
 from handlers.domain.checks import AFTER_PROMOTE, AFTER_SHIFT, BEFORE_TRAFFIC, Checks, parse_pre_traffic
 from handlers.domain.errors import DeploymentInconclusive
-from handlers.domain.progress import Progress
+from handlers.domain.progress import Traffic
 from handlers.domain.strategy import Plan, Step, health_checks, parse_strategy
 
 
@@ -47,7 +47,7 @@ def test_the_alias_revision_follows_every_shift():
     plan = parse_strategy("Canary10Percent1Second")
     cursor = progress.shifted(plan, progress.start(plan, "rev-0"), 1, "rev-1")
     assert cursor.alias_revision_id == "rev-1"
-    assert progress.Progress.from_json(cursor.to_json()) == cursor
+    assert progress.Traffic.from_json(cursor.to_json()) == cursor
 
 
 # --- an inconclusive check at the end of a step -----------------------------------------------------------
@@ -59,7 +59,7 @@ def test_an_inconclusive_check_mid_bake_changes_nothing():
     plan = parse_strategy("Canary10Percent3Seconds")
     cursor = progress.shifted(plan, progress.start(plan, None), 1, "rev-1")
     after = progress.checked(plan, cursor, 1, inconclusive="too few calls", analysis=EXTEND_TWICE)
-    assert after == Progress(next=progress.BAKE, step=0, weight=10.0, checks_left=2, wait_seconds=1,
+    assert after == Traffic(next=progress.BAKE, step=0, weight=10.0, checks_left=2, wait_seconds=1,
                              alias_revision_id="rev-1", extensions=0)  # one of the three 1 s checks done, as ever
 
 
@@ -127,9 +127,9 @@ def test_the_history_budget_counts_every_check_an_always_inconclusive_canary_get
 
 
 def test_a_cursor_written_before_extensions_existed_reads_as_none_used():
-    data = Progress(next=progress.BAKE, step=1, weight=20.0, checks_left=2, wait_seconds=5).to_json()
+    data = Traffic(next=progress.BAKE, step=1, weight=20.0, checks_left=2, wait_seconds=5).to_json()
     del data["extensions"]
-    assert progress.Progress.from_json(data).extensions == 0
+    assert progress.Traffic.from_json(data).extensions == 0
 
 
 # --- checkpoints: pre- and post-traffic checks on the cursor ---------------------------------------------
@@ -182,7 +182,7 @@ def test_an_all_at_once_deployment_checks_before_promotion_and_after_it():
 def test_a_checkpoint_survives_json_and_clearing_it_keeps_the_rest_of_the_cursor():
     plan = Plan("Steps", (Step(10, 0), Step(20, 5)))
     cursor = progress.shifted(plan, progress.start(plan, "rev-0"), 5, "rev-1", EVERY_CHECKPOINT)
-    assert Progress.from_json(cursor.to_json()) == cursor
+    assert Traffic.from_json(cursor.to_json()) == cursor
     passed = progress.checks_passed(cursor)
     assert passed.check is None and (passed.next, passed.step, passed.weight) == (cursor.next, cursor.step, 10)
 
@@ -193,4 +193,4 @@ def test_the_first_shift_sets_when_traffic_moved_and_later_shifts_keep_it():
     moved_on = progress.checked(plan, first, 1)
     second = progress.shifted(plan, moved_on, 1, "rev-2", at="2026-01-01T00:00:05.000Z")
     assert first.traffic_since == second.traffic_since == "2026-01-01T00:00:00.000Z"
-    assert Progress.from_json(second.to_json()) == second
+    assert Traffic.from_json(second.to_json()) == second

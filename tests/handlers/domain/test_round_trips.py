@@ -15,8 +15,8 @@ from handlers.domain.approval import ApprovalSettings
 from handlers.domain.checks import AFTER_SHIFT, Checkpoint, Checks, parse_pre_traffic
 from handlers.domain.code import CodeRef
 from handlers.domain.images import parse_image_uri
-from handlers.domain.model import ROLLBACK, Deployment, NewVersion, Release
-from handlers.domain.progress import APPROVE, BAKE, Progress
+from handlers.domain.model import ROLLBACK, Deployment, Release, Stable
+from handlers.domain.progress import APPROVE, BAKE, Traffic
 from handlers.domain.strategy import Plan, Step
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:" + "cd" * 32
@@ -39,7 +39,7 @@ SAMPLES = [
     Deployment(
         function_name="orders", function_arn="arn:aws:lambda:eu-west-1:123456789012:function:orders",
         alias="blue", alias_exists=True, target=parse_image_uri(IMAGE),
-        stable=Release("3", OTHER, "sha256:" + "ef" * 32), latest_image=OTHER,
+        stable=Stable("3", OTHER, "sha256:" + "ef" * 32), latest_image=OTHER,
         plan=PLAN, check_interval_seconds=7, alarms=("a", "c"),
         ignored_alarms=("b",), noop=True, requested_by="ci run 42", kind=ROLLBACK, latest_revision_id="rev-1",
         current_version="4", analysis=ANALYSIS, checks=CHECKS, function_timeout_seconds=30,
@@ -48,20 +48,20 @@ SAMPLES = [
     Deployment(  # a zip function: the target is a package in S3, pinned by object version and SHA-256
         function_name="quotes", function_arn="arn:aws:lambda:eu-west-1:123456789012:function:quotes",
         alias="blue", alias_exists=True, target=CodeRef("artifacts", "quotes/2.zip", "v/2", "U0hB" * 10 + "abc="),
-        stable=Release("3", "s3://artifacts/quotes/1.zip?versionId=v1", "b2xk"), latest_image="s3://a/b.zip",
+        stable=Stable("3", "s3://artifacts/quotes/1.zip?versionId=v1", "b2xk"), latest_image="s3://a/b.zip",
         plan=Plan("Custom", (Step(12.5, 30),), (0,)), check_interval_seconds=7, alarms=("a",), ignored_alarms=("b",),
         noop=True, requested_by="ci", kind=ROLLBACK, latest_revision_id="rev-1", current_version="4",
         analysis=ANALYSIS, checks=CHECKS, function_timeout_seconds=45, preview="feature/y", latest_digest="bGF0",
         wait_for_capacity=True, approval=ApprovalSettings(600, "promote"),
     ),
-    Progress(next=APPROVE, step=2, weight=37.5, checks_left=3, wait_seconds=11, alias_revision_id="rev-9",
+    Traffic(next=APPROVE, step=2, weight=37.5, checks_left=3, wait_seconds=11, alias_revision_id="rev-9",
              extensions=2, check=Checkpoint(AFTER_SHIFT, 2), traffic_since="2026-11-22T12:03:13.482Z", then=BAKE,
              promoted_by="carol (next)", promote_request="2026-12-01T21:00:00.000+00:00", skipped=(3, 4)),
     Plan("Gated", (Step(10.0, 60),), (0, 1)),
     CHECKS,
     Checkpoint(AFTER_SHIFT, 3),
-    Release("8", OTHER, "sha256:" + "12" * 32),
-    NewVersion(code_sha256="ab" * 32, revision_id="rev-2", version="9", state="Pending"),
+    Stable("8", OTHER, "sha256:" + "12" * 32),
+    Release(code_sha256="ab" * 32, revision_id="rev-2", version="9", state="Pending"),
     PLAN,
 ]
 # Fields no sample can set to a non-default value: a request with analysis settings enables the analysis
