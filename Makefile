@@ -28,7 +28,7 @@ demo: $(STAMP)
 	$(BIN)/lambda-deployer local demo
 
 test: $(STAMP) lint
-	$(BIN)/pytest -n auto  # one worker per core: the emulator's runs are CPU-bound
+	$(BIN)/pytest -n 4  # two workers per core: many emulator tests wait in real time (Wait states, traffic)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
