@@ -76,6 +76,19 @@ def faults_for(point: Point, kind: str, persistent: bool, execution: str):
                  execution=execution)
 
 
+def label_of(point: Point, kind: str, persistent: bool) -> str:
+    return f"{point} {kind} {'persistently' if persistent else 'once'}"
+
+
+def broken_invariant(world, expected: str, after: str = "", what: str = "alias") -> list[str]:
+    """What of the invariant does not hold (``world.settled_on``), with the live version expected."""
+    try:
+        version = world.settled_on()
+    except AssertionError as exc:
+        return [str(exc).splitlines()[0]]
+    return [] if version == expected else [f"{what} on version {version}{' ' + after if after else ''}"]
+
+
 def deploy_with(emulator: Emulator, run: str, injected: list, make=make_world,
                 **extra) -> tuple[str, str | None, list[str]]:
     """Deploy v2 of a fresh function (``make``: an image world, or a zip world) with ``injected`` faults (and
@@ -88,13 +101,7 @@ def deploy_with(emulator: Emulator, run: str, injected: list, make=make_world,
         emulator.reconcile()  # a succeeded execution that could not release its lock: the schedule's job
     wait_for(lambda: deployments.holder(run) is None, timeout=20, what=f"{run}'s lock to be released")
     retire(emulator, world)
-    expected = "2" if execution.status == "SUCCEEDED" else "1"
-    broken = []
-    try:
-        if (version := world.settled_on()) != expected:
-            broken.append(f"alias on version {version} after {execution.status}")
-    except AssertionError as exc:
-        broken.append(str(exc).splitlines()[0])
+    broken = broken_invariant(world, "2" if execution.status == "SUCCEEDED" else "1", f"after {execution.status}")
     return execution.status, execution.error, broken
 
 
@@ -112,7 +119,7 @@ def test_every_fault_at_every_mutating_call_ends_in_the_invariant(emulator, poin
         run = f"sweep-{POINTS.index(point)}-{index}"
         fault = faults_for(point, kind, persistent, run)
         status, error, problems = deploy_with(emulator, run, [fault])
-        label = f"{point} {kind} {'persistently' if persistent else 'once'}"
+        label = label_of(point, kind, persistent)
         if not fault.fired:
             never_fired.append(label)
         if problems:
@@ -159,7 +166,7 @@ def test_every_fault_at_every_mutating_call_of_a_zip_deployment_ends_in_the_inva
         run = f"zip-{index}"
         fault = faults_for(point, kind, persistent, run)
         status, error, problems = deploy_with(emulator, run, [fault], make=make_zip_world, **ANALYSIS_OFF)
-        label = f"{point} {kind} {'persistently' if persistent else 'once'}"
+        label = label_of(point, kind, persistent)
         if not fault.fired:
             never_fired.append(label)
         if problems:
@@ -171,19 +178,30 @@ def test_every_fault_at_every_mutating_call_of_a_zip_deployment_ends_in_the_inva
 def test_a_zip_rollback_ends_in_the_invariant_whatever_fails_once_on_its_way(emulator):
     """Promotion is refused for good, so the deployment rolls back from 50 %: alias, function-named key and
     $LATEST back on version 1's package, through one fault of each kind at each of the rollback's writes."""
+    def promotion_refused(run: str) -> list:
+        return [Fault((403, "AccessDeniedException"), task="Promote", operation="UpdateAlias", times=None,
+                      execution=run)]
+
+    outcomes = undone_through_each_fault(emulator, "zip-undo", ZIP_RESTORE_POINTS, promotion_refused,
+                                         make=make_zip_world, **ANALYSIS_OFF)
+    assert outcomes == {("FAILED", "DeploymentRolledBack")}
+
+
+def undone_through_each_fault(emulator: Emulator, prefix: str, points: list[Point], also=lambda run: [],
+                              **deploy) -> set[tuple]:
+    """Deploy once per (point, fault kind), the fault firing once beside ``also(run)``'s; every run must end in
+    the invariant and every fault must hit its call. Returns the (status, error) outcomes seen."""
     outcomes, never_fired = set(), []
-    for index, (point, kind) in enumerate(itertools.product(ZIP_RESTORE_POINTS, KINDS)):
-        run = f"zip-undo-{index}"
+    for index, (point, kind) in enumerate(itertools.product(points, KINDS)):
+        run = f"{prefix}-{index}"
         fault = faults_for(point, kind, False, run)
-        refused = Fault((403, "AccessDeniedException"), task="Promote", operation="UpdateAlias", times=None,
-                        execution=run)
-        status, error, problems = deploy_with(emulator, run, [refused, fault], make=make_zip_world, **ANALYSIS_OFF)
+        status, error, problems = deploy_with(emulator, run, [*also(run), fault], **deploy)
         if not fault.fired:
             never_fired.append(f"{point} {kind}")
         assert not problems, f"{point} {kind} → {status} {error}: {problems}"
         outcomes.add((status, error))
     assert not never_fired, f"faults that never hit their call: {never_fired}"
-    assert outcomes == {("FAILED", "DeploymentRolledBack")}
+    return outcomes
 
 
 # Pre- and post-traffic checks: invocations are calls too (they run code), and a hook after promotion that fails
@@ -223,7 +241,7 @@ def test_every_fault_at_every_call_of_the_checks_ends_in_the_invariant(emulator,
         run = f"checked-{CHECKED_POINTS.index(point)}-{index}"
         fault = faults_for(point, kind, persistent, run)
         status, error, problems = deploy_with(emulator, run, [fault], **checks(hooks["passing"]))
-        label = f"{point} {kind} {'persistently' if persistent else 'once'}"
+        label = label_of(point, kind, persistent)
         if not fault.fired:
             never_fired.append(label)
         if problems:
@@ -235,16 +253,7 @@ def test_every_fault_at_every_call_of_the_checks_ends_in_the_invariant(emulator,
 def test_undoing_a_promotion_ends_in_the_invariant_whatever_fails_once_on_the_way(emulator, hooks):
     """The hook after promotion fails: Rollback takes the alias, the tag and $LATEST back to version 1, through
     one fault of each kind at each of its writes (it is retried hard; a fault for good is RollbackFailed)."""
-    outcomes, never_fired = set(), []
-    for index, (point, kind) in enumerate(itertools.product(RESTORE_POINTS, KINDS)):
-        run = f"undo-{index}"
-        fault = faults_for(point, kind, False, run)
-        status, error, problems = deploy_with(emulator, run, [fault], **checks(hooks["failing after promotion"]))
-        if not fault.fired:
-            never_fired.append(f"{point} {kind}")
-        assert not problems, f"{point} {kind} → {status} {error}: {problems}"
-        outcomes.add((status, error))
-    assert not never_fired, f"faults that never hit their call: {never_fired}"
+    outcomes = undone_through_each_fault(emulator, "undo", RESTORE_POINTS, **checks(hooks["failing after promotion"]))
     assert outcomes == {("FAILED", "DeploymentRolledBack")}
 
 # The alarm's own event (AlarmFired, then the rollback request it starts): whatever fails there, the deployment
@@ -285,12 +294,7 @@ def rolled_back_on_alarm(emulator: Emulator, run: str, point: Point, kind: str, 
             emulator.reconcile()  # a lock no execution releases any more: the schedule's job
         wait_for(lambda: deployments.holder(run) is None, timeout=20, what=f"{run}'s lock to be released")
         retire(emulator, world)
-        broken = []
-        try:
-            if (version := world.settled_on()) != "1":
-                broken.append(f"alias on version {version}")
-        except AssertionError as exc:
-            broken.append(str(exc).splitlines()[0])
+        broken = broken_invariant(world, "1")
         return bool(fault.fired), broken
     finally:
         emulator.api.clear()
@@ -311,7 +315,7 @@ def test_every_fault_on_the_alarms_rollback_path_ends_back_on_the_stable_version
     matrix = list(itertools.product([point], ALARM_KINDS, (False, True)))
     broken, never_fired = [], []
     for index, (point, kind, persistent) in enumerate(matrix):
-        label = f"{point} {kind} {'persistently' if persistent else 'once'}"
+        label = label_of(point, kind, persistent)
         fired, problems = rolled_back_on_alarm(emulator, f"alarm-{ALARM_POINTS.index(point)}-{index}", point,
                                                kind, persistent)
         if not fired:
@@ -341,12 +345,7 @@ def preview_with(emulator: Emulator, run: str, injected: list) -> tuple[str, str
     if deployments.holder(run):
         emulator.reconcile()
     wait_for(lambda: deployments.holder(run) is None, timeout=20, what=f"{run}'s lock to be released")
-    broken = []
-    try:
-        if (version := world.settled_on()) != "1":
-            broken.append(f"production alias on version {version}")
-    except AssertionError as exc:
-        broken.append(str(exc).splitlines()[0])
+    broken = broken_invariant(world, "1", what="production alias")
     if execution.status == "SUCCEEDED":
         alias = emulator.client("lambda").get_alias(FunctionName=run, Name=previews.alias_for("feature/sweep"))
         if world.version_digest(alias["FunctionVersion"]) != world.v2:
@@ -362,7 +361,7 @@ def test_every_fault_at_every_mutating_call_of_a_preview_leaves_production_as_it
         run = f"preview-{index}"
         fault = faults_for(point, kind, persistent, run)
         status, error, problems = preview_with(emulator, run, [fault])
-        label = f"{point} {kind} {'persistently' if persistent else 'once'}"
+        label = label_of(point, kind, persistent)
         outcomes.add((status, error))
         if not fault.fired:
             never_fired.append(label)
@@ -405,13 +404,7 @@ def approved_when_asked(emulator: Emulator, run: str, point: Point, kind: str, p
     wait_for(approve_or_ended, timeout=60, what=f"{run} to end", every=0.05)
     execution = emulator.wait(arn, timeout=10)
     wait_for(lambda: deployments.holder(run) is None, timeout=20, what=f"{run}'s lock to be released")
-    expected = "2" if execution.status == "SUCCEEDED" else "1"
-    broken = []
-    try:
-        if (version := world.settled_on()) != expected:
-            broken.append(f"alias on version {version} after {execution.status}")
-    except AssertionError as exc:
-        broken.append(str(exc).splitlines()[0])
+    broken = broken_invariant(world, "2" if execution.status == "SUCCEEDED" else "1", f"after {execution.status}")
     emulator.api.clear()
     return bool(fault.fired), (execution.status, execution.error), broken
 
@@ -422,7 +415,7 @@ def test_every_fault_at_an_approval_gate_ends_in_the_invariant(emulator):
               if not (kind == "crash" and point.operation == "PutEvents")]  # a crash is the task's: swept once
     broken, never_fired, outcomes = [], [], {}
     for index, (point, kind, persistent) in enumerate(matrix):
-        label = f"{point} {kind} {'persistently' if persistent else 'once'}"
+        label = label_of(point, kind, persistent)
         fired, outcome, problems = approved_when_asked(emulator, f"gate-{index}", point, kind, persistent)
         outcomes[label] = outcome
         if not fired:
