@@ -14,7 +14,10 @@ an alarm they refer to changes state. Metric math alarms are evaluated too; an a
 Time: every duration is multiplied by the emulator's ``time_scale``. At 0.05 a 60 s Period covers 3 real
 seconds of datapoints and the alarm is evaluated every 3 real seconds. Datapoint timestamps are real wall
 clock times; evaluations fall on multiples of the scaled interval since the epoch, and each evaluation's
-newest period ends at that instant.
+newest period ends at that instant. An evaluation that runs late (a starved thread on a loaded machine) evaluates
+each instant it missed, as many as its evaluation range reaches, so no period goes unjudged; and Lambda's late
+metrics that have arrived by then are delivered first (``deliver``): they reach CloudWatch by themselves, whether
+or not anyone queries it.
 
 Also as in AWS (moto differs): a new alarm starts in INSUFFICIENT_DATA ("Unchecked: Initial alarm creation")
 and is evaluated at once; updating an alarm keeps its state; ``SetAlarmState`` sends the event too and its
@@ -32,6 +35,7 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -115,11 +119,12 @@ class AlarmEvaluator:
     ``evaluations`` counts evaluations (for measuring the cost); ``evaluate_now()`` runs one pass at once.
     """
 
-    def __init__(self, time_scale: float = 1.0, clock=time.time) -> None:
+    def __init__(self, time_scale: float = 1.0, clock=time.time, deliver: Callable[[], None] = lambda: None) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
         self.time_scale = time_scale
         self.clock = clock
+        self.deliver = deliver  # datapoints that have arrived by now reach the backend before an evaluation
         self.unsupported: dict[str, str] = {}
         self.evaluations = 0
         self._lock = threading.RLock()
@@ -142,7 +147,9 @@ class AlarmEvaluator:
         self._stopping.set()
         self._wake.set()
         if self._thread:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=60)
+            if self._thread.is_alive():
+                log.warning("the alarm evaluator is still delivering an event after 60 s")
             self._thread = None
 
     def interval(self, alarm: Alarm) -> float:
@@ -191,7 +198,7 @@ class AlarmEvaluator:
                     self._due.pop(key, None)  # deleted, or composite (evaluated when a child changes)
                     continue
                 try:
-                    change = self._evaluate_metric_alarm(backend, alarm, now)
+                    alarm_changes = self._evaluate_metric_alarm(backend, alarm, now)
                 except (rules.UnsupportedAlarm, KeyError, TypeError, ValueError) as exc:
                     if name not in self.unsupported:
                         log.warning("the emulator does not evaluate alarm %s: %s", name, exc)
@@ -202,22 +209,41 @@ class AlarmEvaluator:
                     log.exception("evaluating alarm %s failed", name)
                     self._due[key] = now + self.interval(alarm)
                     continue
-                if change:
+                for change in alarm_changes:
                     changes.append(change)
                     changes.extend(self._evaluate_composites(backend, [alarm]))
         for change in changes:
+            if self._stopping.is_set():  # the emulator is going away: no function may run after it
+                break
             change.emit()
 
-    def _evaluate_metric_alarm(self, backend: CloudWatchBackend, alarm: Alarm, now: float) -> _Change | None:
+    def _evaluate_metric_alarm(self, backend: CloudWatchBackend, alarm: Alarm, now: float) -> list[_Change]:
+        """Evaluate at every evaluation instant since the alarm was due, up to ``now``: CloudWatch evaluates on
+        its schedule, so a period is judged even when this thread ran late (a loaded machine), at most as
+        many instants back as the evaluation range reaches."""
         key = (backend.account_id, backend.region_name, alarm.name)
         settings = rules.MetricAlarm.from_api(_described(alarm))
-        self.evaluations += 1
         interval = round(settings.evaluation_interval * self.time_scale, 6)  # 60 x 0.05 is 3.0000000000000004
-        length = round(settings.period * self.time_scale, 6)
-        tick = math.floor(now / interval) * interval  # the newest period ends at the last evaluation instant
-        starts = [tick - k * length for k in range(settings.evaluation_range, 0, -1)]
+        latest = math.floor(now / interval)
+        missed = max(0, latest - math.floor(self._due.get(key, now) / interval + 1e-9))  # 1e-9: float division
+        self.deliver()
         index = self._indexes.setdefault((backend.account_id, backend.region_name), _MetricIndex())
         index.refresh(backend)
+        changes = []
+        for number in range(latest - min(missed, settings.evaluation_range - 1), latest + 1):
+            at = now if number == latest else number * interval
+            if change := self._judge(backend, alarm, settings, index, number * interval, at):
+                changes.append(change)
+        self._due[key] = latest * interval + interval
+        self.unsupported.pop(alarm.name, None)
+        return changes
+
+    def _judge(self, backend: CloudWatchBackend, alarm: Alarm, settings: rules.MetricAlarm, index: _MetricIndex,
+               tick: float, now: float) -> _Change | None:
+        """One evaluation whose newest period ends at ``tick``."""
+        self.evaluations += 1
+        length = round(settings.period * self.time_scale, 6)
+        starts = [tick - k * length for k in range(settings.evaluation_range, 0, -1)]
         moments = [datetime.fromtimestamp(start, UTC) for start in starts]
         if settings.queries:
             series = {q.id: [(rules.aggregate(q.stat.stat, samples) or (None,))[0]
@@ -231,8 +257,6 @@ class AlarmEvaluator:
             datapoints = [rules.Datapoint(moment, *value) if (value := rules.aggregate(settings.statistic, samples))
                           else rules.Datapoint(moment)
                           for moment, samples in zip(moments, index.samples(metric, starts, length), strict=True)]
-        self._due[key] = tick + interval
-        self.unsupported.pop(alarm.name, None)
         verdict = rules.evaluate(settings, datapoints, alarm.state_value, datetime.fromtimestamp(now, UTC))
         if verdict is None or verdict.state == alarm.state_value:
             return None

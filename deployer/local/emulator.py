@@ -207,12 +207,12 @@ class Emulator:
             METRICS_LAG_SECONDS: str(canary_metrics.DEFAULT_DELAY_SECONDS * self.time_scale),
         }))
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
-        self.alarms = alarms.AlarmEvaluator(self.time_scale)
+        self.alarms = alarms.AlarmEvaluator(self.time_scale, deliver=self.metrics.flush)
         stack.enter_context(patching.installed(self._patches(self.alarms)))
-        if self.evaluate_alarms:
+        stack.callback(self.invocations.close)
+        if self.evaluate_alarms:  # stopped first: an alarm's event runs the deployer's function in its thread
             self.alarms.start()
             stack.callback(self.alarms.stop)
-        stack.callback(self.invocations.close)
         stack.enter_context(activated(self.api))
         stack.enter_context(readiness_activated(self.readiness))
         stack.callback(aws.client.cache_clear)

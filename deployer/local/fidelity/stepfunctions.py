@@ -33,7 +33,9 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import (
     CallbackOutcomeSuccess,
     HeartbeatTimeoutError,
 )
+from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -87,6 +89,7 @@ def patches() -> list[Patch]:
         "normalise_response": original(StateTaskService, "_normalise_response"),
         "r_stop_execution": original(StepFunctionResponse, "stop_execution"),
         "stop": original(Execution, "stop"),
+        "set_error": original(Environment, "set_error"),
         "init": original(Execution, "__init__"),
         "integration_pattern": original(StateTaskServiceCallback, "_eval_integration_pattern"),
         "task_attempt": original(StateTaskService, "_eval_execution"),
@@ -172,6 +175,13 @@ def patches() -> list[Patch]:
         for endpoint in list(env.callback_pool_manager._pool.values()) if env is not None else ():
             endpoint.interrupt_all()
         return stopped
+
+    # AWS: a stopped execution is ABORTED, whatever its running task does afterwards. moto's interpreter records a
+    # failure that ends the program after the stop (a task that failed as StopExecution landed, its Catch not
+    # evaluated because the execution no longer runs) over the stop, so the aborted execution ended FAILED.
+    def set_error(self, error):
+        if not isinstance(self.program_state(), ProgramStopped):
+            moto["set_error"](self, error)
 
     # (Woken so, moto's wait reports a timeout, which would be handled as the task's error after the stop and end
     # the stopped execution FAILED: a task of an execution no longer running ends without an outcome instead.)
@@ -262,6 +272,8 @@ def patches() -> list[Patch]:
               why="StopExecution's error and cause reach the aborted execution"),
         Patch(Execution, "__init__", init, EXECUTION_PARAMETERS,
               why="an execution is RUNNING from the moment it is listed"),
+        Patch(Environment, "set_error", set_error, ("self", "error"), uses=("program_state",),
+              why="a failure after StopExecution leaves the execution ABORTED"),
         Patch(Execution, "stop", stop, ("self", "stop_date", "error", "cause"),
               why="StopExecution's error and cause kept; the execution is ABORTED once StopExecution answers"),
         Patch(StepFunctionsParserBackend, "send_task_success", send_task_success, ("self", "task_token", "outcome"),

@@ -10,6 +10,7 @@ import pytest
 from support import wait_for
 
 from deployer.local.emulator import Emulator
+from deployer.local.iam import ACCOUNT
 
 FUNCTION = [{"Name": "FunctionName", "Value": "orders-api"}]
 
@@ -216,3 +217,39 @@ def test_an_alarm_the_emulator_cannot_evaluate_keeps_its_state_and_says_why(fast
     assert state_of(cloudwatch, "spiky") == "INSUFFICIENT_DATA"
     cloudwatch.set_alarm_state(AlarmName="spiky", StateValue="ALARM", StateReason="by hand")
     assert state_of(cloudwatch, "spiky") == "ALARM"
+
+
+@pytest.mark.slow
+def test_a_late_evaluation_still_judges_every_period_it_missed():
+    """CloudWatch evaluates on its schedule whatever happens to the emulator's thread: an evaluation that runs
+    two instants late judges the instant it missed first (here the only one whose newest period breached)."""
+    with Emulator(evaluate_alarms=False) as emu:
+        cloudwatch, start = emu.client("cloudwatch"), (int(datetime.now(UTC).timestamp()) // 60 - 10) * 60
+        emu.alarms.clock = lambda: start
+        errors_alarm(cloudwatch, Threshold=1)
+        emu.alarms.evaluate_now()
+        assert state_of(cloudwatch) == "OK"
+        cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=[  # one per period: an error, then none
+            {"MetricName": "Errors", "Dimensions": FUNCTION, "Value": value,
+             "Timestamp": datetime.fromtimestamp(start + offset, UTC)} for value, offset in ((1, 30), (0, 90))])
+
+        emu.alarms.clock = lambda: start + 125  # the evaluation due at +60 did not run
+        emu.alarms.evaluate_now()
+
+        history = cloudwatch.describe_alarm_history(AlarmName="orders-api-errors", ScanBy="TimestampAscending")
+        assert [item["HistorySummary"] for item in history["AlarmHistoryItems"]] == [
+            "Alarm updated from INSUFFICIENT_DATA to OK", "Alarm updated from OK to ALARM",
+            "Alarm updated from ALARM to OK"]
+
+
+@pytest.mark.slow
+def test_late_lambda_metrics_reach_the_alarm_when_they_arrive_whoever_reads_them():
+    """Lambda's metrics arrive late, by themselves: an alarm sees them although nobody queries CloudWatch."""
+    with Emulator(time_scale=0.05, metric_delay_seconds=60) as emu:
+        cloudwatch = emu.client("cloudwatch")
+        errors_alarm(cloudwatch, Threshold=1)
+        wait_for(lambda: state_of(cloudwatch) == "OK", what="the first evaluation")
+        emu.metrics.record(ACCOUNT, emu.region, "orders-api", error=True)
+        assert emu.metrics.pending()
+
+        wait_for(lambda: state_of(cloudwatch) == "ALARM", timeout=15, every=0.2, what="the alarm")

@@ -23,7 +23,8 @@ def test_the_demo_deploys_v2_then_rolls_v3_back_on_the_alarm_its_failing_calls_r
         prefix = emu.state_machine_arn.replace(":stateMachine:", ":execution:")
         v2, v3 = (emu.describe(f"{prefix}:demo-{label}") for label in ("v2", "v3"))
         cloudwatch = emu.client("cloudwatch")
-        # A canary analysis may roll v3 back before the alarm's next evaluation; v3's errors raise it anyway.
+        # A canary analysis may roll v3 back before the alarm's next evaluation; v3's errors raise it anyway
+        # (they reach CloudWatch by themselves, a minute late, and every period is evaluated).
         to_alarm = wait_for(lambda: [item for item in cloudwatch.describe_alarm_history(
             AlarmName="orders-api-errors", HistoryItemType="StateUpdate", ScanBy="TimestampAscending",
         )["AlarmHistoryItems"] if json.loads(item["HistoryData"])["newState"]["stateValue"] == "ALARM"],
@@ -67,7 +68,8 @@ def test_the_demo_deploys_v2_then_rolls_v3_back_on_the_alarm_its_failing_calls_r
     served = {(part, m["version"]): (int(m["errors"].replace(",", "")), int(m["calls"].replace(",", "")))
               for part, line in checks for m in NUMBERS.finditer(line)}
     assert served[("v2", "2")][0] == 0 and served[("v2", "2")][1] > 0 and served[("v2", "1")][0] == 0
-    assert served[("v3", "3")][0] > 0 and served[("v3", "2")][0] == 0
+    if ("v3", "3") in served:  # none when v3 was stopped by its first check or by the alarm's event
+        assert served[("v3", "3")][0] > 0 and served[("v3", "2")][0] == 0
     assert "demo finished in" in text
 
 

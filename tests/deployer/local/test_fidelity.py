@@ -17,6 +17,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 from moto.stepfunctions.parser.backend.execution import Execution as SfnExecution
 from support import wait_for
 
+from deployer.local import sample
 from deployer.local.emulator import Emulator
 from deployer.local.iam import ACCOUNT
 from deployer.local.sample import manifest, push_image
@@ -232,3 +233,34 @@ def test_an_execution_is_running_as_soon_as_it_is_listed(waiting):
             listed.set()
             starting.join(timeout=10)
     assert statuses == ["RUNNING"]
+
+
+STOPS_ITSELF = '''
+import boto3
+
+def handler(event, context):
+    boto3.client("stepfunctions").stop_execution(executionArn=event["execution"], error="Stopped", cause="by itself")
+    raise RuntimeError("failed as the stop landed")
+'''
+
+
+def test_a_task_that_fails_as_its_execution_is_stopped_leaves_it_aborted(emulator):
+    """A stopped execution is ABORTED whatever its running task does next. moto recorded the task's failure,
+    arriving after the stop, over it: the execution ended FAILED with the task's error."""
+    arn = sample.create_python_function(emulator, "stops-itself", STOPS_ITSELF, hook=False)
+    definition = {"StartAt": "Stop", "States": {
+        "Stop": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
+                 "Parameters": {"FunctionName": arn, "Payload": {"execution.$": "$$.Execution.Id"}},
+                 "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]},
+        "Caught": {"Type": "Pass", "End": True}}}
+    sfn = emulator.client("stepfunctions")
+    machine = sfn.create_state_machine(name="stops-itself", definition=json.dumps(definition), roleArn=ROLE,
+                                       type="STANDARD")["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+
+    described = wait_for(lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d,
+                         what="the execution to end")
+    last = sfn.get_execution_history(executionArn=execution)["events"][-1]
+    assert described["status"] == "ABORTED"
+    assert (last["type"], last["executionAbortedEventDetails"]) == \
+        ("ExecutionAborted", {"error": "Stopped", "cause": "by itself"})
