@@ -123,6 +123,9 @@ class Monitoring(Construct):
             [cloudwatch.GraphWidget(title="Rollbacks and the checks that failed", width=THIRD, left=[
                 own("DeploymentRolledBack", "Rollback", label="rolled back"),
                 own("HealthCheckFailed", "CheckHealth", label="a watched alarm in ALARM"),
+                own("CanaryAnalysisFailed", "CheckHealth", label="canary analysis failed"),
+                own("SyntheticCheckFailed", "RunChecks", label="a synthetic invocation failed"),
+                own("HookFailed", "RunChecks", label="a hook said no"),
                 own("HealthCheckFailed", "WatchApproval", label="an alarm while waiting for approval"),
                 own("ApprovalRequested", "RequestApproval", label="approvals asked for"),
                 own("AlarmRollbacksStarted", "AlarmFired", label="rolled back by the alarm's own event")]),

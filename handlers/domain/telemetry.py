@@ -26,6 +26,9 @@ COUNTED_BY: Mapping[str, tuple[str, ...]] = {
     "RollbackRequestCompleted": ("Finalize",),
     "DeploymentRolledBack": ("Rollback",),  # after a failure: the causes are in the Rollback function's logs
     "HealthCheckFailed": ("CheckHealth", "WatchApproval"),  # a watched alarm in ALARM: one cause of a rollback
+    "CanaryAnalysisFailed": ("CheckHealth",),  # the new version's metrics failed the canary analysis
+    "SyntheticCheckFailed": ("RunChecks",),  # an invocation of the new version did not answer as expected
+    "HookFailed": ("RunChecks",),  # a hook function said no
     "VersionsPruned": ("Prune",),  # versions a prune deleted
     "ApprovalRequested": ("RequestApproval",),  # a deployment began to wait at an approval gate
     "AlarmRollbacksStarted": ("AlarmFired",),  # rollbacks an alarm's own event started (0 when it judged none)

@@ -67,8 +67,9 @@ def test_the_dashboard_shows_rollbacks_and_their_causes_from_the_rollback_functi
 
     assert metrics_of(found["Rollbacks and the checks that failed"]) == [
         own("DeploymentRolledBack", "Rollback"), own("HealthCheckFailed", "CheckHealth"),
-        own("HealthCheckFailed", "WatchApproval"), own("ApprovalRequested", "RequestApproval"),
-        own("AlarmRollbacksStarted", "AlarmFired")]
+        own("CanaryAnalysisFailed", "CheckHealth"), own("SyntheticCheckFailed", "RunChecks"),
+        own("HookFailed", "RunChecks"), own("HealthCheckFailed", "WatchApproval"),
+        own("ApprovalRequested", "RequestApproval"), own("AlarmRollbacksStarted", "AlarmFired")]
     for title in ("Rollbacks by cause", "Latest rollbacks"):
         query = found[title]["properties"]["query"]
         assert query.startswith(f"SOURCE '{log_group}' | ") and "filter message = 'rolled back'" in query

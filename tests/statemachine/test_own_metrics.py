@@ -13,11 +13,12 @@ import json
 import threading
 
 import pytest
-from support import fire_alarm_once_weighted, make_world, wait_for
+from support import Traffic, fire_alarm_once_weighted, make_world, wait_for
 
 from deployer.local import sample
 from deployer.local.emulator import Emulator
 from deployer.local.faults import SERVER_ERROR, THROTTLE, Fault
+from deployer.local.invocations import Behaviour
 from handlers.aws import deployments
 from handlers.aws import task as task_module
 from handlers.domain import tags, telemetry
@@ -76,6 +77,7 @@ def run_everything(emulator: Emulator) -> None:
         emulator.api.inject(*failing)
         run_each_outcome(emulator, phase)
         emulator.api.clear()
+    run_each_failed_check(emulator)
     sample.create_function(emulator, "tracker", repository=PUSHED, tags={tags.TRACK: f"{PUSHED}:main"})
     sample.push_image(emulator.client("ecr"), PUSHED, "tracker:v2", tag="main")
     sfn = emulator.client("stepfunctions")
@@ -136,6 +138,24 @@ def run_each_outcome(emulator: Emulator, phase: str) -> None:
     emulator.client("stepfunctions").stop_execution(executionArn=arn)
     emulator.wait(arn)
     assert emulator.reconcile()["freedLocks"] == [lost.fn.name]
+
+
+FAILS_EVERY_CALL = Behaviour(error_rate=1.0, duration_ms=20)
+REFUSES = "def handler(event, context):\n    return {'status': 'fail', 'reason': 'the contract tests failed'}\n"
+
+
+def run_each_failed_check(emulator: Emulator) -> None:
+    """A version whose every call fails: refused by its synthetic invocation, by a hook, and, under traffic, by the
+    canary analysis (the window lags two minutes, 6 s here, before a check counts a call)."""
+    checked = make_world(emulator, "checked")
+    sample.register(emulator, checked.v2, FAILS_EVERY_CALL)
+    hook = sample.create_python_function(emulator, "contract-tests", REFUSES)
+    for checks in ({"preTraffic": {"invocations": 1}}, {"hooks": {"beforeTraffic": hook}}):
+        assert emulator.run(checked.request(checked.v2, strategy=ONE_SHIFT, checkIntervalSeconds=1, analysis=False,
+                                            **checks)).error == "DeploymentRolledBack"
+    with Traffic(checked, rate=50, count=2000, seconds=30):
+        analysed = emulator.run(checked.request(checked.v2, strategy=LONG_CANARY, checkIntervalSeconds=10))
+    assert "canary analysis failed" in analysed.cause, analysed.cause
 
 
 def rescue(emulator: Emulator, execution) -> dict:
