@@ -81,7 +81,8 @@ def report(run: FleetRun, quotas: bool) -> None:
     print(f"\n== {len(run.functions)} functions tracking {REPOSITORY}:{TAG}, one push, quotas "
           f"{'on' if quotas else 'off'}: {dict(outcomes)} of {len(run.deployments)} deployments in {run.seconds:.1f} s")
     print(f"   Lambda control plane: peak {run.peak} requests in 1 s ({run.peak_admitted} let through; "
-          f"budget 15/s); {run.control_plane} in all, {run.control_plane / run.seconds:.1f}/s on average")
+          f"budget 15/s, a bucket of 15: up to 30 in a second that follows a quiet one); "
+          f"{run.control_plane} in all, {run.control_plane / run.seconds:.1f}/s on average")
     tasks, others = sum(run.throttled_tasks.values()), sum(run.throttled_others.values())
     print(f"   throttling errors answered: {tasks + others} ({tasks} to the deployer's tasks, {others} to others)")
     for group, count in (run.throttled_tasks + run.throttled_others).most_common():

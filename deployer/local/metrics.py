@@ -5,8 +5,8 @@ Recording (``LambdaMetrics``): each invocation puts ``Invocations``, ``Errors``,
 counted as the deployer's), under the dimension sets AWS documents ("Working with Lambda function metrics":
 by function name, by resource — a version or an alias —, by executed version — "a combination of alias and
 version", "only applies to alias invocations" — and across all functions, no dimension). An unqualified
-invocation is neither a version nor an alias: it has no ``Resource``. A throttled request records
-``Throttles`` = 1 and nothing else ("Invocations aren't recorded if the invocation request is throttled").
+invocation is neither a version nor an alias: it has no ``Resource``. Nothing is throttled: emulated invocations
+take no time, so no function's concurrency is ever exceeded (``Throttles`` is always 0; MOTO_GAPS.md).
 Each datum is stamped with the time of the invocation ("the timestamp on a metric reflects when the function
 was invoked") and becomes visible ``delay_seconds`` later (Lambda's metrics arrive about a minute late).
 
@@ -74,11 +74,6 @@ class LambdaMetrics:
         values = (("Invocations", 1.0, "Count"), ("Errors", 1.0 if error else 0.0, "Count"),
                   ("Throttles", 0.0, "Count"), ("Duration", float(duration_ms), "Milliseconds"))
         self._put(account, region, function, resource, executed_version, values, at)
-
-    def throttled(self, account: str, region: str, function: str, *, resource: str | None = None,
-                  at: datetime | None = None) -> None:
-        """One request refused with 429 before any version ran (so no ExecutedVersion either)."""
-        self._put(account, region, function, resource, None, (("Throttles", 1.0, "Count"),), at)
 
     def flush(self) -> None:
         """Deliver every datum whose arrival time has come (queries call this first)."""

@@ -8,6 +8,7 @@ from support import World, make_world, wait_for
 from deployer.local import sample
 from deployer.local.emulator import Emulator
 from deployer.local.quotas import LAMBDA_CONTROL_PLANE, Quota, Quotas, quota_for
+from handlers.aws import deployments as deployments_table
 
 FLEET = 20
 
@@ -51,6 +52,7 @@ def test_one_push_deploys_a_fleet_of_twenty_and_every_function_ends_in_the_invar
         for fn in fleet:
             world = World(emulator, fn, "", digest, "")
             assert world.settled_on() == "2" and world.version_digest("2") == digest, fn.name
+            assert deployments_table.holder(fn.name) is None, fn.name  # and no lock left
 
 
 def test_a_prune_faster_than_the_control_plane_allows_is_throttled_and_still_deletes_every_version():
