@@ -66,6 +66,16 @@ def _referencing_aliases(backend: LambdaBackend, function: str, version: str) ->
     return found
 
 
+def _page(response: LambdaResponse, key: str, items: list) -> dict:
+    """At most 50 items a page (both lists' ``MaxItems`` stop at 50), the next page's start as ``NextMarker``."""
+    start = int(response.querystring.get("Marker", ["0"])[0] or 0)
+    size = min(int(response.querystring.get("MaxItems", [PAGE])[0] or PAGE), PAGE)
+    page = {key: items[start:start + size]}
+    if start + size < len(items):
+        page["NextMarker"] = str(start + size)
+    return page
+
+
 def patches(*, readiness: Readiness | None = None) -> list[Patch]:
     """``readiness``: the emulator's model of provisioned concurrency (and of versions not ready yet)."""
     readiness = readiness or Readiness()
@@ -88,18 +98,17 @@ def patches(*, readiness: Readiness | None = None) -> list[Patch]:
                     f"Unable to delete version {qualifier} of {function.function_name} because it is referenced "
                     f"by alias(es) {', '.join(aliases)}")
             readiness.remove(make_function_arn(function.region, function.account_id, name), qualifier)
-        return moto["delete_function"](self)
+            return moto["delete_function"](self)
+        function = self.backend.get_function(name)
+        answer = moto["delete_function"](self)
+        # "Otherwise, all versions and aliases are deleted" (DeleteFunction): their configurations with them
+        readiness.remove(make_function_arn(function.region, function.account_id, function.function_name))
+        return answer
 
     def list_versions_by_function(self):
         status_and_body = moto["list_versions"](self)
         body = json.loads(status_and_body if isinstance(status_and_body, str) else status_and_body[2])
-        versions = body["Versions"]
-        start = int(self.querystring.get("Marker", ["0"])[0] or 0)
-        size = min(int(self.querystring.get("MaxItems", [PAGE])[0] or PAGE), PAGE)
-        page = {"Versions": versions[start:start + size]}
-        if start + size < len(versions):
-            page["NextMarker"] = str(start + size)
-        return json.dumps(page)
+        return json.dumps(_page(self, "Versions", body["Versions"]))
 
     # Provisioned concurrency, answered from the emulator's model (deployer.local.readiness). Every request is
     # validated before the model changes: the function must exist (ResourceNotFoundException, 404), Put names a
@@ -138,7 +147,7 @@ def patches(*, readiness: Readiness | None = None) -> list[Patch]:
 
     def list_provisioned_concurrency_configs(self):
         _, arn = _function(self)
-        return json.dumps({"ProvisionedConcurrencyConfigs": readiness.listed(arn)})
+        return json.dumps(_page(self, "ProvisionedConcurrencyConfigs", readiness.listed(arn)))
 
     def get_account_settings(self):
         used = sum(fn.code_size or 0 for fn in self.backend._lambdas.all() if fn.package_type == "Zip")
