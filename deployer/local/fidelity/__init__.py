@@ -1,7 +1,7 @@
 """Where moto (5.2.5) differs from AWS in ways the deployer depends on, the emulator behaves like AWS.
 
 One module per service declares its patches as ``deployer.local.patching.Patch``es, each naming the AWS
-behaviour it restores: ``lambda_`` (and ``lambda_versions``: deleting, listing and sizing versions), ``ecr``,
+behaviour it restores: ``lambda_`` (and ``lambda_versions``: deleting, listing and sizing versions, provisioned concurrency), ``ecr``,
 ``stepfunctions``, ``events`` and ``cloudwatch`` (whose code lives beside the metrics recorder and the alarm
 evaluator). ``Emulator.patches()`` lists every patch the
 emulator installs; tests/deployer/local/test_patching.py checks each against the installed moto,
