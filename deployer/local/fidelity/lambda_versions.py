@@ -14,8 +14,10 @@
   unpublished function versions."); Put answers 202, Delete 204 (PutProvisionedConcurrencyConfig and
   DeleteProvisionedConcurrencyConfig API references); a missing one is ProvisionedConcurrencyConfigNotFoundException,
   404, "No Provisioned Concurrency Config found for this function" (serverless/serverless#10897 quotes Lambda's
-  answer); ListProvisionedConcurrencyConfigs' ``FunctionArn`` is "The Amazon Resource Name (ARN) of the alias or
-  version" (ProvisionedConcurrencyConfigListItem).
+  answer; Delete answers the same, though its documented errors omit it: a guess); ListProvisionedConcurrencyConfigs'
+  ``FunctionArn`` is "The Amazon Resource Name (ARN) of the alias or version" (ProvisionedConcurrencyConfigListItem),
+  at most 50 a page (``MaxItems`` 1-50). A function's configurations go with it: "Otherwise, all versions and
+  aliases are deleted" (DeleteFunction without ``Qualifier``).
 - GetAccountSettings is not in moto either. ``AccountUsage.TotalCodeSize`` is what .zip packages take, every
   version counted ("Each function version and layer version consumes storage"); container images are stored in
   ECR and take none (Lambda quotas page). The limit is the quotas page's 75 GB default.
@@ -166,7 +168,8 @@ def patches(*, readiness: Readiness | None = None) -> list[Patch]:
 
     return [
         Patch(LambdaResponse, "delete_function", delete_function, ("self",), uses=("backend", "_get_param"),
-              why="DeleteFunction refuses a version an alias references (409) and a qualifier that is no version"),
+              why="DeleteFunction refuses a version an alias references (409) and a qualifier that is no version; "
+                  "the provisioned concurrency of what it deletes goes with it"),
         Patch(LambdaResponse, "list_versions_by_function", list_versions_by_function, ("self",),
               why="ListVersionsByFunction answers 50 versions a page, with NextMarker"),
         Patch(lambda_urls, "url_paths", routes, None, why="the provisioned concurrency and account settings paths"),
