@@ -41,7 +41,6 @@ from deployer.local.invocations import Invoker, LambdaContext, Outcome, error_do
 from deployer.local.patching import Patch
 from deployer.local.quotas import Quotas
 from deployer.local.readiness import Readiness
-from deployer.local.readiness import activated as readiness_activated
 from deployer.local.schedules import Schedules
 from deployer.timeline import Visit, visits
 from handlers.aws import clients as aws
@@ -214,7 +213,6 @@ class Emulator:
             self.alarms.start()
             stack.callback(self.alarms.stop)
         stack.enter_context(activated(self.api))
-        stack.enter_context(readiness_activated(self.readiness))
         stack.callback(aws.client.cache_clear)
         for handler in [*TASKS.values(), *EVENT_HANDLERS.values()]:  # import now: fail early, keep logs quiet
             importlib.import_module(handler.rsplit(".", 1)[0])
@@ -245,7 +243,7 @@ class Emulator:
         return [
             *lambda_.patches(code_update_seconds=self.code_update_seconds, invoker=self.invocations,
                              readiness=self.readiness),
-            *lambda_versions.patches(),
+            *lambda_versions.patches(readiness=self.readiness),
             *ecr.patches(),
             *stepfunctions.patches(),
             *eventbridge.patches(),

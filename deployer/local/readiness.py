@@ -17,8 +17,10 @@ provisioned for the function versions" during linear and canary deployments (Pro
 AllocatedProvisionedConcurrentExecutions): here a routing change of an alias with a configuration
 re-allocates it (``IN_PROGRESS``, allocated below requested) for ``provisioned_seconds`` again.
 
-The four provisioned concurrency operations are answered in the client (a botocore ``before-call`` hook
-after the emulator's IAM and faults), so they exist for an in-process emulator only, not for ``local serve``.
+This is the model only, one per emulator. moto answers from it, so it is the same in process and through
+``local serve``, and IAM, faults and quotas meet these calls as any other: ``fidelity/lambda_.py`` (a version's
+``State``, publishing, an alias' routing change) and ``fidelity/lambda_versions.py`` (the four provisioned
+concurrency operations, their validation and errors).
 """
 
 from __future__ import annotations
@@ -26,18 +28,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-
-from botocore.awsrequest import AWSResponse
-from botocore.handlers import BUILTIN_HANDLERS
-
-from deployer.local import faults  # noqa: F401 (its before-call hook, IAM and faults, is registered first)
-from deployer.local.iam import ACCOUNT
-
-OPERATIONS = {"PutProvisionedConcurrencyConfig", "GetProvisionedConcurrencyConfig",
-              "DeleteProvisionedConcurrencyConfig", "ListProvisionedConcurrencyConfigs"}
 
 
 @dataclass
@@ -55,8 +46,22 @@ class Allocation:
             return "READY", self.requested
         return "IN_PROGRESS", math.floor(self.requested * (1 - self.weight)) if self.weight else 0
 
+    def described(self, now: float) -> dict:
+        """The configuration as GetProvisionedConcurrencyConfig answers it."""
+        status, allocated = self.status(now)
+        described = {"RequestedProvisionedConcurrentExecutions": self.requested,
+                     "AvailableProvisionedConcurrentExecutions": allocated,
+                     "AllocatedProvisionedConcurrentExecutions": allocated, "Status": status,
+                     "LastModified": self.modified}
+        if self.failed:
+            described["StatusReason"] = self.failed
+        return described
+
 
 class Readiness:
+    """Provisioned concurrency is kept per function (its unqualified ARN: one per account and Region) and
+    qualifier (a version or an alias)."""
+
     def __init__(self, *, version_pending_seconds: float = 0.0, provisioned_seconds: float = 0.0,
                  time_scale: float = 1.0) -> None:
         self.version_pending_seconds = version_pending_seconds * time_scale
@@ -97,96 +102,50 @@ class Readiness:
 
     # provisioned concurrency --------------------------------------------------------------------------
 
-    def fail(self, function: str, qualifier: str, reason: str = "Insufficient capacity") -> None:
+    def configure(self, function_arn: str, qualifier: str, requested: int) -> dict:
+        """PutProvisionedConcurrencyConfig (validated by the caller): a new allocation, IN_PROGRESS for a while."""
+        now = time.monotonic()
+        allocation = Allocation(requested, now + self.provisioned_seconds,
+                                modified=time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime()))
         with self._lock:
-            self._allocations[(function, qualifier)].failed = reason
+            self._allocations[(function_arn, qualifier)] = allocation
+            return allocation.described(now)
 
-    def routing_changed(self, function: str, alias: str, weights: dict[str, float]) -> None:
-        """A weighted alias' allocation follows its routing: re-allocated, not ready for a while."""
+    def described(self, function_arn: str, qualifier: str) -> dict | None:
+        """GetProvisionedConcurrencyConfig (None: no configuration)."""
         with self._lock:
-            if allocation := self._allocations.get((function, alias)):
-                allocation.weight = sum(weights.values())
-                allocation.ready_at = time.monotonic() + self.provisioned_seconds
+            allocation = self._allocations.get((function_arn, qualifier))
+            return allocation.described(time.monotonic()) if allocation else None
 
-    def answer(self, operation: str, params: dict) -> dict:
-        function = params["FunctionName"].rsplit(":function:", 1)[-1].split(":", 1)[0]
-        qualifier = params.get("Qualifier")
-        key = (function, qualifier)
+    def listed(self, function_arn: str) -> list[dict]:
+        """ListProvisionedConcurrencyConfigs: ``FunctionArn`` is the ARN of the version or alias, as Lambda's."""
         now = time.monotonic()
         with self._lock:
-            if operation == "PutProvisionedConcurrencyConfig":
-                if qualifier in (None, "$LATEST"):  # Lambda: a version or an alias, never $LATEST
-                    raise _Invalid("Provisioned Concurrency Configs cannot be applied to unpublished function "
-                                   "versions.")
-                self._allocations[key] = Allocation(params["ProvisionedConcurrentExecutions"],
-                                                    now + self.provisioned_seconds,
-                                                    modified=time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime()))
-                return self._describe(self._allocations[key], now)
-            if operation == "ListProvisionedConcurrencyConfigs":  # FunctionArn: the qualified ARN, as Lambda's
-                unqualified = params["FunctionName"] if params["FunctionName"].startswith("arn:") else \
-                    f"arn:aws:lambda:{params.get('region', 'us-east-1')}:{ACCOUNT}:function:{function}"
-                return {"ProvisionedConcurrencyConfigs": [
-                    {"FunctionArn": f"{unqualified}:{q}", **self._describe(a, now)}
-                    for (f, q), a in self._allocations.items() if f == function]}
-            if key not in self._allocations:
-                raise _NotFound(f"No Provisioned Concurrency Config found for this function: {function}:{qualifier}")
-            if operation == "DeleteProvisionedConcurrencyConfig":
+            return [{"FunctionArn": f"{arn}:{qualifier}", **allocation.described(now)}
+                    for (arn, qualifier), allocation in self._allocations.items() if arn == function_arn]
+
+    def remove(self, function_arn: str, qualifier: str | None = None) -> bool:
+        """DeleteProvisionedConcurrencyConfig, or every configuration of a deleted function (``qualifier``
+        None); False when there was none."""
+        with self._lock:
+            gone = [key for key in self._allocations if key[0] == function_arn and qualifier in (None, key[1])]
+            for key in gone:
                 del self._allocations[key]
-                return {}
-            return self._describe(self._allocations[key], now)
+            return bool(gone)
 
-    @staticmethod
-    def _describe(allocation: Allocation, now: float) -> dict:
-        status, allocated = allocation.status(now)
-        described = {"RequestedProvisionedConcurrentExecutions": allocation.requested,
-                     "AvailableProvisionedConcurrentExecutions": allocated,
-                     "AllocatedProvisionedConcurrentExecutions": allocated, "Status": status,
-                     "LastModified": allocation.modified}
-        if allocation.failed:
-            described["StatusReason"] = allocation.failed
-        return described
+    def fail(self, function: str, qualifier: str, reason: str = "Insufficient capacity") -> None:
+        """Make an allocation FAILED (a test's control); ``function``: its name or unqualified ARN."""
+        with self._lock:
+            found = [allocation for (arn, q), allocation in self._allocations.items()
+                     if q == qualifier and (arn == function or arn.endswith(f":function:{function}"))]
+            if not found:
+                raise KeyError(f"no provisioned concurrency configured on {function}:{qualifier}")
+            for allocation in found:
+                allocation.failed = reason
 
-
-class _NotFound(Exception):
-    code, status = "ProvisionedConcurrencyConfigNotFoundException", 404
-
-
-class _Invalid(_NotFound):
-    code, status = "InvalidParameterValueException", 400
-
-
-_active: list[Readiness] = []
-
-
-@contextmanager
-def activated(readiness: Readiness) -> Iterator[Readiness]:
-    _active.append(readiness)
-    try:
-        yield readiness
-    finally:
-        _active.remove(readiness)
-
-
-_PARAMS = "lambda_deployer_readiness_params"
-
-
-def _keep_params(params, model=None, context=None, **_):
-    if _active and model is not None and model.name in OPERATIONS and context is not None:
-        context[_PARAMS] = dict(params)
-
-
-def _before_call(model, context=None, **_):
-    if not _active or model.service_model.service_name != "lambda" or model.name not in OPERATIONS:
-        return None
-    try:
-        params = {**(context or {}).get(_PARAMS, {}), "region": (context or {}).get("client_region")}
-        parsed, status = _active[-1].answer(model.name, params), 200
-    except _NotFound as exc:
-        parsed, status = {"Error": {"Code": exc.code, "Message": str(exc)}}, exc.status
-    parsed["ResponseMetadata"] = {"HTTPStatusCode": status, "RequestId": "emulator-readiness"}
-    headers = {"x-amzn-errortype": parsed["Error"]["Code"]} if status != 200 else {}
-    return AWSResponse("https://emulator.invalid", status, headers, None), parsed
-
-
-BUILTIN_HANDLERS.append(("before-parameter-build", _keep_params))
-BUILTIN_HANDLERS.append(("before-call", _before_call))
+    def routing_changed(self, function_arn: str, alias: str, weights: dict[str, float]) -> None:
+        """A weighted alias' allocation follows its routing: re-allocated, not ready for a while."""
+        with self._lock:
+            if allocation := self._allocations.get((function_arn, alias)):
+                allocation.weight = sum(weights.values())
+                allocation.ready_at = time.monotonic() + self.provisioned_seconds

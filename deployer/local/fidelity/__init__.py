@@ -1,11 +1,11 @@
 """Where moto (5.2.5) differs from AWS in ways the deployer depends on, the emulator behaves like AWS.
 
 One module per service declares its patches as ``deployer.local.patching.Patch``es, each naming the AWS
-behaviour it restores: ``lambda_`` (and ``lambda_versions``: deleting, listing and sizing versions), ``ecr``,
-``stepfunctions``, ``events`` and ``cloudwatch`` (whose code lives beside the metrics recorder and the alarm
-evaluator). ``Emulator.patches()`` lists every patch the
-emulator installs; tests/deployer/local/test_patching.py checks each against the installed moto,
-tests/deployer/local/test_fidelity.py checks the behaviours against the AWS facts they claim, and
+behaviour it restores: ``lambda_`` (and ``lambda_versions``: deleting, listing and sizing versions, provisioned
+concurrency), ``ecr``, ``stepfunctions``, ``events`` and ``cloudwatch`` (whose code lives beside the metrics
+recorder and the alarm evaluator). ``Emulator.patches()`` lists every patch the emulator installs;
+tests/deployer/local/test_patching.py checks each against the installed moto, tests/deployer/local/test_fidelity.py
+checks the behaviours against the AWS facts they claim, and
 deployer/local/MOTO_GAPS.md says which gaps are moto bugs worth reporting upstream.
 
 This module holds what several services share: the events a service sends to EventBridge on its own, and

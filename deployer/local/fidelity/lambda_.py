@@ -197,7 +197,7 @@ def patches(*, code_update_seconds: float, invoker: Invoker, readiness: Readines
     def alias_update(self, description, function_version, routing_config):
         moto["alias_update"](self, description, function_version, routing_config)
         self.revision_id = str(uuid.uuid4())
-        readiness.routing_changed(self.arn.split(":function:", 1)[1].split(":", 1)[0], self.name,
+        readiness.routing_changed(self.arn.rsplit(":", 1)[0], self.name,  # the alias ARN is the function's + name
                                   (routing_config or {}).get("AdditionalVersionWeights") or {})
 
     def r_update_alias(self):

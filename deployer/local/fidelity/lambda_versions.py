@@ -7,33 +7,38 @@
 - ListVersionsByFunction "returns a maximum of 50 items in each response, even if you set the number higher"
   (API reference, ``MaxItems``), with ``NextMarker``; moto answers every version in one page, so a caller that
   ignores pagination would pass here and miss versions on AWS.
-- Provisioned concurrency (Put/Get/List/DeleteProvisionedConcurrencyConfig) and GetAccountSettings are not in
-  moto at all. Configurations are kept per function and qualifier (a version or an alias, never ``$LATEST``:
-  "Provisioned Concurrency Configs cannot be applied to unpublished function versions"); ``allocation_seconds``
-  is how long one stays ``IN_PROGRESS`` before ``READY`` (AWS: minutes). GetAccountSettings'
-  ``AccountUsage.TotalCodeSize`` is what .zip packages take, every version counted ("Each function version and
-  layer version consumes storage"); container images are stored in ECR and take none (Lambda quotas page).
-  The limit is the quotas page's 75 GB default.
+- Provisioned concurrency (Put/Get/List/DeleteProvisionedConcurrencyConfig) is not in moto at all: moto answers
+  it here from the emulator's model (``deployer.local.readiness``: allocation time, re-allocation on a weighted
+  alias, FAILED), so in process and through ``local serve`` alike. A configuration is on a version or an alias,
+  never ``$LATEST`` (InvalidParameterValueException "Provisioned Concurrency Configs cannot be applied to
+  unpublished function versions."); Put answers 202, Delete 204 (PutProvisionedConcurrencyConfig and
+  DeleteProvisionedConcurrencyConfig API references); a missing one is ProvisionedConcurrencyConfigNotFoundException,
+  404, "No Provisioned Concurrency Config found for this function" (serverless/serverless#10897 quotes Lambda's
+  answer; Delete answers the same, though its documented errors omit it: a guess); ListProvisionedConcurrencyConfigs'
+  ``FunctionArn`` is "The Amazon Resource Name (ARN) of the alias or version" (ProvisionedConcurrencyConfigListItem),
+  at most 50 a page (``MaxItems`` 1-50). A function's configurations go with it: "Otherwise, all versions and
+  aliases are deleted" (DeleteFunction without ``Qualifier``).
+- GetAccountSettings is not in moto either. ``AccountUsage.TotalCodeSize`` is what .zip packages take, every
+  version counted ("Each function version and layer version consumes storage"); container images are stored in
+  ECR and take none (Lambda quotas page). The limit is the quotas page's 75 GB default.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-import time
-from datetime import UTC, datetime
 from urllib.parse import unquote
 
 from moto.awslambda import exceptions as lambda_errors
 from moto.awslambda import urls as lambda_urls
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda.responses import LambdaResponse
+from moto.awslambda.utils import make_function_arn
 
 from deployer.local.patching import Patch, original
+from deployer.local.readiness import Readiness
 
 PAGE = 50
 CODE_STORAGE_LIMIT = 75 * 1024**3
-_LOCK = threading.Lock()
 
 
 class ResourceConflictException(lambda_errors.LambdaClientError):
@@ -41,12 +46,12 @@ class ResourceConflictException(lambda_errors.LambdaClientError):
         super().__init__("ResourceConflictException", message)
 
 
-def _configs(backend: LambdaBackend) -> dict[tuple[str, str], dict]:
-    """(function name, qualifier) -> configuration, kept on moto's backend (one per account and Region)."""
-    with _LOCK:
-        if not hasattr(backend, "_emulator_provisioned"):
-            backend._emulator_provisioned = {}
-        return backend._emulator_provisioned
+class ProvisionedConcurrencyConfigNotFoundException(lambda_errors.LambdaClientError):
+    code = 404
+
+    def __init__(self):
+        super().__init__("ProvisionedConcurrencyConfigNotFoundException",
+                         "No Provisioned Concurrency Config found for this function")
 
 
 def _function_name(path: str, before: str) -> str:
@@ -63,7 +68,19 @@ def _referencing_aliases(backend: LambdaBackend, function: str, version: str) ->
     return found
 
 
-def patches(*, allocation_seconds: float = 0.0) -> list[Patch]:
+def _page(response: LambdaResponse, key: str, items: list) -> dict:
+    """At most 50 items a page (both lists' ``MaxItems`` stop at 50), the next page's start as ``NextMarker``."""
+    start = int(response.querystring.get("Marker", ["0"])[0] or 0)
+    size = min(int(response.querystring.get("MaxItems", [PAGE])[0] or PAGE), PAGE)
+    page = {key: items[start:start + size]}
+    if start + size < len(items):
+        page["NextMarker"] = str(start + size)
+    return page
+
+
+def patches(*, readiness: Readiness | None = None) -> list[Patch]:
+    """``readiness``: the emulator's model of provisioned concurrency (and of versions not ready yet)."""
+    readiness = readiness or Readiness()
     moto = {
         "delete_function": original(LambdaResponse, "delete_function"),
         "list_versions": original(LambdaResponse, "list_versions_by_function"),
@@ -82,69 +99,57 @@ def patches(*, allocation_seconds: float = 0.0) -> list[Patch]:
                 raise ResourceConflictException(
                     f"Unable to delete version {qualifier} of {function.function_name} because it is referenced "
                     f"by alias(es) {', '.join(aliases)}")
-            _configs(self.backend).pop((name, qualifier), None)
-        return moto["delete_function"](self)
+            readiness.remove(make_function_arn(function.region, function.account_id, name), qualifier)
+            return moto["delete_function"](self)
+        function = self.backend.get_function(name)
+        answer = moto["delete_function"](self)
+        # "Otherwise, all versions and aliases are deleted" (DeleteFunction): their configurations with them
+        readiness.remove(make_function_arn(function.region, function.account_id, function.function_name))
+        return answer
 
     def list_versions_by_function(self):
         status_and_body = moto["list_versions"](self)
         body = json.loads(status_and_body if isinstance(status_and_body, str) else status_and_body[2])
-        versions = body["Versions"]
-        start = int(self.querystring.get("Marker", ["0"])[0] or 0)
-        size = min(int(self.querystring.get("MaxItems", [PAGE])[0] or PAGE), PAGE)
-        page = {"Versions": versions[start:start + size]}
-        if start + size < len(versions):
-            page["NextMarker"] = str(start + size)
-        return json.dumps(page)
+        return json.dumps(_page(self, "Versions", body["Versions"]))
 
-    def _qualified(self) -> tuple[str, str, object]:
-        name = _function_name(self.path, "provisioned-concurrency")
-        qualifier = self.querystring.get("Qualifier", [None])[0]
-        if not qualifier or qualifier == "$LATEST":
-            raise lambda_errors.InvalidParameterValueException(
-                "Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
-        function = self.backend.get_function(name, qualifier)  # an alias resolves to its version
-        return name, qualifier, function
+    # Provisioned concurrency, answered from the emulator's model (deployer.local.readiness). Every request is
+    # validated before the model changes: the function must exist (ResourceNotFoundException, 404), Put names a
+    # published version or an alias that exists, never $LATEST.
+    def _function(self):
+        """The named function's $LATEST and its unqualified ARN (the key of its configurations)."""
+        fn = self.backend.get_function(_function_name(self.path, "provisioned-concurrency"))
+        return fn, make_function_arn(fn.region, fn.account_id, fn.function_name)
 
-    def _status(config: dict) -> dict:
-        ready = time.monotonic() >= config["_readyAt"]
-        requested = config["RequestedProvisionedConcurrentExecutions"]
-        return {key: value for key, value in {
-            **config, "Status": "READY" if ready else "IN_PROGRESS",
-            "AvailableProvisionedConcurrentExecutions": requested if ready else 0,
-            "AllocatedProvisionedConcurrentExecutions": requested if ready else 0,
-        }.items() if not key.startswith("_")}
+    def _qualifier(self) -> str | None:
+        return self.querystring.get("Qualifier", [None])[0]
 
     def put_provisioned_concurrency_config(self):
-        name, qualifier, function = _qualified(self)
+        fn, arn = _function(self)
+        qualifier = _qualifier(self)
+        if qualifier in (None, "", "$LATEST"):
+            # AWS's own message (hashicorp/terraform-provider-aws#12120 quotes it): only a version or an alias
+            raise lambda_errors.InvalidParameterValueException(
+                "Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
+        self.backend.get_function(fn.function_name, qualifier)  # ResourceNotFoundException: no such version/alias
         requested = int(json.loads(self.body or "{}")["ProvisionedConcurrentExecutions"])
-        arn = f"{function.function_arn.split(':function:')[0]}:function:{name}:{qualifier}"
-        config = {"FunctionArn": arn, "RequestedProvisionedConcurrentExecutions": requested,
-                  "LastModified": datetime.now(UTC).isoformat(timespec="seconds"),
-                  "_readyAt": time.monotonic() + allocation_seconds}
-        _configs(self.backend)[(name, qualifier)] = config
-        answer = {k: v for k, v in _status(config).items() if k != "FunctionArn"}
-        return 202, {"status": 202}, json.dumps(answer)
+        return 202, {"status": 202}, json.dumps(readiness.configure(arn, qualifier, requested))
 
     def get_provisioned_concurrency_config(self):
-        name, qualifier, _ = _qualified(self)
-        config = _configs(self.backend).get((name, qualifier))
-        if config is None:
-            raise lambda_errors.LambdaClientError(
-                "ProvisionedConcurrencyConfigNotFoundException",
-                f"No Provisioned Concurrency Config found for this function: {name}:{qualifier}")
-        return json.dumps({k: v for k, v in _status(config).items() if k != "FunctionArn"})
+        _, arn = _function(self)
+        described = readiness.described(arn, _qualifier(self))
+        if described is None:
+            raise ProvisionedConcurrencyConfigNotFoundException()
+        return json.dumps(described)
 
     def delete_provisioned_concurrency_config(self):
-        name, qualifier, _ = _qualified(self)
-        _configs(self.backend).pop((name, qualifier), None)
+        _, arn = _function(self)
+        if not readiness.remove(arn, _qualifier(self)):
+            raise ProvisionedConcurrencyConfigNotFoundException()
         return 204, {"status": 204}, ""
 
     def list_provisioned_concurrency_configs(self):
-        name = _function_name(self.path, "provisioned-concurrency")
-        self.backend.get_function(name)  # ResourceNotFoundException for an unknown function
-        found = [_status(config) for (function, _), config in sorted(_configs(self.backend).items())
-                 if function == name]
-        return json.dumps({"ProvisionedConcurrencyConfigs": found})
+        _, arn = _function(self)
+        return json.dumps(_page(self, "ProvisionedConcurrencyConfigs", readiness.listed(arn)))
 
     def get_account_settings(self):
         used = sum(fn.code_size or 0 for fn in self.backend._lambdas.all() if fn.package_type == "Zip")
@@ -163,7 +168,8 @@ def patches(*, allocation_seconds: float = 0.0) -> list[Patch]:
 
     return [
         Patch(LambdaResponse, "delete_function", delete_function, ("self",), uses=("backend", "_get_param"),
-              why="DeleteFunction refuses a version an alias references (409) and a qualifier that is no version"),
+              why="DeleteFunction refuses a version an alias references (409) and a qualifier that is no version; "
+                  "the provisioned concurrency of what it deletes goes with it"),
         Patch(LambdaResponse, "list_versions_by_function", list_versions_by_function, ("self",),
               why="ListVersionsByFunction answers 50 versions a page, with NextMarker"),
         Patch(lambda_urls, "url_paths", routes, None, why="the provisioned concurrency and account settings paths"),

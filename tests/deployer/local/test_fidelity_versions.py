@@ -87,3 +87,45 @@ def test_account_settings_count_the_code_of_zip_versions_and_not_of_images(emula
     after = lam.get_account_settings()
     assert after["AccountUsage"]["TotalCodeSize"] == before["AccountUsage"]["TotalCodeSize"] + 2 * size  # + $LATEST
     assert after["AccountLimit"]["TotalCodeSize"] == 75 * 1024**3
+
+
+def test_provisioned_concurrency_needs_a_function_and_a_qualifier_that_exist(emulator):
+    fn = sample.create_function(emulator)
+    lam = emulator.client("lambda")
+    for function, qualifier in (("no-such-function", "live"), (fn.name, "no-such-alias"), (fn.name, "9")):
+        with pytest.raises(ClientError) as missing:
+            lam.put_provisioned_concurrency_config(FunctionName=function, Qualifier=qualifier,
+                                                   ProvisionedConcurrentExecutions=1)
+        assert code(missing) == "ResourceNotFoundException"
+    assert lam.list_provisioned_concurrency_configs(FunctionName=fn.name)["ProvisionedConcurrencyConfigs"] == []
+
+
+def test_provisioned_concurrency_configurations_are_listed_fifty_a_page(emulator):
+    fn = sample.create_function(emulator)
+    publish(emulator, fn, 51)
+    lam = emulator.client("lambda")
+    for version in range(1, 53):
+        lam.put_provisioned_concurrency_config(FunctionName=fn.name, Qualifier=str(version),
+                                               ProvisionedConcurrentExecutions=1)
+    first = lam.list_provisioned_concurrency_configs(FunctionName=fn.name)
+    assert len(first["ProvisionedConcurrencyConfigs"]) == 50 and first["NextMarker"]
+    pages = list(lam.get_paginator("list_provisioned_concurrency_configs").paginate(FunctionName=fn.name))
+    listed = [config["FunctionArn"] for page in pages for config in page["ProvisionedConcurrencyConfigs"]]
+    arn = lam.get_function(FunctionName=fn.name)["Configuration"]["FunctionArn"]
+    assert len(pages) == 2 and listed == [f"{arn}:{version}" for version in range(1, 53)]
+
+
+def test_deleting_a_function_deletes_its_provisioned_concurrency_configurations(emulator):
+    fn = sample.create_function(emulator)
+    lam = emulator.client("lambda")
+    lam.put_provisioned_concurrency_config(FunctionName=fn.name, Qualifier="live", ProvisionedConcurrentExecutions=2)
+    lam.put_provisioned_concurrency_config(FunctionName=fn.name, Qualifier="1", ProvisionedConcurrentExecutions=1)
+    lam.delete_function(FunctionName=fn.name)
+    role = emulator.client("iam").get_role(RoleName=f"{fn.name}-role")["Role"]["Arn"]
+    lam.create_function(FunctionName=fn.name, Role=role, PackageType="Image", Publish=True,
+                        Code={"ImageUri": f"{fn.repository_uri}:{fn.name}"})
+    lam.create_alias(FunctionName=fn.name, Name="live", FunctionVersion="1")
+    assert lam.list_provisioned_concurrency_configs(FunctionName=fn.name)["ProvisionedConcurrencyConfigs"] == []
+    with pytest.raises(ClientError) as gone:
+        lam.get_provisioned_concurrency_config(FunctionName=fn.name, Qualifier="live")
+    assert code(gone) == "ProvisionedConcurrencyConfigNotFoundException"

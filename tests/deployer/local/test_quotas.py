@@ -86,6 +86,16 @@ def test_every_lambda_api_but_get_function_get_policy_and_invoke_shares_15_reque
     assert account.quotas.throttled() == Counter({LAMBDA_CONTROL_PLANE: 2})
 
 
+def test_provisioned_concurrency_calls_spend_the_same_budget(account):
+    """moto answers them (deployer/local/fidelity/lambda_versions.py), so they meet the quota as any Lambda API."""
+    lam = client("lambda")
+    resolve = f"{account.state_machine_name}-Resolve"
+    spent = [answer(lam.list_provisioned_concurrency_configs, FunctionName=resolve) for _ in range(15)]
+    assert spent == [(200, "ok")] * 15
+    assert answer(lam.get_provisioned_concurrency_config, FunctionName=resolve, Qualifier="1") == \
+        (429, "TooManyRequestsException")
+
+
 def test_each_region_and_each_account_has_its_own_buckets(account):
     lam = client("lambda")
     while answer(lam.list_functions) == (200, "ok"):

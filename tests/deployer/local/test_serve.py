@@ -234,3 +234,37 @@ def test_invocations_through_the_endpoint_run_the_code_and_reach_the_metrics(ser
 
     wait_for(lambda: total("Invocations") == 3, what="the asynchronous invocation")
     assert total("Errors") == 1
+
+
+def test_provisioned_concurrency_answers_through_the_endpoint_and_a_shift_waits_for_it(server):
+    """moto answers provisioned concurrency (deployer/local/fidelity/lambda_versions.py), so an HTTP caller meets
+    the model the in-process tests do: $LATEST refused, the alias' ARN listed, and a deployment on the alias
+    waiting for the capacity after its shift (ready at once here: serve allocates without delay)."""
+    endpoint, state_machine = server
+    account = Account(endpoint)
+    world = world_of(account, "ledger")
+    lam, sfn = account.client("lambda"), account.client("stepfunctions")
+    with pytest.raises(ClientError) as refused:
+        lam.put_provisioned_concurrency_config(FunctionName=world.fn.name, Qualifier="$LATEST",
+                                               ProvisionedConcurrentExecutions=1)
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    lam.put_provisioned_concurrency_config(FunctionName=world.fn.name, Qualifier=world.fn.alias,
+                                           ProvisionedConcurrentExecutions=2)
+    listed = lam.list_provisioned_concurrency_configs(FunctionName=world.fn.name)["ProvisionedConcurrencyConfigs"]
+    assert [config["FunctionArn"] for config in listed] == [world.alias()["AliasArn"]]
+
+    execution = sfn.start_execution(stateMachineArn=state_machine, input=json.dumps(world.request(
+        world.v2, strategy="Canary50Percent1Second", checkIntervalSeconds=1, analysis=False)))["executionArn"]
+    described = wait_for(lambda: (found := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING"
+                         and found, timeout=60, what="the deployment", every=0.25)
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    entered = [event["stateEnteredEventDetails"]["name"] for event in
+               sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+               if "stateEnteredEventDetails" in event]
+    assert "WaitForCapacity" in entered
+    assert world.settled_on() == "2"
+    lam.delete_provisioned_concurrency_config(FunctionName=world.fn.name, Qualifier=world.fn.alias)
+    with pytest.raises(ClientError) as gone:
+        lam.get_provisioned_concurrency_config(FunctionName=world.fn.name, Qualifier=world.fn.alias)
+    assert gone.value.response["Error"]["Code"] == "ProvisionedConcurrencyConfigNotFoundException"
