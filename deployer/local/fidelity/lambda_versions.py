@@ -42,6 +42,8 @@ CODE_STORAGE_LIMIT = 75 * 1024**3
 
 
 class ResourceConflictException(lambda_errors.LambdaClientError):
+    code = 409  # the DeleteFunction API reference: "HTTP Status Code: 409"
+
     def __init__(self, message: str):
         super().__init__("ResourceConflictException", message)
 

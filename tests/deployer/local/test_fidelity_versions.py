@@ -29,6 +29,7 @@ def test_a_version_an_alias_references_cannot_be_deleted_primary_or_routed(emula
         with pytest.raises(ClientError) as refused:
             lam.delete_function(FunctionName=fn.name, Qualifier=version)
         assert code(refused) == "ResourceConflictException" and "live" in str(refused.value)
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
     lam.delete_function(FunctionName=fn.name, Qualifier="3")
     versions = [v["Version"] for v in lam.list_versions_by_function(FunctionName=fn.name)["Versions"]]
     assert versions == ["$LATEST", "1", "2"]
