@@ -165,3 +165,93 @@ def test_a_prune_of_more_versions_than_one_run_takes_says_how_many_wait(monkeypa
     execution = prune(fast_world, keep=1, dryRun=True)
     assert execution.output["toDelete"] == ["2", "3", "4", "5"] and execution.output["more"] == 3  # 1 is live
     assert deployments.holder(fast_world.fn.name) is None
+
+
+def tags_of(world, digest: str) -> list[str]:
+    ecr = world.emulator.client("ecr")
+    try:
+        details = ecr.describe_images(repositoryName=world.fn.repository, imageIds=[{"imageDigest": digest}])
+    except ecr.exceptions.ImageNotFoundException:
+        return []
+    return sorted(details["imageDetails"][0].get("imageTags") or [])
+
+
+def expire_untagged(world) -> list[str]:
+    """What an "expire untagged images" lifecycle rule does (countType sinceImagePushed, 0 days): every image
+    without a tag goes. Returns their digests."""
+    ecr = world.emulator.client("ecr")
+    images = [image for page in ecr.get_paginator("describe_images").paginate(repositoryName=world.fn.repository)
+              for image in page["imageDetails"]]
+    untagged = [image["imageDigest"] for image in images if not image.get("imageTags")]
+    if untagged:
+        ecr.batch_delete_image(repositoryName=world.fn.repository, imageIds=[{"imageDigest": d} for d in untagged])
+    return untagged
+
+
+def test_kept_image_versions_stay_tagged_so_a_rollback_survives_an_untagged_images_sweep(thirty):
+    """Versions 2 to 30 run images pushed without a tag (as ``publish`` leaves them): only the prune's tags keep
+    them. A deleted version's tag goes where its image has another tag (1: orders-api, 2: a release tag), and
+    stays where it is the image's last, so the prune deletes no image."""
+    world, ecr = thirty, thirty.emulator.client("ecr")
+    digests = {v: world.version_digest(v) for v in map(str, range(1, 31))}
+    own = {v: tags.version_tag(world.fn.name, v) for v in digests}
+    assert all(tags_of(world, digests[v]) == [] for v in map(str, range(2, 31)))
+
+    first = prune(world, keep=30)  # nothing goes: every version is kept, and its image tagged
+    assert first.status == "SUCCEEDED", first.cause
+    assert first.output["deleted"] == [] and first.output["imageTags"]["tagged"] == own
+    release = ecr.batch_get_image(repositoryName=world.fn.repository, imageIds=[{"imageDigest": digests["2"]}])
+    ecr.put_image(repositoryName=world.fn.repository, imageManifest=release["images"][0]["imageManifest"],
+                  imageTag="release-2", imageManifestMediaType=sample.MANIFEST_TYPE)  # CI tagged it too
+    never_deployed = sample.push_image(ecr, world.fn.repository, "orders-api:never-deployed")
+
+    execution = prune(world, keep=3)
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    kept, deleted = IN_USE | NEWEST_3, set(digests) - IN_USE - NEWEST_3
+    report = execution.output["imageTags"]
+    assert set(execution.output["deleted"]) == deleted and report["tagged"] == {}  # the first run tagged them
+    assert report["untagged"] == {"1": own["1"], "2": own["2"]}
+    assert report["left"] == {v: pruning.LAST_TAG for v in deleted - {"1", "2"}}
+    assert tags_of(world, digests["1"]) == ["orders-api", "orders-api-v1"] and tags_of(world, digests["2"]) == [
+        "release-2"]
+    assert all(tags_of(world, digests[v]) == [own[v]] for v in kept)
+    assert all(tags_of(world, digests[v]) == [own[v]] for v in deleted - {"1", "2"})  # no image deleted
+
+    again = prune(world, keep=3)
+    assert again.status == "SUCCEEDED" and again.output["toTag"] == again.output["toDelete"] == []
+    assert [c.operation for c in world.emulator.api.calls_of(again.arn) if c.service == "ecr"] == ["BatchGetImage"]
+    assert "Prune" not in again.states_entered()
+
+    assert expire_untagged(world) == [never_deployed]  # the sweep deletes what nothing pins, and only that
+    rollback = world.emulator.run({"action": "rollback", "function": world.fn.name, "toVersion": "12"})
+    assert rollback.status == "SUCCEEDED", rollback.cause
+    assert world.settled_on() == "12" and world.latest_digest() == digests["12"]
+
+
+def test_without_the_prune_an_untagged_images_sweep_breaks_a_rollback_to_a_kept_version(thirty):
+    """The control for the test above: the images are exposed, so the tags are what saves them."""
+    world = thirty
+    assert world.version_digest("12") in expire_untagged(world)
+    rollback = world.emulator.run({"action": "rollback", "function": world.fn.name, "toVersion": "12"})
+    assert rollback.error == "InvalidDeploymentRequest" and "is no longer in ECR" in rollback.cause
+
+
+def test_a_dry_run_reports_the_tags_it_would_add_and_adds_none(thirty):
+    execution = prune(thirty, keep=3, dryRun=True)
+    assert execution.output["toTag"] == sorted(IN_USE | NEWEST_3, key=int)
+    assert execution.output["imageTags"]["tagged"] == {}
+    assert all(tags_of(thirty, thirty.version_digest(v)) == [] for v in IN_USE | NEWEST_3)
+
+
+def test_a_zip_function_makes_no_ecr_call(fast_emulator):
+    lam = fast_emulator.client("lambda")
+    arn = sample.create_python_function(fast_emulator, "zipped", "def handler(e, c):\n    return 1\n", hook=False)
+    lam.tag_resource(Resource=arn, Tags={tags.MANAGED: "true"})
+    lam.publish_version(FunctionName="zipped")
+
+    execution = fast_emulator.run({"action": "prune", "function": "zipped", "keep": 1})
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output["imageTags"] is None and execution.output["toTag"] == []
+    assert [c for c in fast_emulator.api.calls_of(execution.arn) if c.service == "ecr"] == []
