@@ -103,9 +103,10 @@ class Batch:
                            for key, value in state["imageTags"].items()}
             state["imageTags"] = self.report
 
-    def spent(self) -> None:
+    def spent(self, *, progress: bool = True) -> None:
+        """One Lambda request of the batch's share; ``progress``: it settled an item of the queues."""
         self.budget -= 1
-        self.progressed = True
+        self.progressed = self.progressed or progress
 
     def failed(self, exc: ClientError, versions: list[str]) -> bool:
         """True when the versions are tried again next batch (throttled); otherwise they are reported as left."""
@@ -113,6 +114,7 @@ class Batch:
             self.throttled = exc
             return True
         self.report["left"].update({v: describe(exc) for v in versions})
+        self.progressed = True
         return False
 
     def tag_kept(self, lam) -> None:
@@ -124,17 +126,22 @@ class Batch:
             try:
                 code = lam.get_function(FunctionName=function, Qualifier=version)["Code"]
             except ClientError as exc:
-                if error_code(exc) == "ResourceNotFoundException" or not self.failed(exc, [version]):
-                    done.add(version)  # deleted by someone else meanwhile, or reported
+                self.spent(progress=False)
+                if error_code(exc) == "ResourceNotFoundException":  # deleted by someone else meanwhile
+                    self.progressed = True
+                    done.add(version)
+                elif not self.failed(exc, [version]):
+                    done.add(version)  # reported
                 if self.throttled:
                     break
                 continue
-            self.spent()
+            self.spent(progress=False)  # a read: the version is settled once its tag is there
             image = parse_image_uri(pinned_image(code))
             if image.digest:
                 pinned[version] = image
             else:
                 self.report["left"][version] = f"Lambda reports no digest for its image {image.uri}"
+                self.progressed = True
                 done.add(version)
         by_repository: dict[ImageRef, dict[str, ImageRef]] = {}
         for version, image in pinned.items():
@@ -154,7 +161,7 @@ class Batch:
                     else:
                         registry.put_tag(repository, manifests[image.digest], tag)  # False: put by a retry
                         self.report["tagged"][version] = tag
-                        self.progressed = True
+                    self.progressed = True
                 except ClientError as exc:
                     if self.failed(exc, [version]):
                         break  # ECR's PutImage rate: the others wait for the next batch
@@ -176,5 +183,5 @@ class Batch:
             return untag if self.failed(exc, untag) else []
         self.report["untagged"].update({v: t for v, t in remove.items() if t in removed})
         self.report["left"].update(left)
-        self.progressed = self.progressed or bool(removed)
+        self.progressed = True
         return []

@@ -9,6 +9,7 @@ import pytest
 from support import wait_for
 
 from deployer.local import sample
+from deployer.local.faults import THROTTLE, Fault
 from handlers.aws import deployments
 from handlers.domain import pruning, tags
 
@@ -255,3 +256,75 @@ def test_a_zip_function_makes_no_ecr_call(fast_emulator):
     assert execution.status == "SUCCEEDED", execution.cause
     assert execution.output["imageTags"] is None and execution.output["toTag"] == []
     assert [c for c in fast_emulator.api.calls_of(execution.arn) if c.service == "ecr"] == []
+
+
+@pytest.fixture
+def five(fast_world):
+    """Versions 1 (live) to 4, every image tagged by a first prune; version 2's image also has a release tag;
+    then version 5 (untagged): the next prune tags and untags."""
+    world = fast_world
+    publish(world, 3)
+    assert prune(world, keep=4).output["imageTags"]["tagged"].keys() == {"1", "2", "3", "4"}
+    ecr = world.emulator.client("ecr")
+    image = ecr.batch_get_image(repositoryName=world.fn.repository,
+                                imageIds=[{"imageDigest": world.version_digest("2")}])["images"][0]
+    ecr.put_image(repositoryName=world.fn.repository, imageManifest=image["imageManifest"], imageTag="release-2",
+                  imageManifestMediaType=sample.MANIFEST_TYPE)
+    lam = world.emulator.client("lambda")
+    lam.update_function_code(FunctionName=world.fn.name,
+                             ImageUri=world.fn.image(sample.push_image(ecr, world.fn.repository, "orders-api:5")))
+    lam.publish_version(FunctionName=world.fn.name)
+    world.digests = {v: world.version_digest(v) for v in map(str, range(1, 6))}
+    assert tags_of(world, world.digests["5"]) == []
+    return world
+
+
+def pruned_to_one(world) -> tuple:
+    """Prune to the newest version: what the report and the repository say afterwards."""
+    execution = prune(world, keep=1)
+    report = execution.output["imageTags"] if execution.status == "SUCCEEDED" else {}
+    own = {v: tags.version_tag(world.fn.name, v) for v in world.digests}
+    return (execution.status, execution.output and execution.output["deleted"], report.get("tagged"),
+            report.get("untagged"), sorted(report.get("left") or {}),
+            {v: tags_of(world, d) for v, d in world.digests.items()}, own, world.alias()["FunctionVersion"])
+
+
+def test_a_prune_tags_and_untags_in_one_run(five):
+    status, deleted, tagged, untagged, left, images, own, live = pruned_to_one(five)
+    assert (status, deleted, live) == ("SUCCEEDED", ["2", "3", "4"], "1")
+    assert tagged == {"5": own["5"]} and untagged == {"2": own["2"]} and left == ["3", "4"]
+    assert images == {"1": sorted(["orders-api", "orders-api-v1", own["1"]]), "2": ["release-2"], "3": [own["3"]],
+                      "4": [own["4"]], "5": [own["5"]]}
+
+
+IMAGE_CALLS = ["GetFunction", "BatchGetImage", "PutImage", "DescribeImages", "BatchDeleteImage"]
+
+
+@pytest.mark.parametrize("operation", IMAGE_CALLS)
+def test_a_throttled_image_call_is_tried_again_and_the_prune_ends_as_without_it(five, operation):
+    """Throttled beyond the client's own retries (five attempts): the batch leaves the rest for the next one,
+    or (nothing done) fails with TransientAwsError, which the state machine retries."""
+    five.emulator.api.inject(Fault(THROTTLE, task="Prune", operation=operation, times=6))
+    status, deleted, tagged, untagged, left, images, own, live = pruned_to_one(five)
+    assert (status, deleted, live) == ("SUCCEEDED", ["2", "3", "4"], "1")
+    assert tagged == {"5": own["5"]} and untagged == {"2": own["2"]} and left == ["3", "4"]
+    assert images["5"] == [own["5"]] and images["2"] == ["release-2"]
+
+
+REFUSED_LEAVES = {"GetFunction": {"5"}, "PutImage": {"5"}, "BatchGetImage": {"5", "2"}, "DescribeImages": {"2"},
+                  "BatchDeleteImage": {"2"}}  # the versions whose tag could not be added or removed
+
+
+@pytest.mark.parametrize("operation", IMAGE_CALLS)
+def test_an_image_call_refused_for_good_is_reported_and_breaks_nothing(five, operation):
+    five.emulator.api.inject(Fault((403, "AccessDeniedException"), task="Prune", operation=operation, times=None))
+    status, deleted, tagged, untagged, left, _, _, live = pruned_to_one(five)
+    assert (status, deleted, live) == ("SUCCEEDED", ["2", "3", "4"], "1")  # the versions go all the same
+    assert set(left) == {"3", "4"} | REFUSED_LEAVES[operation]
+    assert ("5" in tagged) != ("5" in REFUSED_LEAVES[operation]) and ("2" in untagged) != ("2" in left)
+    assert all(exists(five, digest) for digest in five.digests.values())  # no image deleted
+
+
+def exists(world, digest: str) -> bool:
+    ecr = world.emulator.client("ecr")
+    return bool(ecr.batch_get_image(repositoryName=world.fn.repository, imageIds=[{"imageDigest": digest}])["images"])
