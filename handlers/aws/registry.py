@@ -82,19 +82,30 @@ def tagged(repository: ImageRef, tags: list[str]) -> dict[str, str]:
 
 
 def image_tags(repository: ImageRef, digests: list[str]) -> dict[str, list[str]]:
-    """digest -> every tag of that image (DescribeImages ``imageTags``), for images that exist."""
+    """digest -> every tag of that image (DescribeImages ``imageTags``), for images that exist.
+
+    DescribeImages refuses a whole request when one image is missing (ImageNotFoundException): if one went
+    meanwhile, its chunk is asked again one image at a time."""
     found: dict[str, list[str]] = {}
-    ecr = client("ecr")
     for chunk in _chunks(list(dict.fromkeys(digests))):
         try:
-            details = ecr.describe_images(registryId=repository.account, repositoryName=repository.repository,
-                                          imageIds=[{"imageDigest": d} for d in chunk])["imageDetails"]
+            details = _describe(repository, chunk)
         except ClientError as exc:
             if error_code(exc) != "ImageNotFoundException":
                 raise
-            details = []  # one of them went meanwhile: the others keep their tags this run, and the report says so
+            details = [detail for digest in chunk for detail in _describe(repository, [digest], missing_ok=True)]
         found.update({d["imageDigest"]: list(d.get("imageTags") or []) for d in details})
     return found
+
+
+def _describe(repository: ImageRef, digests: list[str], *, missing_ok: bool = False) -> list[dict]:
+    try:
+        return client("ecr").describe_images(registryId=repository.account, repositoryName=repository.repository,
+                                             imageIds=[{"imageDigest": d} for d in digests])["imageDetails"]
+    except ClientError as exc:
+        if missing_ok and error_code(exc) == "ImageNotFoundException":
+            return []
+        raise
 
 
 def remove_tags(repository: ImageRef, tags: list[str]) -> list[str]:
