@@ -258,8 +258,9 @@ def _pruning(state: dict) -> str:
         return ""
     if state.get("dryRun"):
         return f"would delete {len(state.get('toDelete') or [])} of {state.get('versionsFound')} versions"
+    tagged = len((state.get("imageTags") or {}).get("tagged") or {})
     return (f"deleted {len(state['deleted'])}, {len(state.get('toDelete') or [])} to go, "
-            f"{len(state.get('kept') or {})} kept")
+            f"{len(state.get('kept') or {})} kept" + (f", {tagged} image(s) tagged" if tagged else ""))
 def _zip(output: dict) -> bool:
     return str(_deployment(output).get("target") or "").startswith("s3://")
 

@@ -233,12 +233,18 @@ TASK_PERMISSIONS: Mapping[str, tuple[Allow, ...]] = {
               "lambda:ListProvisionedConcurrencyConfigs"),
         Allow(Scope.ANY, "lambda:ListEventSourceMappings", "lambda:GetAccountSettings"),
         Allow(Scope.DEPLOYMENTS_TABLE, *_READ_TABLE),
+        Allow(Scope.REPOSITORIES, "ecr:BatchGetImage"),  # which kept versions' images already carry their tag
     ),
     "Prune": (  # a preview's alias, versions (never the function itself), then the code storage left
         Allow(Scope.MANAGED_VERSIONS, "lambda:DeleteFunction"),
-        Allow(Scope.MANAGED_FUNCTIONS, "lambda:DeleteAlias"),
+        # GetFunction: the image a kept version pins (Code.ResolvedImageUri), to tag it
+        Allow(Scope.MANAGED_FUNCTIONS, "lambda:DeleteAlias", "lambda:GetFunction"),
         Allow(Scope.ANY, "lambda:GetAccountSettings"),
         Allow(Scope.DEPLOYMENTS_TABLE, "dynamodb:GetItem"),  # a deployment started since keeps its versions
+        # Kept versions' images get <function>.v<N>.previous (BatchGetImage + PutImage); a deleted version's tag
+        # goes (BatchDeleteImage by tag) only when DescribeImages shows its image keeps another tag. IAM cannot
+        # narrow BatchDeleteImage to removing tags (no condition key for it); handlers.prune never passes a digest.
+        Allow(Scope.REPOSITORIES, "ecr:BatchGetImage", "ecr:PutImage", "ecr:DescribeImages", "ecr:BatchDeleteImage"),
     ),
     # Outside the state machine (handlers.catalog.EVENT_HANDLERS):
     "Rescue": (  # an execution ended without its cleanup: restore what its lock recorded, then release it

@@ -62,6 +62,7 @@ def render(report: dict) -> list[tuple[str, str | None]]:
         lines.append((f"  kept {version:>6}: {'; '.join(reasons)}", None))
     for version, reason in sorted(report["notDeleted"].items(), key=lambda item: int(item[0])):
         lines.append((f"  not deleted {version}: {reason}", "warn"))
+    lines += _image_tags(report)
     freed = report["wouldFreeBytes"] if dry else report["freedBytes"]
     lines.append((f"  code storage {'it would free' if dry else 'freed'}: {_size(freed)} (.zip versions; image "
                   "versions take none: their images are in ECR)", None))
@@ -70,6 +71,25 @@ def render(report: dict) -> list[tuple[str, str | None]]:
                       f"({storage['usedPercent']}%)", None))
     if report.get("more"):
         lines.append((f"  {report['more']} more could go: run prune again", "warn"))
+    return lines
+
+
+def _image_tags(report: dict) -> list[tuple[str, str | None]]:
+    """Kept versions' images keep the tag <function>.v<N>.previous; deleted ones lose it where the image has
+    another tag (docs/pruning.md). Nothing for a zip function."""
+    image_tags = report.get("imageTags")
+    if image_tags is None:
+        return []
+    if report.get("dryRun"):
+        would = report.get("toTag") or []
+        return [(f"  image tags: would tag {len(would)} kept version(s)' images in {image_tags['repository']}: "
+                 f"{_ranges(would) or 'none (all tagged)'}", None)]
+    tagged, untagged = image_tags.get("tagged") or {}, image_tags.get("untagged") or {}
+    lines: list[tuple[str, str | None]] = [(
+        f"  image tags: tagged {len(tagged)} ({_ranges(list(tagged)) or 'none'}), removed {len(untagged)} "
+        f"({_ranges(list(untagged)) or 'none'}); tag <function>.v<N>.previous in {image_tags['repository']}", None)]
+    for version, reason in sorted((image_tags.get("left") or {}).items(), key=lambda item: int(item[0])):
+        lines.append((f"  image tag of {version} left: {reason}", "warn"))
     return lines
 
 

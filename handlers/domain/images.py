@@ -76,6 +76,14 @@ def parse_image_uri(uri: object) -> ImageRef:
     )
 
 
+def parse_repository_uri(uri: str) -> ImageRef:
+    """``ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO`` (``ImageRef.repository_uri``): a repository, no image."""
+    match = _IMAGE_URI.match(uri)
+    if not match or match["tag"] or match["digest"]:
+        raise InvalidDeploymentRequest(f"{uri!r} is not an ECR repository URI")
+    return ImageRef(account=match["account"], region=match["region"], repository=match["repository"])
+
+
 def short(digest: str | None) -> str:
     """``sha256:0123456789ab``: enough of a digest for people to tell images apart."""
     return (digest or "")[: len("sha256:") + 12]

@@ -12,6 +12,12 @@ A version is kept when it is one of the newest ``keep``, or when something still
 
 ``$LATEST`` is never a candidate. Everything else is deleted, oldest first, at most ``MAX_PER_RUN`` per run
 (a second run takes the rest), so the execution's state and history stay bounded.
+
+Image versions: every kept version's image carries the tag ``<function>.v<N>.previous`` (``tags.version_tag``),
+so an "expire untagged images" lifecycle rule cannot delete an image a kept version still pins; a deleted
+version's tag goes, unless it is the image's last tag (``untagging``): removing an image's last tag deletes the
+image (ECR BatchDeleteImage: "When you remove the last tag from an image, the image is deleted from your
+repository"), and the deployer never deletes an image.
 """
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ BATCH = 10
 of the account's shared Lambda control-plane rate (about 15/s), so deployments running meanwhile keep room."""
 RECENT_RECORDS = 10
 """How many of the newest deployment records keep the versions they moved from and to."""
-ZIP = "Zip"
+ECR_IDS_PER_CALL = 100
+"""BatchGetImage, DescribeImages and BatchDeleteImage take at most 100 image ids a request (ECR API reference)."""
+ZIP, IMAGE = "Zip", "Image"
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,12 @@ class Plan:
     zip_bytes: dict[str, int]  # code storage each zip version to delete takes (image versions take none)
     total: int  # published versions found
     more: int  # versions that could go but wait for the next run (MAX_PER_RUN)
+    images: frozenset[str] = frozenset()  # the image-packaged versions among those considered
+
+    @property
+    def kept_images(self) -> list[str]:
+        """Kept image versions, oldest first: each one's image keeps a deployer tag."""
+        return sorted((v for v in self.kept if v in self.images), key=int)
 
 
 def plan(versions: list[Version], keep: int | None, uses: Uses, *, only: frozenset[str] | None = None) -> Plan:
@@ -140,7 +154,36 @@ def plan(versions: list[Version], keep: int | None, uses: Uses, *, only: frozens
         zip_bytes={v.version: v.code_size for v in chosen if v.package_type == ZIP},
         total=len(published),
         more=len(candidates) - len(chosen),
+        images=frozenset(v.version for v in published if v.package_type == IMAGE),
     )
+
+
+LAST_TAG = ("its tag is the image's last: removing it would delete the image (BatchDeleteImage), which the "
+            "deployer never does; delete the image yourself if nothing needs it")
+
+
+def untagging(wanted: dict[str, str], found: dict[str, str],
+              image_tags: dict[str, list[str]]) -> tuple[dict[str, str], dict[str, str]]:
+    """Which deleted versions' tags may go without deleting an image.
+
+    ``wanted``: deleted version -> its tag; ``found``: tag -> digest, for those of the tags that exist;
+    ``image_tags``: digest -> every tag of that image (DescribeImages). A tag goes when its image keeps another
+    tag that is not going too; otherwise one of them (the newest version's) stays. Returns (version -> tag to
+    remove, version -> why its tag stays).
+    """
+    by_digest: dict[str, list[str]] = {}
+    for version, tag in sorted(wanted.items(), key=lambda item: int(item[0])):
+        if (digest := found.get(tag)) and digest in image_tags:
+            by_digest.setdefault(digest, []).append(version)
+    remove: dict[str, str] = {}
+    left: dict[str, str] = {}
+    for digest, versions in by_digest.items():
+        going = {wanted[v] for v in versions}
+        if not set(image_tags[digest]) - going:
+            *versions, last = versions
+            left[last] = LAST_TAG
+        remove.update({v: wanted[v] for v in versions})
+    return remove, left
 
 
 def parse_keep(value: object) -> int:

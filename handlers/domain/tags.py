@@ -29,11 +29,25 @@ HOOK = f"{PREFIX}hook"
 ANALYSIS = f"{PREFIX}analysis"  # true/false only: a tag value cannot hold the braces of analysis settings
 
 PREVIOUS_SUFFIX = ".previous"  # <function>.previous keeps the stable image tagged (handlers.registry)
+# A version's own tag ends in .previous too, so the auto-deploy rules' ".previous" exclusion
+# (handlers.domain.events) ignores its push. At most 64 + 2 + 10 + 9 characters (a Lambda function name has at
+# most 64, a version number at most 10 digits): ECR image tags may have 300 (ImageIdentifier.imageTag) and
+# Docker/OCI tags 128; a function name's characters (letters, digits, '-', '_') are all tag characters.
+_VERSION_TAG = re.compile(r"\.v[1-9][0-9]*" + re.escape(PREVIOUS_SUFFIX))
+
+
+def version_tag(function: str, version: str) -> str:
+    """``<function>.v<N>.previous``: keeps the image a version the prune kept pins tagged (docs/pruning.md), so an
+    'expire untagged' lifecycle rule spares it and a rollback to that version still finds its image."""
+    return f"{function}.v{version}{PREVIOUS_SUFFIX}"
 
 
 def is_deployer_tag(image_tag: str, function: str) -> bool:
-    """Tags the deployer itself moves (``<function>``, ``<function>.previous``): pushing them deploys nothing."""
-    return image_tag in (function, f"{function}{PREVIOUS_SUFFIX}")
+    """Tags the deployer itself moves (``<function>``, ``<function>.previous``, ``<function>.v<N>.previous``):
+    pushing them deploys nothing."""
+    if image_tag in (function, f"{function}{PREVIOUS_SUFFIX}"):
+        return True
+    return image_tag.startswith(f"{function}.") and bool(_VERSION_TAG.fullmatch(image_tag, len(function)))
 
 
 def request_from_tags(function_arn: str, tags: dict[str, str], image: str, requested_by: str) -> dict:

@@ -71,6 +71,7 @@ def test_a_configured_tag_push_starts_a_deployment(rules, event):
     pytest.param(push("orders", "orders-api"), id="the deployer's function-name tag"),
     pytest.param(push("orders", "orders-api.previous"), id="the deployer's previous tag"),
     pytest.param(push("orders", "release-2.previous"), id="a previous tag matching a trigger wildcard"),
+    pytest.param(push("orders", "release-api.v12.previous"), id="a kept version's tag matching a trigger wildcard"),
     pytest.param(push("billing", "main"), id="a tag configured for another repository"),
     pytest.param(push("inventory", "main"), id="a repository without auto-deploy"),
     pytest.param(push("orders", "main", action="DELETE"), id="a deletion"),

@@ -135,3 +135,18 @@ def test_a_push_whose_every_deployment_fails_fails_with_each_function_and_its_er
     assert {(f["function"], f["status"], f["error"]) for f in reported_failures(push)} == {
         ("orders", "FAILED", "DeploymentRolledBack"), ("billing", "FAILED", "InvalidDeploymentRequest")}
     assert broken_shop.client("lambda").get_alias(FunctionName="orders", Name="live")["FunctionVersion"] == "1"
+
+
+def test_the_tags_a_prune_puts_on_kept_versions_start_nothing(shop):
+    """``release-api.v1.previous`` matches the trigger ``release-*``: only the ``.previous`` exclusion keeps the
+    prune's own tag from deploying. A push of ``release-9`` afterwards shows the rules deliver meanwhile."""
+    sample.create_function(shop, "release-api", repository="shop")
+    before = {e["executionArn"] for e in finished(shop, 2)}  # its IaC's pushes (release-api-v1, release-api) match
+    prune = shop.run({"action": "prune", "function": "release-api", "keep": 5})
+    assert prune.status == "SUCCEEDED" and prune.output["imageTags"]["tagged"] == {"1": "release-api.v1.previous"}
+
+    sample.push_image(shop.client("ecr"), "shop", "shop:rc", tag="release-9")
+
+    ended = finished(shop, 4)
+    [after] = [e["executionArn"] for e in ended if e["executionArn"] not in before | {prune.arn}]
+    assert shop.describe(after).input["detail"]["image-tag"] == "release-9"

@@ -2,7 +2,7 @@
 
 Every permission the table grants a function is used by one of the scenarios below (happy paths, the
 412 glitches each task tells from a real change, pre-traffic checks, rollbacks, rescue, reconciler, an alarm's
-own event, an approval gate, ECR push, a preview, a prune and a preview's deletion), and
+own event, an approval gate, ECR push, a preview, a prune with its image tags and a preview's deletion), and
 is needed (an action granted on several scopes, on each of them):
 with it taken away, that scenario's call is refused with AccessDeniedException and the run ends otherwise
 (for a notification, which never changes a deployment's end, what a subscriber heard is part of the end).
@@ -229,8 +229,15 @@ def alarm_fired(run: Run) -> tuple:
     return ended(deployment), rolled_back, settled(world)
 
 
+def image_tags(execution) -> tuple:
+    """Which versions' image tags a prune added, removed, or could not add or remove."""
+    report = (execution.output or {}).get("imageTags") or {}
+    return tuple(sorted(report.get(key) or {}) for key in ("tagged", "untagged", "left"))
+
+
 def preview_then_prune(run: Run) -> tuple:
-    """A preview of a branch, a dry run of a prune, the prune, then the preview's deletion (alias and version)."""
+    """A preview of a branch, a dry run of a prune, the prune (which tags the kept versions' images), then the
+    preview's deletion (alias and version, whose tag goes: its image keeps the tag it was pushed with)."""
     world = run.world()
     lam = run.emulator.client("lambda")
     lam.update_function_code(FunctionName=world.fn.name, ImageUri=world.fn.image(world.v3))
@@ -240,8 +247,8 @@ def preview_then_prune(run: Run) -> tuple:
     dry = run.run({**prune, "dryRun": True}, "-b")
     pruned = run.run(prune, "-c")
     deleted = run.run({"action": "deletePreview", "function": world.fn.name, "preview": "feature/x"}, "-d")
-    return (ended(previewed), ended(dry), ended(pruned), (pruned.output or {}).get("deleted"), ended(deleted),
-            sorted(world.versions()), settled(world))
+    return (ended(previewed), ended(dry), ended(pruned), (pruned.output or {}).get("deleted"), image_tags(pruned),
+            ended(deleted), image_tags(deleted), sorted(world.versions()), settled(world))
 
 
 GATED = {"steps": [{"weight": 10, "bakeSeconds": 0}, {"approval": True}, {"weight": 50, "bakeSeconds": 0}]}
@@ -376,7 +383,7 @@ EXPECTED = {  # what each scenario ends with when every permission is there
     "rollback requests": (("SUCCEEDED", None), ("SUCCEEDED", None), ("SUCCEEDED", None), "ABORTED", "on 1"),
     "alarm fired": (("ABORTED", None), ("SUCCEEDED", None), "on 1"),
     "preview, then prune": (("SUCCEEDED", None), ("SUCCEEDED", None), ("SUCCEEDED", None), ["2"],
-                            ("SUCCEEDED", None), ["1"], "on 1"),
+                            (["1", "3"], [], []), ("SUCCEEDED", None), ([], ["3"], []), ["1"], "on 1"),
     "approval": (("SUCCEEDED", None), "on 2", [STARTED, SHIFTED, "Approval Needed", PROMOTED]),
     "push": (("SUCCEEDED", None), True),
     "zip deploy": (("SUCCEEDED", None), "on 2"),

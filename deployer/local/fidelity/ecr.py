@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from moto.core.exceptions import ServiceException
 from moto.ecr import exceptions as ecr_errors
 from moto.ecr.models import ECRBackend
@@ -38,8 +40,35 @@ def patches() -> list[Patch]:
         })
         return image
 
+    moto_batch_get_image = original(ECRBackend, "batch_get_image")
+
+    # AWS (aws-cli's batch-get-image example 2, "imageTag=prod imageTag=team1" of one digest): each image asked
+    # for by tag comes back with that tag in its imageId. moto answers the image's latest tag, so a caller
+    # cannot tell which of its tags exist (the prune looks its version tags up this way).
+    def batch_get_image(self, repository_name, registry_id=None, image_ids=None):
+        response = moto_batch_get_image(self, repository_name, registry_id, image_ids)  # its checks and failures
+        response["images"] = [_as_asked(image, image_id) for image_id in image_ids
+                              for image in self.repositories[repository_name].images if _matches(image, image_id)]
+        return response
+
     return [
+        Patch(ECRBackend, "batch_get_image", batch_get_image, ("self", "repository_name", "registry_id", "image_ids"),
+              why="an image asked for by tag is answered with that tag in its imageId"),
         Patch(ECRBackend, "put_image", put_image,
               ("self", "repository_name", "image_manifest", "image_tag", "image_manifest_mediatype", "digest"),
               why="ImageTagAlreadyExistsException for a moved immutable tag; an ECR Image Action event per push"),
     ]
+
+
+def _matches(image, image_id: dict) -> bool:
+    """moto's own match (ECRBackend.batch_get_image): by digest, or by one of the image's tags."""
+    return (("imageDigest" in image_id and image.get_image_digest() == image_id["imageDigest"])
+            or ("imageTag" in image_id and image_id["imageTag"] in image.image_tags))
+
+
+def _as_asked(image, image_id: dict):
+    if "imageTag" not in image_id:
+        return image
+    answered = copy.copy(image)  # the stored image keeps its own latest tag
+    answered.image_tag = image_id["imageTag"]
+    return answered

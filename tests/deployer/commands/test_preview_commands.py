@@ -61,11 +61,14 @@ def test_prune_shows_what_would_go_and_deletes_only_with_apply(fast_world, cli):
     assert shown.code == EXIT_OK, shown.err
     assert shown.json()["outcome"] == "dryRun" and shown.json()["report"]["toDelete"] == ["2"]
     assert "would delete 1 of 3 versions: 2" in shown.err and "kept      1: alias live" in shown.err
+    assert "image tags: would tag 2 kept version(s)' images in " in shown.err and ": 1, 3\n" in shown.err
     assert sorted(fast_world.versions()) == ["1", "2", "3"]
 
     applied = cli("--output", "json", "prune", "orders-api", "--keep", "1", "--apply")
     assert applied.code == EXIT_OK, applied.err
     assert applied.json()["report"]["deleted"] == ["2"] and sorted(fast_world.versions()) == ["1", "3"]
-    assert "Prune              deleted 1, 0 to go, 2 kept" in applied.err
+    assert "Prune              deleted 1, 0 to go, 2 kept, 2 image(s) tagged" in applied.err
+    assert "image tags: tagged 2 (1, 3), removed 0 (none)" in applied.err
+    assert applied.json()["report"]["imageTags"]["left"] == {}  # version 2 never had a tag to remove
     assert cli("prune", "orders-api", "--apply", "--dry-run").code == EXIT_USAGE
     assert cli("prune", "orders-api", "--keep", "0").code == EXIT_USAGE

@@ -264,3 +264,38 @@ def test_a_task_that_fails_as_its_execution_is_stopped_leaves_it_aborted(emulato
     assert described["status"] == "ABORTED"
     assert (last["type"], last["executionAbortedEventDetails"]) == \
         ("ExecutionAborted", {"error": "Stopped", "cause": "by itself"})
+def test_removing_a_tag_keeps_the_image_unless_it_was_the_last_one(emulator):
+    """ECR BatchDeleteImage: "You can remove a tag from an image by specifying the image's tag in your request.
+    When you remove the last tag from an image, the image is deleted from your repository." The prune removes a
+    deleted version's tag only while the image has another (handlers.prune), so both halves matter."""
+    ecr = emulator.client("ecr")
+    ecr.create_repository(repositoryName="tagged")
+    digest = push_image(ecr, "tagged", "a", tag="one")
+    push_image(ecr, "tagged", "a", tag="two")
+
+    def tags_of() -> list[str]:
+        details = ecr.describe_images(repositoryName="tagged", imageIds=[{"imageDigest": digest}])["imageDetails"]
+        return sorted(details[0]["imageTags"])
+
+    assert tags_of() == ["one", "two"]
+    removed = ecr.batch_delete_image(repositoryName="tagged", imageIds=[{"imageTag": "one"}])
+    assert removed["imageIds"] == [{"imageDigest": digest, "imageTag": "one"}] and tags_of() == ["two"]
+    ecr.batch_delete_image(repositoryName="tagged", imageIds=[{"imageTag": "two"}])
+    assert error_of(ecr.describe_images, repositoryName="tagged",
+                    imageIds=[{"imageDigest": digest}]) == "ImageNotFoundException"
+    missing = ecr.batch_get_image(repositoryName="tagged", imageIds=[{"imageTag": "two"}])  # reported, not raised
+    assert missing["images"] == [] and missing["failures"][0]["failureCode"] == "ImageNotFound"
+
+
+def test_an_image_asked_for_by_tag_is_answered_with_that_tag(emulator):
+    """aws-cli's batch-get-image example 2 ("imageTag=prod imageTag=team1", one digest): each answer's imageId
+    carries the tag asked for, so a caller can tell which of the tags exist."""
+    ecr = emulator.client("ecr")
+    ecr.create_repository(repositoryName="tagged")
+    digest = push_image(ecr, "tagged", "a", tag="prod")
+    push_image(ecr, "tagged", "a", tag="team1")
+    answer = ecr.batch_get_image(repositoryName="tagged", imageIds=[{"imageTag": "prod"}, {"imageTag": "team1"},
+                                                                   {"imageTag": "gone"}])
+    assert [image["imageId"] for image in answer["images"]] == [{"imageDigest": digest, "imageTag": "prod"},
+                                                                {"imageDigest": digest, "imageTag": "team1"}]
+    assert [f["imageId"] for f in answer["failures"]] == [{"imageTag": "gone"}]

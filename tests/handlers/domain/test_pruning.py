@@ -60,3 +60,35 @@ def test_deleting_only_a_previews_versions_ignores_the_newest_rule():
 def test_keep_must_be_a_whole_number_of_versions(keep):
     with pytest.raises(InvalidDeploymentRequest, match="'keep'"):
         pruning.parse_keep(keep)
+
+
+def test_only_kept_image_versions_keep_a_tag():
+    mixed = [Version("1", 0, "Image"), Version("2", 10, "Zip"), Version("3", 0, "Image"), Version("4", 0, "Image")]
+    plan = pruning.plan(mixed, 2, Uses().aliases([{"Name": "live", "FunctionVersion": "1"}]))
+    assert plan.delete == ("2",) and plan.kept_images == ["1", "3", "4"]
+
+
+A, B, C = ("sha256:" + c * 64 for c in "abc")
+TAG = {v: f"orders.v{v}.previous" for v in ("3", "4", "5", "6")}
+
+
+def test_a_deleted_versions_tag_goes_when_its_image_keeps_another_tag():
+    remove, left = pruning.untagging({"3": TAG["3"]}, {TAG["3"]: A}, {A: [TAG["3"], "orders.v9.previous"]})
+    assert remove == {"3": TAG["3"]} and left == {}
+
+
+def test_the_last_tag_of_an_image_stays_so_the_image_is_never_deleted():
+    remove, left = pruning.untagging({"3": TAG["3"]}, {TAG["3"]: A}, {A: [TAG["3"]]})
+    assert remove == {} and left == {"3": pruning.LAST_TAG}
+
+
+def test_of_several_deleted_versions_sharing_an_untagged_image_the_newest_keeps_its_tag():
+    wanted = {v: TAG[v] for v in ("4", "3", "5", "6")}
+    found = {TAG["3"]: A, TAG["4"]: A, TAG["5"]: B, TAG["6"]: B}
+    remove, left = pruning.untagging(wanted, found, {A: [TAG["3"], TAG["4"]], B: [TAG["5"], TAG["6"], "release-7"]})
+    assert remove == {"3": TAG["3"], "5": TAG["5"], "6": TAG["6"]} and left == {"4": pruning.LAST_TAG}
+
+
+def test_a_tag_that_is_not_there_or_whose_image_went_is_nothing_to_do():
+    remove, left = pruning.untagging({"3": TAG["3"], "4": TAG["4"]}, {TAG["4"]: C}, {})
+    assert remove == {} and left == {}
