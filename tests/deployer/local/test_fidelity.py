@@ -264,6 +264,8 @@ def test_a_task_that_fails_as_its_execution_is_stopped_leaves_it_aborted(emulato
     assert described["status"] == "ABORTED"
     assert (last["type"], last["executionAbortedEventDetails"]) == \
         ("ExecutionAborted", {"error": "Stopped", "cause": "by itself"})
+
+
 def test_removing_a_tag_keeps_the_image_unless_it_was_the_last_one(emulator):
     """ECR BatchDeleteImage: "You can remove a tag from an image by specifying the image's tag in your request.
     When you remove the last tag from an image, the image is deleted from your repository." The prune removes a
