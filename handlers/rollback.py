@@ -1,7 +1,9 @@
 """Rollback: traffic, function-name tag and ``$LATEST`` back on the stable version.
 
 After a failure (``$.failure`` set by a Catch) it records the outcome, releases the lock and names the
-error the execution ends with. For a rollback request (RestoreVersion) it only restores; Finalize ends it.
+error the execution ends with. For a rollback request (RestoreVersion) it only restores; Finalize ends it. A
+preview enters it as ReleaseLatest before its alias moves: ``$LATEST`` back on production's release, nothing
+announced (nothing was rolled back).
 Retried hard by the state machine; what cannot be restored fails the task with the list of what is left.
 """
 
@@ -33,7 +35,8 @@ def handler(event: dict) -> dict:
     logger.info("restored", restored=restored.done, execution_seconds=seconds_since(event.get("startedAt")))
     execution = event["executionId"]
     if not failure:
-        _notify(deployment, event, reason=reason, error=None, restored=restored.done)
+        if deployment.kind == ROLLBACK:  # a preview's ReleaseLatest rolls nothing back: nothing to announce
+            _notify(deployment, event, reason=reason, error=None, restored=restored.done)
         return {"restored": restored.done}
     count("DeploymentRolledBack")
     error = "ConcurrentModification" if concurrent else "DeploymentRolledBack"

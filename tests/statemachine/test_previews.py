@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from support import notifications_inbox, notified, wait_for
 
 from deployer.local.faults import Fault
 from handlers.aws import deployments
@@ -40,6 +41,17 @@ def test_a_preview_publishes_behind_the_branchs_alias_and_production_stays_as_it
               if c.service in ("lambda", "ecr")]
     assert ("UpdateAlias", world.fn.alias) not in writes and ("PutImage", None) not in writes
     assert [op for op, _ in writes] == ["UpdateFunctionCode", "PublishVersion", "UpdateFunctionCode", "CreateAlias"]
+
+
+def test_a_successful_preview_announces_its_start_and_its_alias_and_no_rollback(world):
+    """ReleaseLatest is the Rollback function handing $LATEST back: on the way to success it announces nothing."""
+    inbox = notifications_inbox(world.emulator)
+    execution = preview(world, world.v2)
+    assert execution.status == "SUCCEEDED", execution.cause
+    heard = wait_for(lambda: [kind for kind, _ in notified(inbox, world.fn.name)] or None, what="the notifications")
+    assert heard == ["Deployment Started", "Deployment Promoted"]
+    assert [c.operation for c in world.emulator.api.calls_of(execution.arn) if c.task == "Rollback"] == [
+        "BatchGetImage", "GetFunction", "UpdateFunctionCode"]
 
 
 def test_the_next_preview_of_the_branch_moves_its_alias_and_a_production_deploy_follows_unhindered(world):
