@@ -1,4 +1,5 @@
-"""Rollback: traffic, function-name tag and ``$LATEST`` back on the stable version.
+"""Rollback: traffic, function-name tag and ``$LATEST`` back on the stable version (after a failed preview, its
+alias back where the preview found it).
 
 After a failure (``$.failure`` set by a Catch) it records the outcome, releases the lock and names the
 error the execution ends with. For a rollback request (RestoreVersion) it only restores; Finalize ends it. A
@@ -25,7 +26,8 @@ def handler(event: dict) -> dict:
     deployment = Deployment.from_json(event["deployment"])
     failure = event.get("failure")
     concurrent = bool(failure) and failure.get("Error") == "ConcurrentModification"
-    restored = restore(deployment, keep_alias=concurrent)
+    # Without a failure a preview enters this as ReleaseLatest, before its alias moves: only $LATEST goes back.
+    restored = restore(deployment, keep_alias=concurrent, preview_alias=bool(failure))
     reason = failure_reason(failure) if failure else "rollback requested"
     if restored.left:
         raise RollbackIncomplete(
