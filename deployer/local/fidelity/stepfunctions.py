@@ -33,7 +33,9 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import (
     CallbackOutcomeSuccess,
     HeartbeatTimeoutError,
 )
+from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -93,6 +95,7 @@ def patches() -> list[Patch]:
         "setup_heartbeat": original(CallbackEndpoint, "setup_heartbeat_endpoint"),
         "from_error": original(StateTaskServiceCallback, "_from_error"),
         "error_equals": original(ErrorEqualsDecl, "_eval_body"),
+        "set_error": original(Environment, "set_error"),
     }
 
     # AWS: an execution StartExecution has accepted is RUNNING. moto adds it to the state machine's list with
@@ -172,6 +175,16 @@ def patches() -> list[Patch]:
         for endpoint in list(env.callback_pool_manager._pool.values()) if env is not None else ():
             endpoint.interrupt_all()
         return stopped
+
+    # AWS: a stopped execution has ended ABORTED once StopExecution answers (its history ends ExecutionAborted),
+    # whatever its running task does next: a Lambda function invoked before the stop may still fail, but that is
+    # no longer the execution's outcome. moto's set_error replaces the stopped state (set_ended and set_stop look
+    # first): a task failing after the stop ended the stopped execution FAILED, without ExecutionAborted.
+    def set_error(self, error):
+        with self._state_mutex:  # an RLock: the original takes it again
+            if isinstance(self._program_state, ProgramStopped):
+                return
+            moto["set_error"](self, error)
 
     # (Woken so, moto's wait reports a timeout, which would be handled as the task's error after the stop and end
     # the stopped execution FAILED: a task of an execution no longer running ends without an outcome instead.)
@@ -272,6 +285,8 @@ def patches() -> list[Patch]:
         Patch(StateTaskServiceCallback, "_eval_integration_pattern", integration_pattern,
               ("self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"),
               why="a task waiting for a token ends quietly when its execution is stopped"),
+        Patch(Environment, "set_error", set_error, ("self", "error"),
+              why="a stopped execution stays ABORTED when its running task fails afterwards"),
         Patch(StateTaskServiceCallback, "_from_error", from_error, ("self", "env", "ex"),
               uses=("_get_sfn_resource_type", "_get_sfn_resource"),
               why="a missed heartbeat is States.HeartbeatTimeout"),

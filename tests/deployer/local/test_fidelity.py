@@ -232,3 +232,27 @@ def test_an_execution_is_running_as_soon_as_it_is_listed(waiting):
             listed.set()
             starting.join(timeout=10)
     assert statuses == ["RUNNING"]
+
+
+def test_a_task_that_fails_after_its_execution_was_stopped_leaves_it_aborted(world):
+    """A stop lands while UpdateCode runs, whose call then fails: in AWS the execution has ended ABORTED when
+    StopExecution answers, and its task's late failure is nobody's; moto let that failure end it FAILED."""
+    from deployer.local.faults import Refusal
+
+    sfn, stopped = world.emulator.client("stepfunctions"), []
+
+    def stop_then_fail(scope, call, context):
+        if scope.task != "UpdateCode" or stopped:
+            return None
+        stopped.append(scope.execution)
+        other = threading.Thread(target=lambda: sfn.stop_execution(executionArn=scope.execution))
+        other.start()
+        other.join()
+        return Refusal(403, "AccessDeniedException", "refused after the stop")
+
+    world.emulator.api.guards.append(stop_then_fail)
+    execution = world.emulator.run(world.request(world.v2, analysis=False))
+
+    assert stopped and execution.status == "ABORTED"
+    assert execution.history[-1]["type"] == "ExecutionAborted"
+    assert "Rollback" not in execution.states_entered()  # no Catch runs for a stopped execution
