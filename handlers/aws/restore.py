@@ -126,7 +126,7 @@ def _restore_preview_alias(deployment: Deployment, point: RestorePoint | None, k
         try:
             client("lambda").delete_alias(FunctionName=arn, Name=name)
         except ClientError as exc:
-            if error_code(exc) != "ResourceNotFoundException":  # our own earlier delete, its answer lost
+            if error_code(exc) != "ResourceNotFoundException":  # gone since the read: nothing left to delete
                 raise
         return f"preview alias {name} deleted (this preview created it)"
     try:
@@ -137,6 +137,8 @@ def _restore_preview_alias(deployment: Deployment, point: RestorePoint | None, k
 
 
 def _runs_target(deployment: Deployment, version: str) -> bool:
+    """Whether ``version`` runs the preview's image: the version PublishVersion made for it (a Rescue or the
+    reconciler has only the lock's deployment, which never learns its number)."""
     code = client("lambda").get_function(FunctionName=deployment.function_arn, Qualifier=version)["Code"]
     return digest_of(pinned_image(code)) == deployment.target.digest
 
