@@ -1,7 +1,10 @@
-"""Rollback: traffic, function-name tag and ``$LATEST`` back on the stable version.
+"""Rollback: traffic, function-name tag and ``$LATEST`` back on the stable version (after a failed preview, its
+alias back where the preview found it).
 
 After a failure (``$.failure`` set by a Catch) it records the outcome, releases the lock and names the
-error the execution ends with. For a rollback request (RestoreVersion) it only restores; Finalize ends it.
+error the execution ends with. For a rollback request (RestoreVersion) it only restores; Finalize ends it. A
+preview enters it as ReleaseLatest before its alias moves: ``$LATEST`` back on production's release, nothing
+announced (nothing was rolled back).
 Retried hard by the state machine; what cannot be restored fails the task with the list of what is left.
 """
 
@@ -23,7 +26,8 @@ def handler(event: dict) -> dict:
     deployment = Deployment.from_json(event["deployment"])
     failure = event.get("failure")
     concurrent = bool(failure) and failure.get("Error") == "ConcurrentModification"
-    restored = restore(deployment, keep_alias=concurrent)
+    # Without a failure a preview enters this as ReleaseLatest, before its alias moves: only $LATEST goes back.
+    restored = restore(deployment, keep_alias=concurrent, preview_alias=bool(failure))
     reason = failure_reason(failure) if failure else "rollback requested"
     if restored.left:
         raise RollbackIncomplete(
@@ -33,7 +37,8 @@ def handler(event: dict) -> dict:
     logger.info("restored", restored=restored.done, execution_seconds=seconds_since(event.get("startedAt")))
     execution = event["executionId"]
     if not failure:
-        _notify(deployment, event, reason=reason, error=None, restored=restored.done)
+        if deployment.kind == ROLLBACK:  # a preview's ReleaseLatest rolls nothing back: nothing to announce
+            _notify(deployment, event, reason=reason, error=None, restored=restored.done)
         return {"restored": restored.done}
     count("DeploymentRolledBack")
     error = "ConcurrentModification" if concurrent else "DeploymentRolledBack"

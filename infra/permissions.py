@@ -143,8 +143,9 @@ _READ_TABLE = ("dynamodb:GetItem", "dynamodb:Query")
 _NOTIFY = Allow(Scope.DEFAULT_EVENT_BUS, "events:PutEvents")
 _RECORD = ("dynamodb:UpdateItem", "dynamodb:DeleteItem")  # close the deployment's record, release the lock
 _RESTORE = (  # handlers.restore: alias, $LATEST and the function-name tag back on the stable version
-    Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetFunction",
-          "lambda:UpdateFunctionCode"),
+    # DeleteAlias: a failed preview's alias, when that preview created it
+    Allow(Scope.MANAGED_FUNCTIONS, "lambda:GetAlias", "lambda:UpdateAlias", "lambda:DeleteAlias",
+          "lambda:GetFunction", "lambda:UpdateFunctionCode"),
     Allow(Scope.REPOSITORIES, "ecr:PutImage", *_PULL_IMAGE),
     Allow(Scope.ARTIFACTS, *_READ_PACKAGE),  # zip: the stable package, for $LATEST and the function-named key
     Allow(Scope.FUNCTION_KEYS, "s3:PutObject"),  # CopyObject onto functions/<function>.zip

@@ -1,4 +1,5 @@
-"""Putting a function back on its stable version: alias, function-name tag (or key), ``$LATEST``.
+"""Putting a function back on its stable version: alias, function-name tag (or key), ``$LATEST``; after a
+failed preview, its own alias back where the preview found it.
 
 Shared by the Rollback task, the rescue after an abort and the reconciler. Each part first looks, then
 writes only what differs, so running it twice is harmless. Every part gets its chance; what could not be
@@ -9,13 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from botocore.exceptions import ClientError
+
 from handlers.aws import alias, artifacts, deployments, notify, registry
-from handlers.aws.clients import client
+from handlers.aws.clients import client, error_code
 from handlers.aws.context import Aws
 from handlers.aws.task import count, logger
 from handlers.domain import notifications
 from handlers.domain.code import is_code_uri, parse_code_uri, recorded_source
-from handlers.domain.errors import RollbackIncomplete
+from handlers.domain.errors import ConcurrentModification, RollbackIncomplete
 from handlers.domain.images import digest_of, pinned_image, short
 from handlers.domain.model import PREVIEW, ROLLBACK, Deployment
 from handlers.domain.timing import seconds_since
@@ -42,12 +45,13 @@ class Restored:
         return ", ".join(self.done) or "nothing had changed"
 
 
-def restore(deployment: Deployment, *, keep_alias: bool = False) -> Restored:
+def restore(deployment: Deployment, *, keep_alias: bool = False, preview_alias: bool = True) -> Restored:
     """Back to ``deployment.stable``. ``keep_alias``: someone else changed the alias; leave it, and make
     the tag and ``$LATEST`` follow the version it serves instead.
 
-    A preview never writes production's alias, and its own alias is the branch's to keep: only the tag and
-    ``$LATEST`` are put back on the production release (``stable``), whatever changed the preview alias."""
+    A preview never writes production's alias: the tag and ``$LATEST`` go back on the production release
+    (``stable``), whatever changed the preview alias, and the preview alias back where the preview found it
+    (``_restore_preview_alias``) unless ``preview_alias`` is False (ReleaseLatest, before PointPreview)."""
     if deployment.kind == PREVIEW:
         keep_alias = False
     result = Restored()
@@ -56,7 +60,10 @@ def restore(deployment: Deployment, *, keep_alias: bool = False) -> Restored:
     except Exception as exc:
         result.left.append(f"reading the alias: {exc}")
         return result
-    for part in (_restore_alias, _restore_tag, _restore_latest):
+    parts = (_restore_alias, _restore_tag, _restore_latest)
+    if deployment.kind == PREVIEW and preview_alias:
+        parts = (_restore_preview_alias, *parts)
+    for part in parts:
         try:
             if done := part(deployment, point, keep_alias):
                 result.done.append(done)
@@ -96,6 +103,44 @@ def _restore_alias(deployment: Deployment, point: RestorePoint | None, keep_alia
         RoutingConfig={"AdditionalVersionWeights": {}},
     )
     return f"alias {deployment.alias} → version {point.version} (all traffic)"
+
+
+def _restore_preview_alias(deployment: Deployment, point: RestorePoint | None, keep_alias: bool) -> str | None:
+    """A failed preview's alias back on the version it served before (``current_version``), or deleted if this
+    preview created it: a failed execution never leaves the branch's alias on the version it failed with.
+
+    Only this preview's own move is undone: the alias is written only while it serves a version of the
+    branch's image (``target``; an alias already on that image made the preview a no-op, so that version is
+    this preview's), and UpdateAlias only at the RevisionId just read, so a person's change meanwhile stays.
+    DeleteAlias takes no RevisionId (Lambda API reference: FunctionName and Name only): it follows the read."""
+    arn, name = deployment.function_arn, deployment.alias
+    found = alias.get(arn, name)
+    if found is None:
+        return f"preview alias {name} no longer exists (not recreated)" if deployment.alias_exists else None
+    version = found["FunctionVersion"]
+    if version == deployment.current_version:
+        return None  # never moved (PointPreview writes the version and empty routing at once)
+    if alias.weights_of(found) or not _runs_target(deployment, version):
+        return f"preview alias {name} left on {alias.describe(found)}, as changed outside this preview"
+    if not deployment.alias_exists:
+        try:
+            client("lambda").delete_alias(FunctionName=arn, Name=name)
+        except ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":  # gone since the read: nothing left to delete
+                raise
+        return f"preview alias {name} deleted (this preview created it)"
+    try:
+        alias.write(arn, name, version=deployment.current_version, weights={}, revision_id=found.get("RevisionId"))
+    except ConcurrentModification:
+        return f"preview alias {name} left as changed outside this preview meanwhile"
+    return f"preview alias {name} → version {deployment.current_version}"
+
+
+def _runs_target(deployment: Deployment, version: str) -> bool:
+    """Whether ``version`` runs the preview's image: the version PublishVersion made for it (a Rescue or the
+    reconciler has only the lock's deployment, which never learns its number)."""
+    code = client("lambda").get_function(FunctionName=deployment.function_arn, Qualifier=version)["Code"]
+    return digest_of(pinned_image(code)) == deployment.target.digest
 
 
 def _restore_tag(deployment: Deployment, point: RestorePoint | None, keep_alias: bool) -> str | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -19,7 +21,7 @@ from support import make_world, make_zip_world, wait_for
 
 from deployer.local import sample
 from deployer.local.emulator import Emulator
-from deployer.local.faults import CONFLICT, PRECONDITION_FAILED, SERVER_ERROR, THROTTLE, Crash, Fault
+from deployer.local.faults import CONFLICT, PRECONDITION_FAILED, SERVER_ERROR, THROTTLE, Crash, Fault, Refusal
 from handlers.aws import deployments
 from handlers.domain import alarm_events, previews
 
@@ -188,14 +190,15 @@ def test_a_zip_rollback_ends_in_the_invariant_whatever_fails_once_on_its_way(emu
 
 
 def undone_through_each_fault(emulator: Emulator, prefix: str, points: list[Point], also=lambda run: [],
-                              **deploy) -> set[tuple]:
-    """Deploy once per (point, fault kind), the fault firing once beside ``also(run)``'s; every run must end in
-    the invariant and every fault must hit its call. Returns the (status, error) outcomes seen."""
+                              run_with=None, **deploy) -> set[tuple]:
+    """Deploy (``run_with``: ``deploy_with`` or ``preview_with``) once per (point, fault kind), the fault firing
+    once beside ``also(run)``'s; every run must end in the invariant and every fault must hit its call. Returns
+    the (status, error) outcomes seen."""
     outcomes, never_fired = set(), []
     for index, (point, kind) in enumerate(itertools.product(points, KINDS)):
         run = f"{prefix}-{index}"
         fault = faults_for(point, kind, False, run)
-        status, error, problems = deploy_with(emulator, run, [*also(run), fault], **deploy)
+        status, error, problems = (run_with or deploy_with)(emulator, run, [*also(run), fault], **deploy)
         if not fault.fired:
             never_fired.append(f"{point} {kind}")
         assert not problems, f"{point} {kind} → {status} {error}: {problems}"
@@ -325,7 +328,9 @@ def test_every_fault_on_the_alarms_rollback_path_ends_back_on_the_stable_version
     assert not broken, "\n".join(broken)
 
 # Previews: whatever fails, production's alias, the function-name tag and $LATEST end as they were (version 1),
-# and the lock is released; the preview alias moves only when the preview succeeds.
+# and the lock is released; the preview alias is on the new version only when the preview succeeds, otherwise as
+# it was: absent before the branch's first preview, on version 2 (the first preview's) before its next one.
+BRANCH = "feature/sweep"
 PREVIEW_POINTS = [
     Point("Lock", "PutItem"),
     Point("Lock", "UpdateItem"),
@@ -333,41 +338,176 @@ PREVIEW_POINTS = [
     Point("PublishVersion", "PublishVersion"),
     Point("Rollback", "UpdateFunctionCode"),  # ReleaseLatest: $LATEST back on production's image
     Point("Promote", "CreateAlias"),  # PointPreview: the preview alias, on the branch's first preview
+    Point("Promote", "PutEvents"),  # after the alias moved: a failure to notify changes nothing
+    Point("Finalize", "UpdateItem"),
+    Point("Finalize", "DeleteItem"),
+]
+NEXT_PREVIEW_POINTS = [  # the branch's alias exists: PointPreview moves it (UpdateAlias at Resolve's RevisionId)
+    Point("UpdateCode", "UpdateFunctionCode"),
+    Point("Rollback", "UpdateFunctionCode"),
+    Point("Promote", "UpdateAlias"),
+    Point("Promote", "PutEvents"),
     Point("Finalize", "UpdateItem"),
     Point("Finalize", "DeleteItem"),
 ]
 
 
-def preview_with(emulator: Emulator, run: str, injected: list) -> tuple[str, str | None, list[str]]:
+def preview_alias_of(world) -> dict | None:
+    try:
+        return world.emulator.client("lambda").get_alias(FunctionName=world.fn.name, Name=previews.alias_for(BRANCH))
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        return None
+
+
+def broken_preview_invariant(world, status: str, before: str | None, image: str) -> list[str]:
+    """The invariant of a preview run: production's (on version 1), and the preview alias on a version of ``image``
+    (all of it) after success, else on ``before`` (None: absent)."""
+    broken = broken_invariant(world, "1", what="production alias")
+    found = preview_alias_of(world)
+    if found and alias_weights(found):
+        return [*broken, f"the preview alias is weighted: {alias_weights(found)}"]
+    if status == "SUCCEEDED":
+        if not found or world.version_digest(found["FunctionVersion"]) != image:
+            broken.append("the preview alias does not serve the branch's image")
+        return broken
+    now = found["FunctionVersion"] if found else None
+    if now != before:
+        broken.append(f"the preview alias {'on version ' + now if now else 'absent'} after {status}, "
+                      f"was {'on version ' + before if before else 'absent'}")
+    return broken
+
+
+def alias_weights(found: dict) -> dict:
+    return (found.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+
+
+def previewed(emulator: Emulator, run: str, *, again: bool) -> tuple:
+    """A fresh function and what its preview starts from: (world, the preview alias' version, the image to preview).
+    ``again``: the branch was previewed once already (version 2 behind its alias), this preview is v3."""
     world = make_world(emulator, run)
+    if not again:
+        return world, None, world.v2
+    first = emulator.run(world.request(world.v2, preview=BRANCH), name=f"{run}-first", timeout=60)
+    assert first.status == "SUCCEEDED", first.cause
+    return world, "2", world.v3
+
+
+def preview_with(emulator: Emulator, run: str, injected: list, *, again: bool = False) -> tuple[str, str | None,
+                                                                                                  list[str]]:
+    world, before, image = previewed(emulator, run, again=again)
     emulator.api.inject(*injected)
-    execution = emulator.run(world.request(world.v2, preview="feature/sweep"), name=run, timeout=60)
+    execution = emulator.run(world.request(image, preview=BRANCH), name=run, timeout=60)
     if deployments.holder(run):
         emulator.reconcile()
     wait_for(lambda: deployments.holder(run) is None, timeout=20, what=f"{run}'s lock to be released")
-    broken = broken_invariant(world, "1", what="production alias")
-    if execution.status == "SUCCEEDED":
-        alias = emulator.client("lambda").get_alias(FunctionName=run, Name=previews.alias_for("feature/sweep"))
-        if world.version_digest(alias["FunctionVersion"]) != world.v2:
-            broken.append("the preview alias does not serve the branch's image")
-    return execution.status, execution.error, broken
+    return execution.status, execution.error, broken_preview_invariant(world, execution.status, before, image)
 
 
-def test_every_fault_at_every_mutating_call_of_a_preview_leaves_production_as_it_was(emulator):
-    matrix = [(point, kind, persistent) for point, kind, persistent in itertools.product(
-        PREVIEW_POINTS, KINDS, (False, True)) if not (kind == "crash" and point.skip)]
+def preview_sweep(emulator: Emulator, prefix: str, points: list[Point], *, again: bool) -> None:
+    matrix = list(itertools.product(points, KINDS, (False, True)))
     broken, never_fired, outcomes = [], [], set()
     for index, (point, kind, persistent) in enumerate(matrix):
-        run = f"preview-{index}"
+        run = f"{prefix}-{index}"
         fault = faults_for(point, kind, persistent, run)
-        status, error, problems = preview_with(emulator, run, [fault])
+        status, error, problems = preview_with(emulator, run, [fault], again=again)
         label = label_of(point, kind, persistent)
         outcomes.add((status, error))
         if not fault.fired:
             never_fired.append(label)
         broken += [f"{label} → {status} {error}: {problem}" for problem in problems]
-    print(f"\npreview fault sweep: {len(matrix)} runs, outcomes {sorted(outcomes, key=str)}")
+    print(f"\n{prefix} fault sweep: {len(matrix)} runs, outcomes {sorted(outcomes, key=str)}")
     assert not never_fired, f"faults that never hit their call: {never_fired}"
+    assert not broken, "\n".join(broken)
+
+
+def test_every_fault_at_every_mutating_call_of_a_preview_leaves_production_and_the_branch_as_they_were(emulator):
+    preview_sweep(emulator, "preview", PREVIEW_POINTS, again=False)
+
+
+def test_every_fault_at_every_mutating_call_of_a_branchs_next_preview_leaves_its_alias_where_it_was(emulator):
+    preview_sweep(emulator, "next-preview", NEXT_PREVIEW_POINTS, again=True)
+
+
+def pointing_dies(run: str) -> list:
+    """PointPreview's Lambda dies after each of its writes: retried, then caught, with the preview alias moved."""
+    return [Crash("Promote", after=True, times=None, execution=run)]
+
+
+@pytest.mark.parametrize(("again", "points"), [
+    (False, [Point("Rollback", "DeleteAlias"), Point("Rollback", "UpdateItem"), Point("Rollback", "DeleteItem")]),
+    (True, [Point("Rollback", "UpdateAlias"), Point("Rollback", "UpdateItem"), Point("Rollback", "DeleteItem")]),
+], ids=["first preview", "next preview"])
+def test_undoing_a_previews_alias_ends_as_it_was_whatever_fails_once_on_the_way(emulator, again, points):
+    """PointPreview moved the alias and then failed for good: Rollback deletes the alias it created, or puts it back
+    on version 2, through one fault of each kind at each of its writes (a crash hits ReleaseLatest, the same
+    function, first)."""
+    outcomes = undone_through_each_fault(emulator, "undo-next" if again else "undo-first", points, pointing_dies,
+                                         run_with=preview_with, again=again)
+    assert outcomes == {("FAILED", "DeploymentRolledBack")}
+
+
+STOP = (403, "StoppedByTheSweep")  # the stopped task's own call, refused: it does nothing after the stop
+
+
+def stopped_before(emulator: Emulator, run: str, point: Point) -> tuple[Callable, list]:
+    """A guard that stops ``run`` just before ``point``'s call, which is then refused, as if the stop had come
+    between two calls; and the list it appends to when it fired."""
+    fired, sfn, seen = [], emulator.client("stepfunctions"), itertools.count()
+
+    def guard(scope, call, context):
+        if (scope.execution or "").rsplit(":", 1)[-1] != run or (scope.task, call.operation) != (point.task,
+                                                                                                   point.operation):
+            return None
+        if next(seen) != point.skip or fired:
+            return Refusal(*STOP, "stopped") if fired else None
+        fired.append(scope.execution)
+        other = threading.Thread(target=lambda: sfn.stop_execution(executionArn=scope.execution))
+        other.start()
+        other.join()
+        return Refusal(*STOP, "the execution was stopped just before this call")
+
+    return guard, fired
+
+
+def stopped_preview(emulator: Emulator, run: str, point: Point, *, rescue_lost: bool, again: bool) -> tuple:
+    """Preview with a stop just before ``point``'s call, the rescue delivered or lost (then the reconciler runs);
+    (stopped, status, broken invariants)."""
+    world, before, image = previewed(emulator, run, again=again)
+    guard, fired = stopped_before(emulator, run, point)
+    emulator.api.guards.append(guard)
+    lost = Crash("Rescue", times=None)
+    if rescue_lost:
+        emulator.api.inject(lost)
+    try:
+        execution = emulator.run(world.request(image, preview=BRANCH), name=run, timeout=60)
+        if rescue_lost:
+            wait_for(lambda: lost.fired, what=f"{run}'s rescue to be lost")
+            emulator.reconcile()
+        wait_for(lambda: deployments.holder(run) is None, timeout=20, what=f"{run}'s lock to be released")
+    finally:
+        emulator.api.guards.remove(guard)
+        emulator.api.clear()
+    return bool(fired), execution.status, broken_preview_invariant(world, execution.status, before, image)
+
+
+@pytest.mark.parametrize("again", [False, True], ids=["first preview", "next preview"])
+def test_a_preview_stopped_before_any_of_its_mutating_calls_ends_as_it_was(emulator, again):
+    """StopExecution runs no Catch: the rescue (on the execution's end event), or, when the rescue is lost, the
+    reconciler (for the lock left behind) puts production and the preview alias back."""
+    broken, never_fired = [], []
+    points = NEXT_PREVIEW_POINTS if again else PREVIEW_POINTS
+    for index, (point, lost) in enumerate(itertools.product(points, (False, True))):
+        run = f"stop-{'next' if again else 'first'}-{index}"
+        label = f"stopped before {point}{', rescue lost' if lost else ''}"
+        fired, status, problems = stopped_preview(emulator, run, point, rescue_lost=lost, again=again)
+        if not fired:
+            never_fired.append(label)
+        elif status != "ABORTED":
+            broken.append(f"{label}: ended {status}")
+        broken += [f"{label}: {problem}" for problem in problems]
+    assert not never_fired, f"stops that never came: {never_fired}"
     assert not broken, "\n".join(broken)
 
 

@@ -2,7 +2,8 @@
 
 Every permission the table grants a function is used by one of the scenarios below (happy paths, the
 412 glitches each task tells from a real change, pre-traffic checks, rollbacks, rescue, reconciler, an alarm's
-own event, an approval gate, ECR push, a preview, a prune with its image tags and a preview's deletion), and
+own event, an approval gate, ECR push, a preview, a failed and a stopped one, a prune with its image tags and a
+preview's deletion), and
 is needed (an action granted on several scopes, on each of them):
 with it taken away, that scenario's call is refused with AccessDeniedException and the run ends otherwise
 (for a notification, which never changes a deployment's end, what a subscriber heard is part of the end).
@@ -26,9 +27,9 @@ from support import Inbox, make_world, make_zip_world, notifications_inbox, noti
 
 from deployer.local import sample
 from deployer.local.emulator import Emulator
-from deployer.local.faults import PRECONDITION_FAILED, Fault
+from deployer.local.faults import PRECONDITION_FAILED, Crash, Fault
 from handlers.aws import deployments
-from handlers.domain import alarm_events, tags
+from handlers.domain import alarm_events, previews, tags
 from infra import permissions
 from infra.permissions import Allow
 
@@ -251,6 +252,59 @@ def preview_then_prune(run: Run) -> tuple:
             ended(deleted), image_tags(deleted), sorted(world.versions()), settled(world))
 
 
+def preview_alias_exists(world, branch: str) -> bool:
+    aliases = world.emulator.client("lambda").list_aliases(FunctionName=world.fn.name)["Aliases"]
+    return any(found["Name"] == previews.alias_for(branch) for found in aliases)
+
+
+def failed_preview(run: Run) -> tuple:
+    """PointPreview's Lambda dies after creating the branch's alias, every time: Rollback deletes the alias."""
+    world = run.world()
+    run.emulator.api.inject(Crash("Promote", after=True, times=None, execution=run.name))
+    execution = run.run(world.request(world.v2, preview="feature/x"))
+    return ended(execution), settled(world), preview_alias_exists(world, "feature/x")
+
+
+def stop_after_pointing(run: Run) -> None:
+    """Stop each of this run's previews once PointPreview has created its alias (at its notification)."""
+    stopped, sfn = set(), run.emulator.client("stepfunctions")
+
+    def guard(scope, call, context):
+        mine = (scope.execution or "").rsplit(":", 1)[-1].startswith(run.name)
+        if mine and (scope.task, call.operation) == ("Promote", "PutEvents") and scope.execution not in stopped:
+            stopped.add(scope.execution)
+            other = threading.Thread(target=lambda: sfn.stop_execution(executionArn=scope.execution))
+            other.start()
+            other.join()
+        return None
+
+    run.guards.append(guard)
+    run.emulator.api.guards.append(guard)
+
+
+def preview_stopped_then_rescued_and_reconciled(run: Run) -> tuple:
+    """Two previews stopped after creating their alias: one rescued (as its EventBridge rule would), the other's
+    lock left for the reconciler; both delete the alias the stopped preview created."""
+    rescued, reconciled = run.world("-r"), run.world("-s")
+    stop_after_pointing(run)
+    outcomes = []
+    for world, suffix in ((rescued, "-r"), (reconciled, "-s")):
+        stopped = run.emulator.wait(run.start(world.request(world.v2, preview="feature/x"), suffix))
+        if world is rescued:
+            answer = run.emulator.client("lambda").invoke(
+                FunctionName=run.emulator.function_arns["Rescue"], Payload=json.dumps(
+                    {"detail": {"status": stopped.status, "executionArn": stopped.arn,
+                                "input": json.dumps(stopped.input)}}))
+            outcomes.append(answer.get("FunctionError"))
+    try:
+        report = run.emulator.reconcile()
+        outcomes.append(len(report["freedLocks"]))
+    except RuntimeError as exc:
+        outcomes.append(str(exc))
+    return (*outcomes, settled(rescued), settled(reconciled), preview_alias_exists(rescued, "feature/x"),
+            preview_alias_exists(reconciled, "feature/x"))
+
+
 GATED = {"steps": [{"weight": 10, "bakeSeconds": 0}, {"approval": True}, {"weight": 50, "bakeSeconds": 0}]}
 
 
@@ -362,6 +416,8 @@ SCENARIOS: dict[str, Callable[[Run], tuple]] = {  # cheapest first: a permission
     "rollback requests": rollback_requests,
     "alarm fired": alarm_fired,
     "preview, then prune": preview_then_prune,
+    "failed preview": failed_preview,
+    "preview stopped, rescued and reconciled": preview_stopped_then_rescued_and_reconciled,
     "approval": approved,
     "push": push,
     "zip deploy": zip_deploy,
@@ -384,6 +440,8 @@ EXPECTED = {  # what each scenario ends with when every permission is there
     "alarm fired": (("ABORTED", None), ("SUCCEEDED", None), "on 1"),
     "preview, then prune": (("SUCCEEDED", None), ("SUCCEEDED", None), ("SUCCEEDED", None), ["2"],
                             (["1", "3"], [], []), ("SUCCEEDED", None), ([], ["3"], []), ["1"], "on 1"),
+    "failed preview": (("FAILED", "DeploymentRolledBack"), "on 1", False),
+    "preview stopped, rescued and reconciled": (None, 1, "on 1", "on 1", False, False),
     "approval": (("SUCCEEDED", None), "on 2", [STARTED, SHIFTED, "Approval Needed", PROMOTED]),
     "push": (("SUCCEEDED", None), True),
     "zip deploy": (("SUCCEEDED", None), "on 2"),

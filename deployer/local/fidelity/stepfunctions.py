@@ -89,13 +89,13 @@ def patches() -> list[Patch]:
         "normalise_response": original(StateTaskService, "_normalise_response"),
         "r_stop_execution": original(StepFunctionResponse, "stop_execution"),
         "stop": original(Execution, "stop"),
-        "set_error": original(Environment, "set_error"),
         "init": original(Execution, "__init__"),
         "integration_pattern": original(StateTaskServiceCallback, "_eval_integration_pattern"),
         "task_attempt": original(StateTaskService, "_eval_execution"),
         "setup_heartbeat": original(CallbackEndpoint, "setup_heartbeat_endpoint"),
         "from_error": original(StateTaskServiceCallback, "_from_error"),
         "error_equals": original(ErrorEqualsDecl, "_eval_body"),
+        "set_error": original(Environment, "set_error"),
     }
 
     # AWS: an execution StartExecution has accepted is RUNNING. moto adds it to the state machine's list with
@@ -176,11 +176,14 @@ def patches() -> list[Patch]:
             endpoint.interrupt_all()
         return stopped
 
-    # AWS: a stopped execution is ABORTED, whatever its running task does afterwards. moto's interpreter records a
-    # failure that ends the program after the stop (a task that failed as StopExecution landed, its Catch not
-    # evaluated because the execution no longer runs) over the stop, so the aborted execution ended FAILED.
+    # AWS: a stopped execution has ended ABORTED once StopExecution answers (its history ends ExecutionAborted),
+    # whatever its running task does next: a Lambda function invoked before the stop may still fail, but that is
+    # no longer the execution's outcome. moto's set_error replaces the stopped state (set_ended and set_stop look
+    # first): a task failing after the stop ended the stopped execution FAILED, without ExecutionAborted.
     def set_error(self, error):
-        if not isinstance(self.program_state(), ProgramStopped):
+        with self._state_mutex:  # an RLock: the original takes it again
+            if isinstance(self._program_state, ProgramStopped):
+                return
             moto["set_error"](self, error)
 
     # (Woken so, moto's wait reports a timeout, which would be handled as the task's error after the stop and end
@@ -272,8 +275,6 @@ def patches() -> list[Patch]:
               why="StopExecution's error and cause reach the aborted execution"),
         Patch(Execution, "__init__", init, EXECUTION_PARAMETERS,
               why="an execution is RUNNING from the moment it is listed"),
-        Patch(Environment, "set_error", set_error, ("self", "error"), uses=("program_state",),
-              why="a failure after StopExecution leaves the execution ABORTED"),
         Patch(Execution, "stop", stop, ("self", "stop_date", "error", "cause"),
               why="StopExecution's error and cause kept; the execution is ABORTED once StopExecution answers"),
         Patch(StepFunctionsParserBackend, "send_task_success", send_task_success, ("self", "task_token", "outcome"),
@@ -284,6 +285,8 @@ def patches() -> list[Patch]:
         Patch(StateTaskServiceCallback, "_eval_integration_pattern", integration_pattern,
               ("self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"),
               why="a task waiting for a token ends quietly when its execution is stopped"),
+        Patch(Environment, "set_error", set_error, ("self", "error"),
+              why="a stopped execution stays ABORTED when its running task fails afterwards"),
         Patch(StateTaskServiceCallback, "_from_error", from_error, ("self", "env", "ex"),
               uses=("_get_sfn_resource_type", "_get_sfn_resource"),
               why="a missed heartbeat is States.HeartbeatTimeout"),
