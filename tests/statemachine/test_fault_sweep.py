@@ -161,11 +161,12 @@ ZIP_RESTORE_POINTS = [Point("Rollback", "UpdateAlias"), Point("Rollback", "CopyO
 ANALYSIS_OFF = {"analysis": False}  # no traffic in these runs: the alarm judges
 
 
-def test_every_fault_at_every_mutating_call_of_a_zip_deployment_ends_in_the_invariant(emulator):
-    matrix = list(itertools.product(ZIP_POINTS, KINDS, (False, True)))
+@pytest.mark.parametrize("point", ZIP_POINTS, ids=str)
+def test_every_fault_at_every_mutating_call_of_a_zip_deployment_ends_in_the_invariant(emulator, point):
+    matrix = list(itertools.product([point], KINDS, (False, True)))
     broken, never_fired = [], []
     for index, (point, kind, persistent) in enumerate(matrix):
-        run = f"zip-{index}"
+        run = f"zip-{ZIP_POINTS.index(point)}-{index}"
         fault = faults_for(point, kind, persistent, run)
         status, error, problems = deploy_with(emulator, run, [fault], make=make_zip_world, **ANALYSIS_OFF)
         label = label_of(point, kind, persistent)
@@ -405,8 +406,8 @@ def preview_with(emulator: Emulator, run: str, injected: list, *, again: bool = 
     return execution.status, execution.error, broken_preview_invariant(world, execution.status, before, image)
 
 
-def preview_sweep(emulator: Emulator, prefix: str, points: list[Point], *, again: bool) -> None:
-    matrix = list(itertools.product(points, KINDS, (False, True)))
+def preview_sweep(emulator: Emulator, prefix: str, point: Point, *, again: bool) -> None:
+    matrix = list(itertools.product([point], KINDS, (False, True)))
     broken, never_fired, outcomes = [], [], set()
     for index, (point, kind, persistent) in enumerate(matrix):
         run = f"{prefix}-{index}"
@@ -422,12 +423,15 @@ def preview_sweep(emulator: Emulator, prefix: str, points: list[Point], *, again
     assert not broken, "\n".join(broken)
 
 
-def test_every_fault_at_every_mutating_call_of_a_preview_leaves_production_and_the_branch_as_they_were(emulator):
-    preview_sweep(emulator, "preview", PREVIEW_POINTS, again=False)
+@pytest.mark.parametrize("point", PREVIEW_POINTS, ids=str)
+def test_every_fault_at_every_mutating_call_of_a_preview_leaves_production_and_the_branch_as_they_were(emulator,
+                                                                                                       point):
+    preview_sweep(emulator, f"preview-{PREVIEW_POINTS.index(point)}", point, again=False)
 
 
-def test_every_fault_at_every_mutating_call_of_a_branchs_next_preview_leaves_its_alias_where_it_was(emulator):
-    preview_sweep(emulator, "next-preview", NEXT_PREVIEW_POINTS, again=True)
+@pytest.mark.parametrize("point", NEXT_PREVIEW_POINTS, ids=str)
+def test_every_fault_at_every_mutating_call_of_a_branchs_next_preview_leaves_its_alias_where_it_was(emulator, point):
+    preview_sweep(emulator, f"next-preview-{NEXT_PREVIEW_POINTS.index(point)}", point, again=True)
 
 
 def pointing_dies(run: str) -> list:
@@ -492,14 +496,16 @@ def stopped_preview(emulator: Emulator, run: str, point: Point, *, rescue_lost: 
     return bool(fired), execution.status, broken_preview_invariant(world, execution.status, before, image)
 
 
-@pytest.mark.parametrize("again", [False, True], ids=["first preview", "next preview"])
-def test_a_preview_stopped_before_any_of_its_mutating_calls_ends_as_it_was(emulator, again):
+@pytest.mark.parametrize(("again", "point"), [*((False, point) for point in PREVIEW_POINTS),
+                                               *((True, point) for point in NEXT_PREVIEW_POINTS)],
+                         ids=lambda value: str(value) if isinstance(value, Point) else "next" if value else "first")
+def test_a_preview_stopped_before_any_of_its_mutating_calls_ends_as_it_was(emulator, again, point):
     """StopExecution runs no Catch: the rescue (on the execution's end event), or, when the rescue is lost, the
     reconciler (for the lock left behind) puts production and the preview alias back."""
     broken, never_fired = [], []
-    points = NEXT_PREVIEW_POINTS if again else PREVIEW_POINTS
-    for index, (point, lost) in enumerate(itertools.product(points, (False, True))):
-        run = f"stop-{'next' if again else 'first'}-{index}"
+    number = (NEXT_PREVIEW_POINTS if again else PREVIEW_POINTS).index(point)
+    for index, lost in enumerate((False, True)):
+        run = f"stop-{'next' if again else 'first'}-{number}-{index}"
         label = f"stopped before {point}{', rescue lost' if lost else ''}"
         fired, status, problems = stopped_preview(emulator, run, point, rescue_lost=lost, again=again)
         if not fired:
@@ -549,14 +555,16 @@ def approved_when_asked(emulator: Emulator, run: str, point: Point, kind: str, p
     return bool(fault.fired), (execution.status, execution.error), broken
 
 
-def test_every_fault_at_an_approval_gate_ends_in_the_invariant(emulator):
+@pytest.mark.parametrize("point", GATE_POINTS, ids=str)
+def test_every_fault_at_an_approval_gate_ends_in_the_invariant(emulator, point):
     matrix = [(point, kind, persistent) for point, kind, persistent in
-              itertools.product(GATE_POINTS, ("throttled", "server error", "crash"), (False, True))
+              itertools.product([point], ("throttled", "server error", "crash"), (False, True))
               if not (kind == "crash" and point.operation == "PutEvents")]  # a crash is the task's: swept once
     broken, never_fired, outcomes = [], [], {}
     for index, (point, kind, persistent) in enumerate(matrix):
         label = label_of(point, kind, persistent)
-        fired, outcome, problems = approved_when_asked(emulator, f"gate-{index}", point, kind, persistent)
+        run = f"gate-{GATE_POINTS.index(point)}-{index}"
+        fired, outcome, problems = approved_when_asked(emulator, run, point, kind, persistent)
         outcomes[label] = outcome
         if not fired:
             never_fired.append(label)
