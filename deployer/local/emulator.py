@@ -10,6 +10,8 @@ patch is declared (``Emulator.patches``, ``deployer.local.patching``) and checke
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
 import io
 import json
@@ -18,9 +20,11 @@ import os
 import threading
 import time
 import uuid
+import weakref
 import zipfile
+from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from unittest import mock
 
 import boto3
@@ -62,9 +66,10 @@ MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use
 _SERVICE_MODELS = create_loader()  # botocore's JSON service models, parsed once for every emulator
 
 
-@dataclass
+@dataclass(eq=False)
 class Execution:
-    """A finished (or still running) execution as Step Functions describes it, with its history."""
+    """A finished (or still running) execution as Step Functions describes it, with its history (read when first
+    asked for: most runs never look at it, and reading thousands of events costs more than the run did)."""
 
     arn: str
     status: str
@@ -72,7 +77,14 @@ class Execution:
     output: dict | None
     error: str | None
     cause: str | None
-    history: list[dict]
+    read_history: Callable[[], list[dict]] = field(repr=False)
+    _history: list[dict] | None = field(default=None, repr=False)
+
+    @property
+    def history(self) -> list[dict]:
+        if self._history is None:
+            self._history = self.read_history()
+        return self._history
 
     @property
     def name(self) -> str:
@@ -172,6 +184,7 @@ class Emulator:
         self._clients: dict[str, object] = {}
         self._stack: ExitStack | None = None
         self._stopping = threading.Event()  # ends the waits of hung invocations
+        self._described: weakref.WeakSet[Execution] = weakref.WeakSet()  # described, history maybe not read yet
 
     # lifecycle -------------------------------------------------------------------------------------
     def __enter__(self) -> Emulator:
@@ -256,6 +269,9 @@ class Emulator:
         return quotas.patches(self.quotas, caller=_task_of_this_thread) if self.quotas else []
 
     def stop(self) -> None:
+        for execution in list(self._described):  # the histories still wanted, while the emulator can answer
+            with contextlib.suppress(Exception):
+                _ = execution.history
         self._stopping.set()
         if self._stack:
             self._stack.close()
@@ -297,17 +313,18 @@ class Emulator:
     def describe(self, execution_arn: str, described: dict | None = None) -> Execution:
         sfn = self.client("stepfunctions")
         described = described or sfn.describe_execution(executionArn=execution_arn)
-        history = executions.history(sfn, execution_arn)
         output = described.get("output")
-        return Execution(
+        execution = Execution(
             arn=execution_arn,
             status=described["status"],
             input=json.loads(described.get("input") or "{}"),
             output=json.loads(output) if output else None,
             error=described.get("error"),
             cause=described.get("cause"),
-            history=history,
+            read_history=functools.partial(executions.history, sfn, execution_arn),
         )
+        self._described.add(execution)
+        return execution
 
     def run(self, request: dict, timeout: float = 60.0, name: str | None = None) -> Execution:
         return self.wait(self.start_execution(request, name), timeout)

@@ -3,7 +3,7 @@ the emulator does the same, more slowly (tests/deployer/local/test_patching.py r
 
 from __future__ import annotations
 
-import copy
+import pickle
 import threading
 
 from moto.core import responses
@@ -22,20 +22,21 @@ def patches() -> list[Patch]:
             *_one_client_per_service()]
 
 
-_PARSED: dict[str, object] = {}  # definition text → its parsed program, for every emulator of this process
+_PARSED: dict[str, bytes] = {}  # definition text → its parsed program, pickled, for every emulator of this process
 _VALID: set[str] = set()  # definitions CreateStateMachine/UpdateStateMachine found valid
 
 
 def _parse_each_definition_once() -> Patch:
-    """moto parses the ASL (ANTLR, ~0.3 s for the deployer's) at every execution start; a deep copy of one
-    parse is ~50x cheaper and just as fresh, so executions cost what their states cost."""
+    """moto parses the ASL (ANTLR, ~0.3 s for the deployer's) at every execution start; unpickling one parse is
+    ~100x cheaper (3 ms; a deep copy took 22 ms) and just as fresh (a new object graph, as ``copy.deepcopy`` makes:
+    no component defines its own copying), so executions cost what their states cost."""
     original = patching.original(ExecutionWorker, "_get_evaluation_entrypoint")
 
     def entrypoint(self):
         definition = self._evaluation_details.state_machine_details.definition
         if definition not in _PARSED:
-            _PARSED[definition] = original(self)
-        return copy.deepcopy(_PARSED[definition])
+            _PARSED[definition] = pickle.dumps(original(self), protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.loads(_PARSED[definition])  # this process' own parse, never outside data
 
     return Patch(ExecutionWorker, "_get_evaluation_entrypoint", entrypoint, ("self",), Kind.SPEED,
                  why="one parse per definition")
