@@ -98,7 +98,7 @@ def play(emu: Emulator, say) -> list[Deployment]:
     def state() -> str:
         return live_state(lam, ecr, fn.name, fn.alias).describe()
 
-    alarm = cloudwatch.describe_alarms(AlarmNames=[fn.alarm])["MetricAlarms"][0]
+    alarm = _evaluated(cloudwatch, fn.alarm)
     say(f"sample function {fn.name}: {state()}")
     say(f"alarm {fn.alarm}: {alarm['StateValue']} (Errors of alias {fn.alias}, sum over 1 minute >= 1)")
     say(f"images v2 {short(images['v2'])} (healthy) and v3 {short(images['v3'])} (fails "
@@ -137,6 +137,16 @@ def play(emu: Emulator, say) -> list[Deployment]:
         say(f"     now {state()}\n")
         done.append(deployment)
     return done
+
+
+def _evaluated(cloudwatch, name: str, timeout: float = 10.0) -> dict:
+    """The alarm once CloudWatch has evaluated it (at once for a new alarm; a busy machine can take a moment), so
+    that the deployments start from a judged alarm, as in an account where it has been there for long."""
+    deadline = time.monotonic() + timeout
+    while (alarm := cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0])["StateValue"] == \
+            "INSUFFICIENT_DATA" and time.monotonic() < deadline:
+        time.sleep(0.05)  # the demo's own pace (not a handler): a few polls of DescribeAlarms
+    return alarm
 
 
 def _alarm_changes(cloudwatch, alarm: str, deployment: Deployment) -> list[str]:

@@ -69,11 +69,13 @@ def test_reconcile_uses_no_scan_and_reads_only_the_locked_items_among_5000_histo
     running = emulator.start_execution(world.request(world.v2, **LONG_CANARY))
     wait_for(world.weights, what="the canary")
     billing = make_world(emulator, "billing-api")
-    emulator.api.inject(Crash("Rescue", times=None))  # billing's rescue is lost: its lock goes stale
+    lost = Crash("Rescue", times=None)  # billing's rescue is lost: its lock goes stale
+    emulator.api.inject(lost)
     stopped = emulator.start_execution(billing.request(billing.v2, **CANARY))
     wait_for(billing.weights, what="billing's canary")
     emulator.client("stepfunctions").stop_execution(executionArn=stopped)
     emulator.wait(stopped)
+    wait_for(lambda: lost.fired, what="billing's rescue to be lost")  # it is delivered after the execution ends
     emulator.api.clear()
     seed_history(emulator, HISTORY_RECORDS)
 

@@ -81,11 +81,13 @@ def test_the_reconciler_repairs_an_alias_left_weighted_with_no_deployment_runnin
 
 
 def test_the_reconciler_frees_a_stale_lock_after_a_lost_rescue(world):
-    world.emulator.api.inject(Crash("Rescue", times=None))  # the status-change delivery is lost
+    lost = Crash("Rescue", times=None)  # the status-change delivery is lost
+    world.emulator.api.inject(lost)
     arn = world.emulator.start_execution(world.request(world.v2, **CANARY))
     wait_for(world.weights, what="the canary")
     world.emulator.client("stepfunctions").stop_execution(executionArn=arn)
     world.emulator.wait(arn)
+    wait_for(lambda: lost.fired, what="the rescue to be lost")  # delivered after the execution ends
     assert deployments.holder("orders-api").execution == arn
     world.emulator.api.clear()
 
