@@ -13,12 +13,18 @@ from handlers.aws import deployments
 CANARY = {"strategy": "Canary10Percent30Seconds", "checkIntervalSeconds": 1, "analysis": False}
 
 
+HOLDS_THE_LOCK = {"steps": [{"weight": 50, "bakeSeconds": 10}]}  # long enough for the second to meet it
+
+
 def test_a_second_deployment_of_the_same_function_fails_fast_and_names_the_running_one(world):
-    started = [world.emulator.start_execution(world.request(digest, strategy="Canary50Percent2Seconds",
-                                                            checkIntervalSeconds=1, analysis=False), name=name)
-               for name, digest in (("first", world.v2), ("second", world.v3))]
-    runs = sorted((world.emulator.wait(arn) for arn in started), key=lambda e: e.status != "SUCCEEDED")
-    winner, loser = runs  # started together: either may get the lock
+    """The second starts while the first bakes (started at once, either might lock first, and on a loaded machine
+    the second could lock after the first ended: then its stale view is ConcurrentModification, another test's)."""
+    first = world.emulator.start_execution(world.request(world.v2, strategy=HOLDS_THE_LOCK, checkIntervalSeconds=1,
+                                                         analysis=False), name="first")
+    wait_for(world.weights, what="the first deployment's canary")
+    second = world.emulator.start_execution(world.request(world.v3, strategy=HOLDS_THE_LOCK, checkIntervalSeconds=1,
+                                                          analysis=False), name="second")
+    loser, winner = world.emulator.wait(second), world.emulator.wait(first)
 
     assert winner.status == "SUCCEEDED", winner.cause
     assert (loser.status, loser.error) == ("FAILED", "DeploymentInProgress")
