@@ -301,3 +301,30 @@ def test_an_image_asked_for_by_tag_is_answered_with_that_tag(emulator):
     assert [image["imageId"] for image in answer["images"]] == [{"imageDigest": digest, "imageTag": "prod"},
                                                                 {"imageDigest": digest, "imageTag": "team1"}]
     assert [f["imageId"] for f in answer["failures"]] == [{"imageTag": "gone"}]
+
+
+FORWARDS = '''
+import json
+import boto3
+
+def handler(event, context):
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName="heard-by-lambda")["QueueUrl"], MessageBody=json.dumps(event))
+'''
+
+
+def test_a_rule_delivers_to_each_of_its_targets_lambda_and_sqs_alike(emulator):
+    """A rule's every target gets the event: the emulator's Lambda delivery (moto has none) beside moto's SQS one."""
+    sqs, bridge = emulator.client("sqs"), emulator.client("events")
+    queues = {name: sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("heard-by-sqs", "heard-by-lambda")}
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queues["heard-by-sqs"], AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"]
+    function = sample.create_python_function(emulator, "forwards", FORWARDS, hook=False)
+    bridge.put_rule(Name="both", EventPattern=json.dumps({"source": ["tests"]}))
+    bridge.put_targets(Rule="both", Targets=[{"Id": "queue", "Arn": queue_arn}, {"Id": "function", "Arn": function}])
+
+    bridge.put_events(Entries=[{"Source": "tests", "DetailType": "Ping", "Detail": "{}"}])
+
+    for url in queues.values():
+        (message,) = wait_for(lambda url=url: sqs.receive_message(QueueUrl=url).get("Messages"), what=url)
+        assert json.loads(message["Body"])["detail-type"] == "Ping"
