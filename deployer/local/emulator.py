@@ -37,7 +37,7 @@ from moto.stepfunctions.responses import get_backend as sfn_backend
 import statemachine
 from deployer import executions
 from deployer.executions import TERMINAL
-from deployer.local import alarms, metrics, patching, quotas, speed, time_scale
+from deployer.local import alarms, fidelity, metrics, patching, quotas, speed, time_scale
 from deployer.local.faults import ApiLayer, TaskScope, activated, current_scope, task_scope
 from deployer.local.fidelity import cloudwatch, ecr, lambda_, lambda_versions, stepfunctions
 from deployer.local.fidelity import events as eventbridge
@@ -220,6 +220,7 @@ class Emulator:
             METRICS_LAG_SECONDS: str(canary_metrics.DEFAULT_DELAY_SECONDS * self.time_scale),
         }))
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
+        fidelity.begin_session()
         self.alarms = alarms.AlarmEvaluator(self.time_scale, deliver=self.metrics.flush)
         stack.enter_context(patching.installed(self._patches(self.alarms)))
         stack.callback(self.invocations.close)
@@ -245,6 +246,7 @@ class Emulator:
         if self.schedules:
             account = self.state_machine_arn.split(":")[4]
             stack.enter_context(Schedules(account, self.region, time_scale=self.time_scale))
+        stack.callback(fidelity.end_session)  # first thing at stop: what this emulator leaves running goes quiet
 
     def patches(self) -> list[Patch]:
         """Every moto patch this emulator installs, in the order it installs them (deployer/local/patching.py;

@@ -23,6 +23,22 @@ import boto3
 from moto.events.models import events_backends
 
 log = logging.getLogger(__name__)
+_sessions = {"running": 0, "count": 0}  # the emulator running now (0: none); each start is a new session
+
+
+def begin_session() -> None:
+    _sessions["count"] += 1
+    _sessions["running"] = _sessions["count"]
+
+
+def end_session() -> None:
+    _sessions["running"] = 0
+
+
+def session() -> int:
+    """The running emulator's session: what a thread it left behind compares with its own, once that emulator has
+    stopped (its events must not reach the next emulator's rules, nor moto's without the emulator's patches)."""
+    return _sessions["running"]
 
 
 def emit(account: str, region: str, source: str, detail_type: str, detail: dict, resources: list[str] = ()) -> None:

@@ -42,7 +42,7 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from deployer.local import quotas
-from deployer.local.fidelity import emit
+from deployer.local.fidelity import emit, session
 from deployer.local.patching import Patch, original
 from handlers.domain import events
 
@@ -103,6 +103,7 @@ def patches() -> list[Patch]:
     def init(self, *args, **kwargs):
         moto["init"](self, *args, **kwargs)
         self.exec_status = ExecutionStatus.RUNNING
+        self.emulator_session = session()
 
     # AWS: SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat answer TaskTimedOut when "the task token has
     # either expired or the task associated with the token has already been closed", InvalidToken when it is
@@ -142,10 +143,13 @@ def patches() -> list[Patch]:
             return moto["start_execution"](self, state_machine_arn, name or str(uuid.uuid4()),
                                                execution_input, trace_header)
 
-    # AWS: Step Functions reports every execution's end to EventBridge (best effort).
+    # AWS: Step Functions reports every execution's end to EventBridge (best effort). An execution that outlived
+    # its emulator (a test left it running) reports to nobody.
     def terminated(self):
         moto["terminated"](self)
         execution = self.execution
+        if getattr(execution, "emulator_session", None) != session():
+            return
         emit(execution.account_id, execution.region_name, events.SFN_SOURCE, events.SFN_DETAIL_TYPE, {
             "executionArn": execution.exec_arn, "stateMachineArn": execution.state_machine_arn,
             "name": execution.name, "status": execution.exec_status.value,
