@@ -24,6 +24,7 @@ from moto.events.models import events_backends
 
 log = logging.getLogger(__name__)
 _sessions = {"running": 0, "count": 0}  # the emulator running now (0: none); each start is a new session
+_ending = threading.RLock()  # held while a session's event is sent, and to end the session
 
 
 def begin_session() -> None:
@@ -32,13 +33,21 @@ def begin_session() -> None:
 
 
 def end_session() -> None:
-    _sessions["running"] = 0
+    with _ending:
+        _sessions["running"] = 0
 
 
 def session() -> int:
     """The running emulator's session: what a thread it left behind compares with its own, once that emulator has
     stopped (its events must not reach the next emulator's rules, nor moto's without the emulator's patches)."""
     return _sessions["running"]
+
+
+def emit_in(own: int, *args, **kwargs) -> None:
+    """``emit`` for a thread of session ``own``, unless that session has ended (or ends meanwhile: it waits)."""
+    with _ending:
+        if own == session():
+            emit(*args, **kwargs)
 
 
 def emit(account: str, region: str, source: str, detail_type: str, detail: dict, resources: list[str] = ()) -> None:
@@ -50,8 +59,10 @@ def emit(account: str, region: str, source: str, detail_type: str, detail: dict,
 
 
 def deliver_later(region: str, target: dict, event: dict) -> None:
-    """Delivery is asynchronous, as in AWS: the sender does not wait for the target."""
-    threading.Thread(target=deliver, args=(region, target, event), daemon=True).start()
+    """Delivery is asynchronous, as in AWS: the sender does not wait for the target (nor does a delivery outlive
+    the emulator that sent it)."""
+    own = session()
+    threading.Thread(target=lambda: own == session() and deliver(region, target, event), daemon=True).start()
 
 
 def deliver(region: str, target: dict, event: dict) -> None:

@@ -42,7 +42,7 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from deployer.local import quotas
-from deployer.local.fidelity import emit, session
+from deployer.local.fidelity import emit_in, session
 from deployer.local.patching import Patch, original
 from handlers.domain import events
 
@@ -148,9 +148,8 @@ def patches() -> list[Patch]:
     def terminated(self):
         moto["terminated"](self)
         execution = self.execution
-        if getattr(execution, "emulator_session", None) != session():
-            return
-        emit(execution.account_id, execution.region_name, events.SFN_SOURCE, events.SFN_DETAIL_TYPE, {
+        emit_in(getattr(execution, "emulator_session", None), execution.account_id, execution.region_name,
+                events.SFN_SOURCE, events.SFN_DETAIL_TYPE, {
             "executionArn": execution.exec_arn, "stateMachineArn": execution.state_machine_arn,
             "name": execution.name, "status": execution.exec_status.value,
             "startDate": _millis(execution.start_date), "stopDate": _millis(execution.stop_date),
