@@ -61,8 +61,12 @@ def emit(account: str, region: str, source: str, detail_type: str, detail: dict,
 def deliver_later(region: str, target: dict, event: dict) -> None:
     """Delivery is asynchronous, as in AWS: the sender does not wait for the target (nor does a delivery outlive
     the emulator that sent it)."""
-    own = session()
-    threading.Thread(target=lambda: own == session() and deliver(region, target, event), daemon=True).start()
+    threading.Thread(target=_deliver_in, args=(session(), region, target, event), daemon=True).start()
+
+
+def _deliver_in(own: int, region: str, target: dict, event: dict) -> None:
+    if own == session():
+        deliver(region, target, event)
 
 
 def deliver(region: str, target: dict, event: dict) -> None:
