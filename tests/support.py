@@ -13,9 +13,12 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from botocore.exceptions import ClientError
+
 from deployer.local import sample
 from deployer.local.emulator import Emulator
 from deployer.local.invocations import Behaviour
+from handlers.domain import previews
 from handlers.domain.images import digest_of, pinned_image
 
 
@@ -37,6 +40,15 @@ class World:
 
     def weights(self) -> dict:
         return (self.alias().get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+
+    def preview_alias(self, branch: str) -> dict | None:
+        """The alias of ``branch``'s preview, or None when there is none."""
+        try:
+            return self.emulator.client("lambda").get_alias(FunctionName=self.fn.name, Name=previews.alias_for(branch))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            return None
 
     def version_digest(self, version: str) -> str | None:
         code = self.emulator.client("lambda").get_function(FunctionName=self.fn.name, Qualifier=version)["Code"]

@@ -23,7 +23,7 @@ from deployer.local import sample
 from deployer.local.emulator import Emulator
 from deployer.local.faults import CONFLICT, PRECONDITION_FAILED, SERVER_ERROR, THROTTLE, Crash, Fault, Refusal
 from handlers.aws import deployments
-from handlers.domain import alarm_events, previews
+from handlers.domain import alarm_events
 
 TWO_SHIFTS = {"steps": [{"weight": 10, "bakeSeconds": 0}, {"weight": 50, "bakeSeconds": 0}]}  # checks mutate nothing
 
@@ -357,20 +357,11 @@ NEXT_PREVIEW_POINTS = [  # the branch's alias exists: PointPreview moves it (Upd
 ]
 
 
-def preview_alias_of(world) -> dict | None:
-    try:
-        return world.emulator.client("lambda").get_alias(FunctionName=world.fn.name, Name=previews.alias_for(BRANCH))
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-            raise
-        return None
-
-
 def broken_preview_invariant(world, status: str, before: str | None, image: str) -> list[str]:
     """The invariant of a preview run: production's (on version 1), and the preview alias on a version of ``image``
     (all of it) after success, else on ``before`` (None: absent)."""
     broken = broken_invariant(world, "1", what="production alias")
-    found = preview_alias_of(world)
+    found = world.preview_alias(BRANCH)
     if found and alias_weights(found):
         return [*broken, f"the preview alias is weighted: {alias_weights(found)}"]
     if status == "SUCCEEDED":

@@ -175,11 +175,24 @@ def stopped_then_rescued(run: Run) -> tuple:
     wait_for(world.weights, what="the canary")
     run.emulator.client("stepfunctions").stop_execution(executionArn=arn)
     stopped = run.emulator.wait(arn)
-    answer = run.emulator.client("lambda").invoke(FunctionName=run.emulator.function_arns["Rescue"], Payload=json.dumps(
-        {"detail": {"status": stopped.status, "executionArn": arn, "input": json.dumps(stopped.input)}}))
+    answer = rescue(run, stopped)
     result = json.loads(answer["Payload"].read())
     return (answer.get("FunctionError"), result.get("rescued"), settled(world), deployments.holder(world.fn.name),
             run.heard(world.fn.name))
+
+
+def rescue(run: Run, stopped) -> dict:
+    """Invoke the rescue with the status-change event its EventBridge rule would deliver for ``stopped``."""
+    return run.emulator.client("lambda").invoke(FunctionName=run.emulator.function_arns["Rescue"], Payload=json.dumps(
+        {"detail": {"status": stopped.status, "executionArn": stopped.arn, "input": json.dumps(stopped.input)}}))
+
+
+def locks_freed(run: Run) -> int | str:
+    """How many locks a reconciler run freed, or why it failed."""
+    try:
+        return len(run.emulator.reconcile()["freedLocks"])
+    except RuntimeError as exc:
+        return str(exc)
 
 
 def reconciled(run: Run) -> tuple:
@@ -291,16 +304,8 @@ def preview_stopped_then_rescued_and_reconciled(run: Run) -> tuple:
     for world, suffix in ((rescued, "-r"), (reconciled, "-s")):
         stopped = run.emulator.wait(run.start(world.request(world.v2, preview="feature/x"), suffix))
         if world is rescued:
-            answer = run.emulator.client("lambda").invoke(
-                FunctionName=run.emulator.function_arns["Rescue"], Payload=json.dumps(
-                    {"detail": {"status": stopped.status, "executionArn": stopped.arn,
-                                "input": json.dumps(stopped.input)}}))
-            outcomes.append(answer.get("FunctionError"))
-    try:
-        report = run.emulator.reconcile()
-        outcomes.append(len(report["freedLocks"]))
-    except RuntimeError as exc:
-        outcomes.append(str(exc))
+            outcomes.append(rescue(run, stopped).get("FunctionError"))
+    outcomes.append(locks_freed(run))
     return (*outcomes, settled(rescued), settled(reconciled), preview_alias_exists(rescued, "feature/x"),
             preview_alias_exists(reconciled, "feature/x"))
 
@@ -386,15 +391,8 @@ def zip_stopped_then_rescued_and_reconciled(run: Run) -> tuple:
         run.emulator.client("stepfunctions").stop_execution(executionArn=arn)
         stopped = run.emulator.wait(arn)
         if world is rescued:
-            answer = run.emulator.client("lambda").invoke(
-                FunctionName=run.emulator.function_arns["Rescue"], Payload=json.dumps(
-                    {"detail": {"status": stopped.status, "executionArn": arn, "input": json.dumps(stopped.input)}}))
-            outcomes.append(answer.get("FunctionError"))
-    try:
-        report = run.emulator.reconcile()
-        outcomes.append(len(report["freedLocks"]))
-    except RuntimeError as exc:
-        outcomes.append(str(exc))
+            outcomes.append(rescue(run, stopped).get("FunctionError"))
+    outcomes.append(locks_freed(run))
     return *outcomes, settled(rescued), settled(reconciled)
 
 

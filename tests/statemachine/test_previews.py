@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from botocore.exceptions import ClientError
 from support import notifications_inbox, notified, wait_for
 
 from deployer.local.faults import Crash, Fault
@@ -23,12 +22,7 @@ def production(world) -> tuple[str, dict, str | None, str | None]:
 
 
 def preview_alias(world, branch: str = "feature/login") -> dict | None:
-    try:
-        return world.emulator.client("lambda").get_alias(FunctionName=world.fn.name, Name=previews.alias_for(branch))
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-            raise
-        return None
+    return world.preview_alias(branch)
 
 
 def meanwhile(world, task: str, operation: str, change) -> None:
